@@ -1,0 +1,3 @@
+module github.com/kerasncp-go/kerasncp-go
+
+go 1.26.8
