@@ -129,7 +129,6 @@ func checkNCPSeed(seed uint64) error {
 	return nil
 }
 
-
 // outputDimOrAll resolves the reference's output_dim=None (here 0) to units.
 func outputDimOrAll(units, outputDim int) (int, error) {
 	if outputDim == 0 {

@@ -169,7 +169,7 @@ func TestErrorsNameTheArgument(t *testing.T) {
 	}{
 		{Config{Kind: FullyConnected, Units: 0}, "units must be in [1, 65536], got 0"},
 		{Config{Kind: FullyConnected, Units: 3, OutputDim: 4}, "output_dim must be in [1, units=3]"},
-				{Config{Kind: Random, Units: 3, SparsityLevel: 1}, "sparsity_level must be in [0, 1), got 1"},
+		{Config{Kind: Random, Units: 3, SparsityLevel: 1}, "sparsity_level must be in [0, 1), got 1"},
 		{Config{Kind: Random, Units: 3, SparsityLevel: math.NaN()}, "sparsity_level must be in [0, 1), got NaN"},
 		{Config{Kind: NCP, InterNeurons: 3, CommandNeurons: 2, MotorNeurons: 1, Seed: 1 << 32}, "seed must be in [0, 2**32-1], got 4294967296"},
 		{Config{Kind: NCP, InterNeurons: 3, CommandNeurons: 2, MotorNeurons: -1}, "motor_neurons must be in [0, 65536], got -1"},
