@@ -1,0 +1,262 @@
+package core
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// Sequence is a batch of input sequences. X is required; H0 and Elapsed may
+// be nil (zero initial state; elapsed time 1.0 for every step).
+type Sequence[T Float] struct {
+	Batch, Steps int
+	X            []T // batch x steps x sensory
+	H0           []T // batch x units, or nil
+	Elapsed      []T // batch x steps, or nil
+}
+
+// Output receives a forward pass. Y holds the outputs of every step
+// (batch x steps x motor) when AllSteps is true, else of the last step only
+// (batch x motor); it may be nil when only the state is wanted. H, if not
+// nil, receives the final state (batch x units).
+type Output[T Float] struct {
+	Y        []T
+	AllSteps bool
+	H        []T
+}
+
+// Gradients receives a backward pass. Params, if not nil, must hold slices of
+// the cell's parameter shapes (see Alloc); every trainable parameter's
+// gradient is written there (masks are left alone). X, H0 and Elapsed, when
+// not nil, receive the gradients of the inputs, the initial state and the
+// elapsed times. Everything is overwritten, not accumulated.
+type Gradients[T Float] struct {
+	Params  *Params[T]
+	X, H0   []T
+	Elapsed []T
+}
+
+// Cell is an LTC cell: its shape, options and parameters. Its methods may
+// be called from several goroutines at once as long as each uses its own
+// Workspace and nobody modifies the parameters meanwhile.
+type Cell[T Float] struct {
+	Shape  Shape
+	Opts   Options
+	Params *Params[T]
+}
+
+// NewCell checks that the parameters fit the shape and options.
+func NewCell[T Float](sh Shape, o Options, p *Params[T]) (*Cell[T], error) {
+	if err := sh.validate(); err != nil {
+		return nil, err
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := p.Check(sh, o.InputMapping, o.OutputMapping); err != nil {
+		return nil, err
+	}
+	return &Cell[T]{Shape: sh, Opts: o, Params: p}, nil
+}
+
+// synapses is a compressed list of the synapses that exist (mask != 0),
+// grouped by destination neuron: those into neuron j are entries
+// start[j]..start[j+1]-1. Each entry carries its source, its flat index in
+// the dense parameter matrices and the effective values the kernels use.
+type synapses[T Float] struct {
+	start []int32
+	src   []int32
+	flat  []int32
+	wm    []T // P(w) * mask
+	sigma []T
+	mu    []T
+	erev  []T
+}
+
+func (s *synapses[T]) n() int { return len(s.src) }
+
+// gather rebuilds the list for an nsrc x units mask.
+func (s *synapses[T]) gather(units int, mask, w, sigma, mu, erev []T, implicit bool) {
+	nsrc := len(mask) / units
+	s.start = grow(s.start, units+1)
+	s.src, s.flat = s.src[:0], s.flat[:0]
+	s.wm, s.sigma, s.mu, s.erev = s.wm[:0], s.sigma[:0], s.mu[:0], s.erev[:0]
+	for j := 0; j < units; j++ {
+		s.start[j] = int32(len(s.src))
+		for i := 0; i < nsrc; i++ {
+			f := i*units + j
+			m := mask[f]
+			if m == 0 {
+				continue
+			}
+			pw := w[f]
+			if implicit {
+				pw = softplus(pw)
+			}
+			s.src = append(s.src, int32(i))
+			s.flat = append(s.flat, int32(f))
+			s.wm = append(s.wm, pw*m)
+			s.sigma = append(s.sigma, sigma[f])
+			s.mu = append(s.mu, mu[f])
+			s.erev = append(s.erev, erev[f])
+		}
+	}
+	s.start[units] = int32(len(s.src))
+}
+
+func grow[E any](s []E, n int) []E {
+	if cap(s) < n {
+		return make([]E, n)
+	}
+	return s[:n]
+}
+
+// Workspace holds what a forward pass keeps for the backward pass (the
+// states of every ODE unfold and their denominators: batch x steps x
+// (2*unfolds+1) x units values) and per-goroutine scratch. Reuse one across
+// calls to avoid allocation; it grows as needed. A Workspace is used by one
+// call at a time.
+type Workspace[T Float] struct {
+	// Prepared from the parameters at each Forward.
+	rec, sen    synapses[T]
+	pgleak, pcm []T
+	sh          Shape
+	opts        Options
+	params      *Params[T]
+	seq         Sequence[T]
+	allSteps    bool
+	taped       bool
+	tape        []T
+	workers     []worker[T]
+}
+
+// worker is one goroutine's scratch and gradient accumulators.
+type worker[T Float] struct {
+	xt, v, vn, ns, ds, c       []T
+	gv, gvn, gc, gns, gds, gxt []T
+	gnum, gden                 []T
+	// gradients, accumulated over the rows this worker handles
+	dRecWm, dRecSigma, dRecMu, dRecErev []T
+	dSenWm, dSenSigma, dSenMu, dSenErev []T
+	dGleak, dVleak, dCm                 []T
+	dInW, dInB, dOutW, dOutB            []T
+}
+
+func (ws *Workspace[T]) prepare(c *Cell[T]) {
+	p, u := c.Params, c.Shape.Units
+	imp := c.Opts.ImplicitConstraints
+	ws.sh, ws.opts, ws.params = c.Shape, c.Opts, p
+	ws.rec.gather(u, p.SparsityMask, p.W, p.Sigma, p.Mu, p.Erev, imp)
+	ws.sen.gather(u, p.SensorySparsityMask, p.SensoryW, p.SensorySigma, p.SensoryMu, p.SensoryErev, imp)
+	ws.pgleak = grow(ws.pgleak, u)
+	ws.pcm = grow(ws.pcm, u)
+	for j := 0; j < u; j++ {
+		ws.pgleak[j], ws.pcm[j] = p.Gleak[j], p.Cm[j]
+		if imp {
+			ws.pgleak[j], ws.pcm[j] = softplus(p.Gleak[j]), softplus(p.Cm[j])
+		}
+	}
+}
+
+// numWorkers is how many goroutines share a batch.
+func numWorkers(batch int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), batch))
+}
+
+func (ws *Workspace[T]) ensureWorkers(n int, grads bool) {
+	for len(ws.workers) < n {
+		ws.workers = append(ws.workers, worker[T]{})
+	}
+	u, s, m := ws.sh.Units, ws.sh.Sensory, ws.sh.Motor
+	for i := 0; i < n; i++ {
+		w := &ws.workers[i]
+		w.xt, w.v, w.vn = grow(w.xt, s), grow(w.v, u), grow(w.vn, u)
+		w.ns, w.ds, w.c = grow(w.ns, u), grow(w.ds, u), grow(w.c, u)
+		if !grads {
+			continue
+		}
+		w.gv, w.gvn, w.gc = grow(w.gv, u), grow(w.gvn, u), grow(w.gc, u)
+		w.gns, w.gds, w.gxt = grow(w.gns, u), grow(w.gds, u), grow(w.gxt, s)
+		w.gnum, w.gden = grow(w.gnum, u), grow(w.gden, u)
+		nr, nsn := ws.rec.n(), ws.sen.n()
+		w.dRecWm, w.dRecSigma = zeroed(w.dRecWm, nr), zeroed(w.dRecSigma, nr)
+		w.dRecMu, w.dRecErev = zeroed(w.dRecMu, nr), zeroed(w.dRecErev, nr)
+		w.dSenWm, w.dSenSigma = zeroed(w.dSenWm, nsn), zeroed(w.dSenSigma, nsn)
+		w.dSenMu, w.dSenErev = zeroed(w.dSenMu, nsn), zeroed(w.dSenErev, nsn)
+		w.dGleak, w.dVleak, w.dCm = zeroed(w.dGleak, u), zeroed(w.dVleak, u), zeroed(w.dCm, u)
+		w.dInW, w.dInB = zeroed(w.dInW, s), zeroed(w.dInB, s)
+		w.dOutW, w.dOutB = zeroed(w.dOutW, m), zeroed(w.dOutB, m)
+	}
+}
+
+func zeroed[T Float](s []T, n int) []T {
+	s = grow(s, n)
+	clear(s)
+	return s
+}
+
+// parallel runs fn over [0, n) split into nw contiguous chunks, one
+// goroutine each (the calling goroutine takes the first).
+func parallel(nw, n int, fn func(w, lo, hi int)) {
+	if nw <= 1 {
+		fn(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < nw; w++ {
+		lo, hi := w*n/nw, (w+1)*n/nw
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(w, lo, hi)
+		}()
+	}
+	fn(0, 0, n/nw)
+	wg.Wait()
+}
+
+func checkLen(name string, got, want int, shape string) error {
+	if got != want {
+		return fmt.Errorf("core: %s must have shape %s = %d values, got %d", name, shape, want, got)
+	}
+	return nil
+}
+
+func (c *Cell[T]) checkSequence(in Sequence[T], out Output[T]) error {
+	u, s, m := c.Shape.Units, c.Shape.Sensory, c.Shape.Motor
+	b, t := in.Batch, in.Steps
+	if b < 1 {
+		return fmt.Errorf("core: batch must be >= 1, got %d", b)
+	}
+	if t < 1 {
+		return fmt.Errorf("core: steps must be >= 1, got %d", t)
+	}
+	if err := checkLen("x", len(in.X), b*t*s, fmt.Sprintf("(batch=%d, steps=%d, sensory=%d)", b, t, s)); err != nil {
+		return err
+	}
+	if in.H0 != nil {
+		if err := checkLen("h0", len(in.H0), b*u, fmt.Sprintf("(batch=%d, units=%d)", b, u)); err != nil {
+			return err
+		}
+	}
+	if in.Elapsed != nil {
+		if err := checkLen("elapsed", len(in.Elapsed), b*t, fmt.Sprintf("(batch=%d, steps=%d)", b, t)); err != nil {
+			return err
+		}
+	}
+	if out.Y != nil {
+		if out.AllSteps {
+			if err := checkLen("y", len(out.Y), b*t*m, fmt.Sprintf("(batch=%d, steps=%d, motor=%d)", b, t, m)); err != nil {
+				return err
+			}
+		} else if err := checkLen("y", len(out.Y), b*m, fmt.Sprintf("(batch=%d, motor=%d)", b, m)); err != nil {
+			return err
+		}
+	}
+	if out.H != nil {
+		if err := checkLen("h", len(out.H), b*u, fmt.Sprintf("(batch=%d, units=%d)", b, u)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,301 @@
+package core
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Mapping is how inputs are mapped before, and motor states after, the ODE:
+// Affine (x*w+b), Linear (x*w) or None (identity).
+type Mapping int
+
+// The mappings, named as the reference names them.
+const (
+	Affine Mapping = iota
+	Linear
+	None
+)
+
+func (m Mapping) String() string {
+	switch m {
+	case Affine:
+		return "affine"
+	case Linear:
+		return "linear"
+	case None:
+		return "none"
+	}
+	return fmt.Sprintf("Mapping(%d)", int(m))
+}
+
+// ParseMapping converts the reference's mapping names: "affine", "linear",
+// and anything else, "none" or "" included, as the identity. (The reference
+// treats every other value, None in Python, as the identity.)
+func ParseMapping(s string) Mapping {
+	switch s {
+	case "affine":
+		return Affine
+	case "linear":
+		return Linear
+	}
+	return None
+}
+
+// Shape is the size of a cell: U neurons, S input features, M outputs.
+type Shape struct {
+	Units, Sensory, Motor int
+}
+
+// Options are the cell's hyperparameters; DefaultOptions gives the
+// reference's defaults.
+type Options struct {
+	InputMapping, OutputMapping Mapping
+	ODEUnfolds                  int     // semi-implicit Euler steps per time step (reference: 6)
+	Epsilon                     float64 // added to the denominator (reference: 1e-8)
+	// ImplicitConstraints makes w, sensory_w, cm and gleak enter the ODE
+	// through softplus, as torch's implicit_param_constraints=True. When
+	// false they enter as they are, and ApplyConstraints clamps them.
+	ImplicitConstraints bool
+}
+
+// DefaultOptions returns the reference's defaults: affine mappings, 6
+// unfolds, epsilon 1e-8, explicit constraints.
+func DefaultOptions() Options {
+	return Options{InputMapping: Affine, OutputMapping: Affine, ODEUnfolds: 6, Epsilon: 1e-8}
+}
+
+// Validate reports an error naming the first invalid option.
+func (o Options) Validate() error {
+	for _, m := range []struct {
+		name string
+		v    Mapping
+	}{{"input_mapping", o.InputMapping}, {"output_mapping", o.OutputMapping}} {
+		if m.v < Affine || m.v > None {
+			return fmt.Errorf("core: %s must be affine, linear or none, got %v", m.name, m.v)
+		}
+	}
+	if o.ODEUnfolds < 1 || o.ODEUnfolds > 1000 {
+		return fmt.Errorf("core: ode_unfolds must be in [1, 1000], got %d", o.ODEUnfolds)
+	}
+	if !(o.Epsilon >= 0) || math.IsInf(o.Epsilon, 0) {
+		return fmt.Errorf("core: epsilon must be a finite number >= 0, got %v", o.Epsilon)
+	}
+	return nil
+}
+
+// Params holds one cell's parameters under the reference's names, each a
+// flat slice laid out as the package documentation says. Slices for a
+// mapping the cell does not use are nil.
+type Params[T Float] struct {
+	Gleak, Vleak, Cm                               []T // U
+	Sigma, Mu, W, Erev                             []T // U x U
+	SensorySigma, SensoryMu, SensoryW, SensoryErev []T // S x U
+	SparsityMask                                   []T // U x U, |adjacency|, not trained
+	SensorySparsityMask                            []T // S x U, |sensory adjacency|, not trained
+	InputW, InputB                                 []T // S
+	OutputW, OutputB                               []T // M
+}
+
+// Field is one named parameter array of a Params.
+type Field[T Float] struct {
+	Name      string
+	Shape     []int
+	Trainable bool
+	Data      *[]T
+}
+
+// Fields lists the parameters in the reference's creation order (the order
+// of torch's state_dict and of Keras's weights), with their shapes for a
+// cell of shape sh under mappings in and out. Fields whose mapping is not
+// used are left out.
+func (p *Params[T]) Fields(sh Shape, in, out Mapping) []Field[T] {
+	u, s, m := sh.Units, sh.Sensory, sh.Motor
+	f := []Field[T]{
+		{"gleak", []int{u}, true, &p.Gleak},
+		{"vleak", []int{u}, true, &p.Vleak},
+		{"cm", []int{u}, true, &p.Cm},
+		{"sigma", []int{u, u}, true, &p.Sigma},
+		{"mu", []int{u, u}, true, &p.Mu},
+		{"w", []int{u, u}, true, &p.W},
+		{"erev", []int{u, u}, true, &p.Erev},
+		{"sensory_sigma", []int{s, u}, true, &p.SensorySigma},
+		{"sensory_mu", []int{s, u}, true, &p.SensoryMu},
+		{"sensory_w", []int{s, u}, true, &p.SensoryW},
+		{"sensory_erev", []int{s, u}, true, &p.SensoryErev},
+		{"sparsity_mask", []int{u, u}, false, &p.SparsityMask},
+		{"sensory_sparsity_mask", []int{s, u}, false, &p.SensorySparsityMask},
+	}
+	if in != None {
+		f = append(f, Field[T]{"input_w", []int{s}, true, &p.InputW})
+		if in == Affine {
+			f = append(f, Field[T]{"input_b", []int{s}, true, &p.InputB})
+		}
+	}
+	if out != None {
+		f = append(f, Field[T]{"output_w", []int{m}, true, &p.OutputW})
+		if out == Affine {
+			f = append(f, Field[T]{"output_b", []int{m}, true, &p.OutputB})
+		}
+	}
+	return f
+}
+
+func size(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// Alloc returns zeroed parameters of shape sh for the given mappings.
+func Alloc[T Float](sh Shape, in, out Mapping) *Params[T] {
+	p := &Params[T]{}
+	for _, f := range p.Fields(sh, in, out) {
+		*f.Data = make([]T, size(f.Shape))
+	}
+	return p
+}
+
+// Check reports an error naming the first parameter that is missing or has
+// the wrong length for shape sh and mappings in and out, or a parameter that
+// should be absent.
+func (p *Params[T]) Check(sh Shape, in, out Mapping) error {
+	want := map[string]bool{}
+	for _, f := range p.Fields(sh, in, out) {
+		want[f.Name] = true
+		if n := size(f.Shape); len(*f.Data) != n {
+			return fmt.Errorf("core: parameter %s must have shape %v (%d values), got %d values", f.Name, f.Shape, n, len(*f.Data))
+		}
+	}
+	for _, f := range p.Fields(sh, Affine, Affine) {
+		if !want[f.Name] && *f.Data != nil {
+			return fmt.Errorf("core: parameter %s is present but the mapping does not use it", f.Name)
+		}
+	}
+	return nil
+}
+
+// Clone returns a deep copy.
+func (p *Params[T]) Clone() *Params[T] {
+	c := &Params[T]{}
+	src := p.Fields(Shape{}, Affine, Affine)
+	dst := c.Fields(Shape{}, Affine, Affine)
+	for i := range src {
+		if *src[i].Data != nil {
+			*dst[i].Data = slices.Clone(*src[i].Data)
+		}
+	}
+	return c
+}
+
+// InitRange is the interval a parameter's initial values are drawn from,
+// uniformly; Lo == Hi gives a constant.
+type InitRange struct{ Lo, Hi float64 }
+
+// DefaultInitRanges are the reference's initial ranges.
+func DefaultInitRanges() map[string]InitRange {
+	return map[string]InitRange{
+		"gleak": {0.001, 1.0}, "vleak": {-0.2, 0.2}, "cm": {0.4, 0.6},
+		"w": {0.001, 1.0}, "sigma": {3, 8}, "mu": {0.3, 0.8},
+		"sensory_w": {0.001, 1.0}, "sensory_sigma": {3, 8}, "sensory_mu": {0.3, 0.8},
+	}
+}
+
+// Init returns the initial parameters of a cell over the given adjacency
+// matrices (U x U and S x U, entries -1, 0, +1): uniform draws from ranges
+// (DefaultInitRanges when nil; missing keys take the default), erev and
+// sensory_erev equal to the polarities, masks equal to their absolute values,
+// input_w and output_w 1, biases 0. The draws come from rng in the
+// reference's order; the values cannot match the reference's, whose
+// generators are PyTorch's or TensorFlow's.
+func Init[T Float](sh Shape, adjacency, sensory []int32, o Options, ranges map[string]InitRange, rng *rand.Rand) (*Params[T], error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := sh.validate(); err != nil {
+		return nil, err
+	}
+	if len(adjacency) != sh.Units*sh.Units {
+		return nil, fmt.Errorf("core: adjacency must have units*units=%d entries, got %d", sh.Units*sh.Units, len(adjacency))
+	}
+	if len(sensory) != sh.Sensory*sh.Units {
+		return nil, fmt.Errorf("core: sensory adjacency must have sensory*units=%d entries, got %d", sh.Sensory*sh.Units, len(sensory))
+	}
+	r := DefaultInitRanges()
+	for k, v := range ranges {
+		if _, ok := r[k]; !ok {
+			return nil, fmt.Errorf("core: unknown parameter %q in initialization ranges", k)
+		}
+		r[k] = v
+	}
+	p := Alloc[T](sh, o.InputMapping, o.OutputMapping)
+	for _, f := range p.Fields(sh, o.InputMapping, o.OutputMapping) {
+		d := *f.Data
+		switch f.Name {
+		case "erev", "sparsity_mask":
+			fromPolarity(d, adjacency, f.Name == "sparsity_mask")
+		case "sensory_erev", "sensory_sparsity_mask":
+			fromPolarity(d, sensory, f.Name == "sensory_sparsity_mask")
+		case "input_w", "output_w":
+			fill(d, 1)
+		case "input_b", "output_b":
+		default:
+			ir := r[f.Name]
+			for i := range d {
+				if ir.Lo == ir.Hi {
+					d[i] = T(ir.Lo)
+				} else {
+					d[i] = T(ir.Lo + rng.Float64()*(ir.Hi-ir.Lo))
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+func fromPolarity[T Float](dst []T, pol []int32, abs bool) {
+	for i, v := range pol {
+		if abs && v < 0 {
+			v = -v
+		}
+		dst[i] = T(v)
+	}
+}
+
+func fill[T Float](d []T, v T) {
+	for i := range d {
+		d[i] = v
+	}
+}
+
+func (sh Shape) validate() error {
+	if sh.Units < 1 {
+		return fmt.Errorf("core: units must be >= 1, got %d", sh.Units)
+	}
+	if sh.Sensory < 1 {
+		return fmt.Errorf("core: input dimension (sensory size) must be >= 1, got %d", sh.Sensory)
+	}
+	if sh.Motor < 0 || sh.Motor > sh.Units {
+		return fmt.Errorf("core: output dimension (motor size) must be in [0, units=%d], got %d", sh.Units, sh.Motor)
+	}
+	return nil
+}
+
+// ApplyConstraints clamps w, sensory_w, cm and gleak at zero, as the
+// reference's apply_weight_constraints and Keras's NonNeg constraint do.
+// Between two calls, an optimizer may push them negative; the forward pass
+// then uses the negative values as they are (a negative conductance or
+// capacitance, which can make the ODE step unstable), exactly as the
+// reference does. With implicit constraints it is not needed.
+func (p *Params[T]) ApplyConstraints() {
+	for _, d := range [][]T{p.W, p.SensoryW, p.Cm, p.Gleak} {
+		for i, v := range d {
+			if v < 0 {
+				d[i] = 0
+			}
+		}
+	}
+}
