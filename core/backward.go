@@ -48,11 +48,12 @@ func (c *Cell[T]) Backward(ws *Workspace[T], gy, gh []T, g Gradients[T]) error {
 			return err
 		}
 	}
-	nw := numWorkers(b)
+	nb := numBlocks(b)
+	nw := numWorkers(nb)
 	ws.ensureWorkers(nw, true)
-	parallel(nw, b, func(w, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			ws.backwardRow(&ws.workers[w], r, gy, gh, g)
+	parallel(nw, nb, func(w, lo, hi int) {
+		for blk := lo; blk < hi; blk++ {
+			ws.backwardBlock(&ws.workers[w], blk, gy, gh, g)
 		}
 	})
 	if g.Params != nil {
@@ -74,148 +75,127 @@ func (p *Params[T]) checkGrads(sh Shape, o Options) error {
 	return nil
 }
 
-func (ws *Workspace[T]) backwardRow(w *worker[T], b int, gy, gh []T, g Gradients[T]) {
+func (ws *Workspace[T]) backwardBlock(w *worker[T], blk int, gy, gh []T, g Gradients[T]) {
 	u, s, m, k := ws.sh.Units, ws.sh.Sensory, ws.sh.Motor, ws.opts.ODEUnfolds
+	ul := u * lanes
 	steps := ws.seq.Steps
 	p := ws.params
-	rec, sen := &ws.rec, &ws.sen
+	b0, nv := ws.rows(blk)
+	rec := synapseGrads[T]{w.dRecWm, w.dRecSigma, w.dRecMu, w.dRecErev}
+	sen := synapseGrads[T]{w.dSenWm, w.dSenSigma, w.dSenMu, w.dSenErev}
 	gv, gvn := w.gv, w.gvn
+	clear(gv)
 	if gh != nil {
-		copy(gv, gh[b*u:(b+1)*u])
-	} else {
-		clear(gv)
+		for l := 0; l < nv; l++ {
+			for i, x := range gh[(b0+l)*u : (b0+l+1)*u] {
+				gv[i*lanes+l] = x
+			}
+		}
 	}
 	for t := steps - 1; t >= 0; t-- {
-		tp := ws.tapeAt(b, t)
+		tp := ws.tapeAt(blk, t)
 		if gy != nil && (ws.allSteps || t == steps-1) {
-			var gyr []T
-			if ws.allSteps {
-				gyr = gy[(b*steps+t)*m:][:m]
-			} else {
-				gyr = gy[b*m:][:m]
-			}
-			vK := tp[k*u : k*u+m]
-			switch ws.opts.OutputMapping {
-			case Affine:
-				for i, gi := range gyr {
-					w.dOutW[i] += gi * vK[i]
-					w.dOutB[i] += gi
-					gv[i] += gi * p.OutputW[i]
+			vK := tp[k*ul : (k+1)*ul]
+			for l := 0; l < nv; l++ {
+				var gyr []T
+				if ws.allSteps {
+					gyr = gy[((b0+l)*steps+t)*m:][:m]
+				} else {
+					gyr = gy[(b0+l)*m:][:m]
 				}
-			case Linear:
 				for i, gi := range gyr {
-					w.dOutW[i] += gi * vK[i]
-					gv[i] += gi * p.OutputW[i]
-				}
-			default:
-				for i, gi := range gyr {
-					gv[i] += gi
+					il := i*lanes + l
+					switch ws.opts.OutputMapping {
+					case Affine:
+						w.dOutW[i] += gi * vK[il]
+						w.dOutB[i] += gi
+						gv[il] += gi * p.OutputW[i]
+					case Linear:
+						w.dOutW[i] += gi * vK[il]
+						gv[il] += gi * p.OutputW[i]
+					default:
+						gv[il] += gi
+					}
 				}
 			}
 		}
-		ws.mapInput(w.xt, b, t)
-		dtk := ws.dtK(b, t)
-		for j := range w.c {
-			w.c[j] = ws.pcm[j] / dtk
-		}
+		ws.loadInputs(w.xt, blk, t)
+		ws.loadCapacitance(w.c, blk, t, t == steps-1)
 		clear(w.gns)
 		clear(w.gds)
 		clear(w.gc)
 		for it := k - 1; it >= 0; it-- {
-			v := tp[it*u : (it+1)*u]
-			vn := tp[(it+1)*u : (it+2)*u]
-			q := tp[(k+1+it)*u : (k+2+it)*u]
+			v := tp[it*ul : (it+1)*ul]
+			vn := tp[(it+1)*ul : (it+2)*ul]
+			q := tp[(k+1+it)*ul : (k+2+it)*ul]
+			neuronsBackward(gvn, w.gnum, w.gden, w.gc, w.gns, w.gds, gv, v, vn, q, w.c)
 			for j := 0; j < u; j++ {
-				gnum := gv[j] / q[j]
-				gden := -gv[j] * vn[j] / q[j]
-				w.gnum[j], w.gden[j] = gnum, gden
-				gvn[j] = gnum * w.c[j]
-				w.gc[j] += gnum*v[j] + gden
-				w.dGleak[j] += gnum*p.Vleak[j] + gden
-				w.dVleak[j] += gnum * ws.pgleak[j]
-				w.gns[j] += gnum
-				w.gds[j] += gden
-			}
-			for j := 0; j < u; j++ {
-				gnum, gden := w.gnum[j], w.gden[j]
-				for e := rec.start[j]; e < rec.start[j+1]; e++ {
-					i := rec.src[e]
-					d := v[i] - rec.mu[e]
-					sg := sigmoid(rec.sigma[e] * d)
-					wm := rec.wm[e]
-					w.dRecErev[e] += gnum * wm * sg
-					ga := gnum*rec.erev[e] + gden
-					w.dRecWm[e] += ga * sg
-					gz := ga * wm * sg * (1 - sg)
-					w.dRecSigma[e] += gz * d
-					w.dRecMu[e] -= gz * rec.sigma[e]
-					gvn[i] += gz * rec.sigma[e]
+				var sgl, svl T
+				for l := 0; l < lanes; l++ {
+					sgl += w.gnum[j*lanes+l]*p.Vleak[j] + w.gden[j*lanes+l]
+					svl += w.gnum[j*lanes+l]
 				}
+				w.dGleak[j] += sgl
+				w.dVleak[j] += svl * ws.pgleak[j]
 			}
+			synapsesBackward(gvn, v, w.gnum, w.gden, &ws.rec, &rec)
 			gv, gvn = gvn, gv
 		}
 		// Sensory synapses, with the numerator and denominator gradients
 		// summed over the unfolds.
 		clear(w.gxt)
-		for j := 0; j < u; j++ {
-			gnum, gden := w.gns[j], w.gds[j]
-			for e := sen.start[j]; e < sen.start[j+1]; e++ {
-				i := sen.src[e]
-				d := w.xt[i] - sen.mu[e]
-				sg := sigmoid(sen.sigma[e] * d)
-				wm := sen.wm[e]
-				w.dSenErev[e] += gnum * wm * sg
-				ga := gnum*sen.erev[e] + gden
-				w.dSenWm[e] += ga * sg
-				gz := ga * wm * sg * (1 - sg)
-				w.dSenSigma[e] += gz * d
-				w.dSenMu[e] -= gz * sen.sigma[e]
-				w.gxt[i] += gz * sen.sigma[e]
+		synapsesBackward(w.gxt, w.xt, w.gns, w.gds, &ws.sen, &sen)
+		for l := 0; l < nv; l++ {
+			b := b0 + l
+			x := ws.seq.X[(b*steps+t)*s:][:s]
+			var gx []T
+			if g.X != nil {
+				gx = g.X[(b*steps+t)*s:][:s]
 			}
-		}
-		x := ws.seq.X[(b*steps+t)*s:][:s]
-		var gx []T
-		if g.X != nil {
-			gx = g.X[(b*steps+t)*s:][:s]
-		}
-		switch ws.opts.InputMapping {
-		case Affine:
-			for i, gi := range w.gxt {
-				w.dInW[i] += gi * x[i]
-				w.dInB[i] += gi
-			}
-		case Linear:
-			for i, gi := range w.gxt {
-				w.dInW[i] += gi * x[i]
-			}
-		}
-		if gx != nil {
-			for i, gi := range w.gxt {
-				if ws.opts.InputMapping == None {
-					gx[i] = gi
-				} else {
-					gx[i] = gi * p.InputW[i]
+			for i := 0; i < s; i++ {
+				gi := w.gxt[i*lanes+l]
+				switch ws.opts.InputMapping {
+				case Affine:
+					w.dInW[i] += gi * x[i]
+					w.dInB[i] += gi
+				case Linear:
+					w.dInW[i] += gi * x[i]
+				}
+				if gx != nil {
+					if ws.opts.InputMapping == None {
+						gx[i] = gi
+					} else {
+						gx[i] = gi * p.InputW[i]
+					}
 				}
 			}
-		}
-		// c = P(cm) / (elapsed/unfolds).
-		var gdtk T
-		for j, gcj := range w.gc {
-			w.dCm[j] += gcj / dtk
-			gdtk -= gcj * ws.pcm[j] / (dtk * dtk)
-		}
-		if g.Elapsed != nil {
-			g.Elapsed[b*steps+t] = gdtk / T(k)
+			// c = P(cm) / (elapsed/unfolds).
+			dtk := ws.dtK(b, t)
+			var gdtk T
+			for j := 0; j < u; j++ {
+				gcj := w.gc[j*lanes+l]
+				w.dCm[j] += gcj / dtk
+				gdtk -= gcj * ws.pcm[j] / (dtk * dtk)
+			}
+			if g.Elapsed != nil {
+				g.Elapsed[b*steps+t] = gdtk / T(k)
+			}
 		}
 	}
 	if g.H0 != nil {
-		copy(g.H0[b*u:(b+1)*u], gv)
+		for l := 0; l < nv; l++ {
+			h := g.H0[(b0+l)*u : (b0+l+1)*u]
+			for i := range h {
+				h[i] = gv[i*lanes+l]
+			}
+		}
 	}
 	w.gv, w.gvn = gv, gvn
 }
 
-// reduce sums the workers' accumulators and writes the parameter gradients,
-// through the masks and, with implicit constraints, through softplus.
+// reduce sums the workers' accumulators (and, for synapses, their lanes)
+// and writes the parameter gradients, through the masks and, with implicit
+// constraints, through softplus.
 func (ws *Workspace[T]) reduce(nw int, dst *Params[T]) {
 	p := ws.params
 	imp := ws.opts.ImplicitConstraints
@@ -233,26 +213,32 @@ func (ws *Workspace[T]) reduce(nw int, dst *Params[T]) {
 			}
 		}
 	}
-	scatter := func(syn *synapses[T], mask, raw, dW, dSigma, dMu, dErev, accWm, accSigma, accMu, accErev []T) {
+	laneSum := func(acc []T, e int) (s T) {
+		for _, v := range acc[e*lanes : (e+1)*lanes] {
+			s += v
+		}
+		return s
+	}
+	scatter := func(syn *synapses[T], mask, raw, dW, dSigma, dMu, dErev []T, acc synapseGrads[T]) {
 		clear(dW)
 		clear(dSigma)
 		clear(dMu)
 		clear(dErev)
 		for e, f := range syn.flat {
-			gw := accWm[e] * mask[f]
+			gw := laneSum(acc.wm, e) * mask[f]
 			if imp {
 				gw *= softplusGrad(raw[f])
 			}
 			dW[f] = gw
-			dSigma[f] = accSigma[e]
-			dMu[f] = accMu[e]
-			dErev[f] = accErev[e]
+			dSigma[f] = laneSum(acc.sigma, e)
+			dMu[f] = -laneSum(acc.mu, e) * syn.sigma[e]
+			dErev[f] = laneSum(acc.erev, e)
 		}
 	}
 	scatter(&ws.rec, p.SparsityMask, p.W, dst.W, dst.Sigma, dst.Mu, dst.Erev,
-		w0.dRecWm, w0.dRecSigma, w0.dRecMu, w0.dRecErev)
+		synapseGrads[T]{w0.dRecWm, w0.dRecSigma, w0.dRecMu, w0.dRecErev})
 	scatter(&ws.sen, p.SensorySparsityMask, p.SensoryW, dst.SensoryW, dst.SensorySigma, dst.SensoryMu, dst.SensoryErev,
-		w0.dSenWm, w0.dSenSigma, w0.dSenMu, w0.dSenErev)
+		synapseGrads[T]{w0.dSenWm, w0.dSenSigma, w0.dSenMu, w0.dSenErev})
 	for j := range dst.Gleak {
 		dst.Gleak[j], dst.Cm[j], dst.Vleak[j] = w0.dGleak[j], w0.dCm[j], w0.dVleak[j]
 		if imp {

@@ -111,15 +111,22 @@ func grow[E any](s []E, n int) []E {
 	return s[:n]
 }
 
+// lanes is the number of batch rows the kernels advance together. State is
+// kept lane-interleaved within a block of rows: v[i*lanes+l] is neuron i of
+// row l of the block, so one synapse's parameters serve every lane and a
+// vector unit can process the lanes at once.
+const lanes = 8
+
 // Workspace holds what a forward pass keeps for the backward pass (the
-// states of every ODE unfold and their denominators: batch x steps x
-// (2*unfolds+1) x units values) and per-goroutine scratch. Reuse one across
-// calls to avoid allocation; it grows as needed. A Workspace is used by one
-// call at a time.
+// states of every ODE unfold and their denominators: about
+// batch x steps x (2*unfolds+1) x units values, the batch rounded up to a
+// multiple of 8) and per-goroutine scratch. Reuse one across calls to avoid
+// allocation; it grows as needed. A Workspace is used by one call at a time.
 type Workspace[T Float] struct {
 	// Prepared from the parameters at each Forward.
 	rec, sen    synapses[T]
 	pgleak, pcm []T
+	glvl        []T // P(gleak) * vleak
 	sh          Shape
 	opts        Options
 	params      *Params[T]
@@ -130,16 +137,19 @@ type Workspace[T Float] struct {
 	workers     []worker[T]
 }
 
-// worker is one goroutine's scratch and gradient accumulators.
+// worker is one goroutine's scratch and gradient accumulators. Slices
+// marked "lanes" hold lanes values per entry.
 type worker[T Float] struct {
-	xt, v, vn, ns, ds, c       []T
-	gv, gvn, gc, gns, gds, gxt []T
-	gnum, gden                 []T
-	// gradients, accumulated over the rows this worker handles
+	xt, v, vn, ns, ds, c []T // lanes
+	// backward
+	gv, gvn, gc, gns, gds, gxt, gnum, gden []T // lanes
+	// Synapse gradient accumulators (lanes, summed over lanes at the end):
+	// sum of ga*sigmoid (for w), gz*(v-mu) (sigma), gz (mu), gnum*a (erev).
 	dRecWm, dRecSigma, dRecMu, dRecErev []T
 	dSenWm, dSenSigma, dSenMu, dSenErev []T
-	dGleak, dVleak, dCm                 []T
-	dInW, dInB, dOutW, dOutB            []T
+	// Per-neuron and mapping gradients, summed over lanes as they come.
+	dGleak, dVleak, dCm      []T
+	dInW, dInB, dOutW, dOutB []T
 }
 
 func (ws *Workspace[T]) prepare(c *Cell[T]) {
@@ -150,24 +160,29 @@ func (ws *Workspace[T]) prepare(c *Cell[T]) {
 	ws.sen.gather(u, p.SensorySparsityMask, p.SensoryW, p.SensorySigma, p.SensoryMu, p.SensoryErev, imp)
 	ws.pgleak = grow(ws.pgleak, u)
 	ws.pcm = grow(ws.pcm, u)
+	ws.glvl = grow(ws.glvl, u)
 	for j := 0; j < u; j++ {
 		ws.pgleak[j], ws.pcm[j] = p.Gleak[j], p.Cm[j]
 		if imp {
 			ws.pgleak[j], ws.pcm[j] = softplus(p.Gleak[j]), softplus(p.Cm[j])
 		}
+		ws.glvl[j] = ws.pgleak[j] * p.Vleak[j]
 	}
 }
 
-// numWorkers is how many goroutines share a batch.
-func numWorkers(batch int) int {
-	return max(1, min(runtime.GOMAXPROCS(0), batch))
+// numBlocks is the number of lane blocks a batch fills.
+func numBlocks(batch int) int { return (batch + lanes - 1) / lanes }
+
+// numWorkers is how many goroutines share nblocks blocks.
+func numWorkers(nblocks int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), nblocks))
 }
 
 func (ws *Workspace[T]) ensureWorkers(n int, grads bool) {
 	for len(ws.workers) < n {
 		ws.workers = append(ws.workers, worker[T]{})
 	}
-	u, s, m := ws.sh.Units, ws.sh.Sensory, ws.sh.Motor
+	u, s, m := ws.sh.Units*lanes, ws.sh.Sensory*lanes, ws.sh.Motor
 	for i := 0; i < n; i++ {
 		w := &ws.workers[i]
 		w.xt, w.v, w.vn = grow(w.xt, s), grow(w.v, u), grow(w.vn, u)
@@ -178,13 +193,14 @@ func (ws *Workspace[T]) ensureWorkers(n int, grads bool) {
 		w.gv, w.gvn, w.gc = grow(w.gv, u), grow(w.gvn, u), grow(w.gc, u)
 		w.gns, w.gds, w.gxt = grow(w.gns, u), grow(w.gds, u), grow(w.gxt, s)
 		w.gnum, w.gden = grow(w.gnum, u), grow(w.gden, u)
-		nr, nsn := ws.rec.n(), ws.sen.n()
+		nr, nsn := ws.rec.n()*lanes, ws.sen.n()*lanes
 		w.dRecWm, w.dRecSigma = zeroed(w.dRecWm, nr), zeroed(w.dRecSigma, nr)
 		w.dRecMu, w.dRecErev = zeroed(w.dRecMu, nr), zeroed(w.dRecErev, nr)
 		w.dSenWm, w.dSenSigma = zeroed(w.dSenWm, nsn), zeroed(w.dSenSigma, nsn)
 		w.dSenMu, w.dSenErev = zeroed(w.dSenMu, nsn), zeroed(w.dSenErev, nsn)
-		w.dGleak, w.dVleak, w.dCm = zeroed(w.dGleak, u), zeroed(w.dVleak, u), zeroed(w.dCm, u)
-		w.dInW, w.dInB = zeroed(w.dInW, s), zeroed(w.dInB, s)
+		un, sn := ws.sh.Units, ws.sh.Sensory
+		w.dGleak, w.dVleak, w.dCm = zeroed(w.dGleak, un), zeroed(w.dVleak, un), zeroed(w.dCm, un)
+		w.dInW, w.dInB = zeroed(w.dInW, sn), zeroed(w.dInB, sn)
 		w.dOutW, w.dOutB = zeroed(w.dOutW, m), zeroed(w.dOutB, m)
 	}
 }

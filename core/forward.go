@@ -11,142 +11,158 @@ func (c *Cell[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], keep 
 	}
 	ws.prepare(c)
 	ws.seq, ws.allSteps, ws.taped = in, out.AllSteps, keep
-	u, k := c.Shape.Units, c.Opts.ODEUnfolds
+	nb := numBlocks(in.Batch)
 	if keep {
-		ws.tape = grow(ws.tape, in.Batch*in.Steps*(2*k+1)*u)
+		ws.tape = grow(ws.tape, nb*in.Steps*ws.tapeStride())
 	}
-	nw := numWorkers(in.Batch)
+	nw := numWorkers(nb)
 	ws.ensureWorkers(nw, false)
-	parallel(nw, in.Batch, func(w, lo, hi int) {
-		for b := lo; b < hi; b++ {
-			ws.forwardRow(&ws.workers[w], b, out)
+	parallel(nw, nb, func(w, lo, hi int) {
+		for blk := lo; blk < hi; blk++ {
+			ws.forwardBlock(&ws.workers[w], blk, out)
 		}
 	})
 	return nil
 }
 
-// tapeAt returns the slice of the tape holding step t of row b: the states
-// v^0..v^K followed by the denominators q^0..q^(K-1), each units long.
-func (ws *Workspace[T]) tapeAt(b, t int) []T {
-	u, k := ws.sh.Units, ws.opts.ODEUnfolds
-	n := (2*k + 1) * u
-	off := (b*ws.seq.Steps + t) * n
+// tapeStride is the tape length of one step of one block: the states
+// v^0..v^K followed by the denominators q^0..q^(K-1), each units x lanes.
+func (ws *Workspace[T]) tapeStride() int {
+	return (2*ws.opts.ODEUnfolds + 1) * ws.sh.Units * lanes
+}
+
+// tapeAt returns the tape of step t of block blk.
+func (ws *Workspace[T]) tapeAt(blk, t int) []T {
+	n := ws.tapeStride()
+	off := (blk*ws.seq.Steps + t) * n
 	return ws.tape[off : off+n]
 }
 
-// mapInput writes the mapped inputs of step t of row b into xt.
-func (ws *Workspace[T]) mapInput(xt []T, b, t int) {
-	s := ws.sh.Sensory
-	x := ws.seq.X[(b*ws.seq.Steps+t)*s:][:s]
+// rows returns the first row of block blk and how many of its lanes hold
+// real rows; the others are padding, run with zero inputs and states.
+func (ws *Workspace[T]) rows(blk int) (b0, n int) {
+	b0 = blk * lanes
+	return b0, min(lanes, ws.seq.Batch-b0)
+}
+
+// loadInputs writes the mapped inputs of step t of block blk into xt
+// (sensory x lanes).
+func (ws *Workspace[T]) loadInputs(xt []T, blk, t int) {
+	s, steps := ws.sh.Sensory, ws.seq.Steps
+	b0, nv := ws.rows(blk)
 	p := ws.params
-	switch ws.opts.InputMapping {
-	case Affine:
-		for i := range xt {
-			xt[i] = x[i]*p.InputW[i] + p.InputB[i]
+	for l := 0; l < lanes; l++ {
+		var x []T
+		if l < nv {
+			x = ws.seq.X[((b0+l)*steps+t)*s:][:s]
 		}
-	case Linear:
-		for i := range xt {
-			xt[i] = x[i] * p.InputW[i]
+		for i := 0; i < s; i++ {
+			var xi T
+			if x != nil {
+				xi = x[i]
+			}
+			switch ws.opts.InputMapping {
+			case Affine:
+				xi = xi*p.InputW[i] + p.InputB[i]
+			case Linear:
+				xi = xi * p.InputW[i]
+			}
+			xt[i*lanes+l] = xi
 		}
-	default:
-		copy(xt, x)
 	}
 }
 
-// dtK returns the Euler step of step t of row b: elapsed / unfolds.
+// dtK returns the Euler step of step t of row b (elapsed / unfolds); padding
+// rows (b >= batch) get the regular step.
 func (ws *Workspace[T]) dtK(b, t int) T {
-	if ws.seq.Elapsed == nil {
+	if ws.seq.Elapsed == nil || b >= ws.seq.Batch {
 		return 1 / T(ws.opts.ODEUnfolds)
 	}
 	return ws.seq.Elapsed[b*ws.seq.Steps+t] / T(ws.opts.ODEUnfolds)
 }
 
-// sensoryDrive fills ns and ds with the sensory synapses' contributions to
-// the numerator and denominator of every neuron.
-func (ws *Workspace[T]) sensoryDrive(ns, ds, xt []T) {
-	sen := &ws.sen
-	for j := range ns {
-		var num, den T
-		for e := sen.start[j]; e < sen.start[j+1]; e++ {
-			a := sen.wm[e] * sigmoid(sen.sigma[e]*(xt[sen.src[e]]-sen.mu[e]))
-			num += a * sen.erev[e]
-			den += a
+// loadCapacitance writes c = P(cm) / dtK for every lane of step t. Without
+// elapsed times it is the same for every step, and only the block's first
+// step (first) computes it.
+func (ws *Workspace[T]) loadCapacitance(c []T, blk, t int, first bool) {
+	if ws.seq.Elapsed == nil && !first {
+		return
+	}
+	for l := 0; l < lanes; l++ {
+		dtk := ws.dtK(blk*lanes+l, t)
+		for j, cm := range ws.pcm {
+			c[j*lanes+l] = cm / dtk
 		}
-		ns[j], ds[j] = num, den
 	}
 }
 
-func (ws *Workspace[T]) forwardRow(w *worker[T], b int, out Output[T]) {
+func (ws *Workspace[T]) forwardBlock(w *worker[T], blk int, out Output[T]) {
 	u, m, k := ws.sh.Units, ws.sh.Motor, ws.opts.ODEUnfolds
+	ul := u * lanes
 	steps := ws.seq.Steps
 	p := ws.params
-	rec := &ws.rec
 	eps := T(ws.opts.Epsilon)
+	b0, nv := ws.rows(blk)
 	v, vn := w.v, w.vn
+	clear(v)
 	if ws.seq.H0 != nil {
-		copy(v, ws.seq.H0[b*u:(b+1)*u])
-	} else {
-		clear(v)
+		for l := 0; l < nv; l++ {
+			for i, h := range ws.seq.H0[(b0+l)*u : (b0+l+1)*u] {
+				v[i*lanes+l] = h
+			}
+		}
 	}
 	for t := 0; t < steps; t++ {
-		ws.mapInput(w.xt, b, t)
-		ws.sensoryDrive(w.ns, w.ds, w.xt)
-		dtk := ws.dtK(b, t)
-		for j := range w.c {
-			w.c[j] = ws.pcm[j] / dtk
-		}
+		ws.loadInputs(w.xt, blk, t)
+		sensoryDrive(w.ns, w.ds, w.xt, &ws.sen)
+		ws.loadCapacitance(w.c, blk, t, t == 0)
 		var tp []T
 		if ws.taped {
-			tp = ws.tapeAt(b, t)
+			tp = ws.tapeAt(blk, t)
 		}
 		for it := 0; it < k; it++ {
+			var q []T
 			if tp != nil {
-				copy(tp[it*u:(it+1)*u], v)
+				copy(tp[it*ul:(it+1)*ul], v)
+				q = tp[(k+1+it)*ul : (k+2+it)*ul]
 			}
-			for j := 0; j < u; j++ {
-				var num, den T
-				for e := rec.start[j]; e < rec.start[j+1]; e++ {
-					a := rec.wm[e] * sigmoid(rec.sigma[e]*(v[rec.src[e]]-rec.mu[e]))
-					num += a * rec.erev[e]
-					den += a
-				}
-				numer := w.c[j]*v[j] + ws.pgleak[j]*p.Vleak[j] + (num + w.ns[j])
-				q := w.c[j] + ws.pgleak[j] + (den + w.ds[j]) + eps
-				vn[j] = numer / q
-				if tp != nil {
-					tp[(k+1+it)*u+j] = q
-				}
-			}
+			unfoldForward(vn, q, v, w.ns, w.ds, w.c, ws.pgleak, ws.glvl, &ws.rec, eps)
 			v, vn = vn, v
 		}
 		if tp != nil {
-			copy(tp[k*u:(k+1)*u], v)
+			copy(tp[k*ul:(k+1)*ul], v)
 		}
 		if out.Y != nil && (out.AllSteps || t == steps-1) {
-			var y []T
-			if out.AllSteps {
-				y = out.Y[(b*steps+t)*m:][:m]
-			} else {
-				y = out.Y[b*m:][:m]
-			}
-			switch ws.opts.OutputMapping {
-			case Affine:
-				for i := range y {
-					y[i] = v[i]*p.OutputW[i] + p.OutputB[i]
+			for l := 0; l < nv; l++ {
+				var y []T
+				if out.AllSteps {
+					y = out.Y[((b0+l)*steps+t)*m:][:m]
+				} else {
+					y = out.Y[(b0+l)*m:][:m]
 				}
-			case Linear:
 				for i := range y {
-					y[i] = v[i] * p.OutputW[i]
+					vi := v[i*lanes+l]
+					switch ws.opts.OutputMapping {
+					case Affine:
+						y[i] = vi*p.OutputW[i] + p.OutputB[i]
+					case Linear:
+						y[i] = vi * p.OutputW[i]
+					default:
+						y[i] = vi
+					}
 				}
-			default:
-				copy(y, v[:m])
 			}
 		}
 	}
 	if out.H != nil {
-		copy(out.H[b*u:(b+1)*u], v)
+		for l := 0; l < nv; l++ {
+			h := out.H[(b0+l)*u : (b0+l+1)*u]
+			for i := range h {
+				h[i] = v[i*lanes+l]
+			}
+		}
 	}
-	// v may be w.vn after an odd number of swaps; keep the worker's
-	// buffers distinct for the next row.
+	// After an odd number of swaps v is the worker's vn buffer; keep the
+	// two distinct for the next block.
 	w.v, w.vn = v, vn
 }
