@@ -170,6 +170,16 @@ func (ws *Workspace[T]) prepare(c *Cell[T]) {
 	}
 }
 
+// Release drops the workspace's references to the last call's inputs and
+// parameters (keeping its buffers), so that a pooled workspace holds no
+// pointer into memory its caller may free. Backward is not possible after
+// Release until the next Forward.
+func (ws *Workspace[T]) Release() {
+	ws.seq = Sequence[T]{}
+	ws.params = nil
+	ws.taped = false
+}
+
 // numBlocks is the number of lane blocks a batch fills.
 func numBlocks(batch int) int { return (batch + lanes - 1) / lanes }
 

@@ -3,6 +3,7 @@ package wiring
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/kerasncp-go/kerasncp-go/wiring/internal/nprand"
 )
@@ -663,4 +664,22 @@ func countNonzero(m []int32) int {
 		}
 	}
 	return n
+}
+
+// Clone returns a deep copy, random stream included: building the copy
+// draws what building the original would.
+func (w *Wiring) Clone() *Wiring {
+	c := *w
+	c.adj = slices.Clone(w.adj)
+	c.sensory = slices.Clone(w.sensory)
+	c.inter, c.command, c.motor = slices.Clone(w.inter), slices.Clone(w.command), slices.Clone(w.motor)
+	if w.pcg != nil {
+		g := *w.pcg
+		c.pcg = &g
+	}
+	if w.mt != nil {
+		m := *w.mt
+		c.mt = &m
+	}
+	return &c
 }

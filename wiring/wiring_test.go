@@ -334,3 +334,24 @@ func BenchmarkBuildAutoNCPLarge(b *testing.B) {
 func BenchmarkBuildRandomLarge(b *testing.B) {
 	benchmarkBuild(b, Config{Kind: Random, Units: 1000, SparsityLevel: 0.5, Seed: DefaultRandomSeed}, 256)
 }
+
+func TestCloneIsIndependent(t *testing.T) {
+	a, _ := NewNCP(5, 4, 2, 3, 2, 3, 2, 9)
+	b := a.Clone()
+	if err := a.Build(4); err != nil {
+		t.Fatal(err)
+	}
+	if b.IsBuilt() {
+		t.Fatal("building the original built the clone")
+	}
+	if err := b.Build(4); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.Adjacency(), b.Adjacency()) || !slices.Equal(a.SensoryAdjacency(), b.SensoryAdjacency()) {
+		t.Error("the clone built different matrices from the same stream")
+	}
+	b.AddSynapse(0, 0, -1)
+	if a.Adjacency()[0] == -1 {
+		t.Error("AddSynapse on the clone changed the original")
+	}
+}

@@ -1,0 +1,258 @@
+package abi
+
+/*
+#define KNCP_NO_PROTOTYPES
+#include "kerasncp.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"unsafe"
+
+	"github.com/kerasncp-go/kerasncp-go/core"
+)
+
+// view returns the elements of b as a []T (nil when b.data is NULL). The
+// slice aliases caller memory and must not outlive the call.
+func view[T core.Float](b C.kncp_buf, name string) ([]T, error) {
+	if b.data == nil {
+		return nil, nil
+	}
+	if b.len < 0 || b.len > 1<<40 {
+		return nil, fmt.Errorf("kerasncp: %s has an invalid length %d", name, int64(b.len))
+	}
+	return unsafe.Slice((*T)(b.data), int(b.len)), nil
+}
+
+var mappings = map[C.int32_t]core.Mapping{C.KNCP_MAP_AFFINE: core.Affine, C.KNCP_MAP_LINEAR: core.Linear, C.KNCP_MAP_NONE: core.None}
+
+// cellFrom builds a core cell over the parameters c points to; with clone
+// they are copied into Go memory.
+func cellFrom[T core.Float](c *C.kncp_ltc_cell, clone bool) (*core.Cell[T], error) {
+	in, ok1 := mappings[c.input_mapping]
+	out, ok2 := mappings[c.output_mapping]
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("kerasncp: input_mapping and output_mapping must be affine (0), linear (1) or none (2), got %d and %d",
+			int32(c.input_mapping), int32(c.output_mapping))
+	}
+	const maxDim = 1 << 20
+	if c.units < 1 || c.units > maxDim || c.sensory < 1 || c.sensory > maxDim || c.motor < 0 || c.motor > c.units {
+		return nil, fmt.Errorf("kerasncp: cell shape must have units >= 1, sensory >= 1 and motor in [0, units], got units=%d sensory=%d motor=%d",
+			int64(c.units), int64(c.sensory), int64(c.motor))
+	}
+	sh := core.Shape{Units: int(c.units), Sensory: int(c.sensory), Motor: int(c.motor)}
+	o := core.Options{InputMapping: in, OutputMapping: out, ODEUnfolds: int(c.ode_unfolds), Epsilon: float64(c.epsilon),
+		ImplicitConstraints: c.implicit_constraints != 0}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	p := &core.Params[T]{}
+	names := paramNames()
+	for _, f := range p.Fields(sh, in, out) {
+		b := c.params[names[f.Name]]
+		v, err := view[T](b, f.Name)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			return nil, fmt.Errorf("kerasncp: parameter %s is missing (shape %v)", f.Name, f.Shape)
+		}
+		if clone {
+			v = slices.Clone(v)
+		}
+		*f.Data = v
+	}
+	return core.NewCell(sh, o, p)
+}
+
+// paramNames maps each parameter name to its KNCP_P_* index (the order of
+// Params.Fields with every mapping present).
+func paramNames() map[string]int {
+	m := map[string]int{}
+	for i, f := range (&core.Params[float32]{}).Fields(core.Shape{}, core.Affine, core.Affine) {
+		m[f.Name] = i
+	}
+	return m
+}
+
+// tape is what a forward tape handle refers to.
+type tape struct {
+	mu  sync.Mutex
+	f32 *tapeOf[float32]
+	f64 *tapeOf[float64]
+}
+
+type tapeOf[T core.Float] struct {
+	cell *core.Cell[T]
+	ws   core.Workspace[T]
+}
+
+var (
+	pool32 = sync.Pool{New: func() any { return new(core.Workspace[float32]) }}
+	pool64 = sync.Pool{New: func() any { return new(core.Workspace[float64]) }}
+)
+
+func forward[T core.Float](c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el, y C.kncp_buf, all C.int32_t, h C.kncp_buf,
+	tp *C.uint64_t, pool *sync.Pool, wrap func(*tapeOf[T]) *tape) error {
+	keep := tp != nil
+	cell, err := cellFrom[T](c, keep)
+	if err != nil {
+		return err
+	}
+	if batch < 1 || steps < 1 || batch > 1<<30 || steps > 1<<30 {
+		return fmt.Errorf("kerasncp: batch and steps must be >= 1, got %d and %d", int64(batch), int64(steps))
+	}
+	seq := core.Sequence[T]{Batch: int(batch), Steps: int(steps)}
+	for _, a := range []struct {
+		name string
+		b    C.kncp_buf
+		dst  *[]T
+	}{{"x", x, &seq.X}, {"h0", h0, &seq.H0}, {"elapsed", el, &seq.Elapsed}} {
+		v, err := view[T](a.b, a.name)
+		if err != nil {
+			return err
+		}
+		if keep {
+			v = slices.Clone(v)
+		}
+		*a.dst = v
+	}
+	if seq.X == nil {
+		return fmt.Errorf("kerasncp: x is required")
+	}
+	out := core.Output[T]{AllSteps: all != 0}
+	if out.Y, err = view[T](y, "y"); err != nil {
+		return err
+	}
+	if out.H, err = view[T](h, "h"); err != nil {
+		return err
+	}
+	if !keep {
+		ws := pool.Get().(*core.Workspace[T])
+		defer func() {
+			ws.Release()
+			pool.Put(ws)
+		}()
+		return cell.Forward(ws, seq, out, false)
+	}
+	t := &tapeOf[T]{cell: cell}
+	if err := cell.Forward(&t.ws, seq, out, true); err != nil {
+		return err
+	}
+	*tp = newHandle(wrap(t))
+	return nil
+}
+
+//export kncp_ltc_forward
+func kncp_ltc_forward(c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el, y C.kncp_buf, all C.int32_t, h C.kncp_buf,
+	tp *C.uint64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
+	defer guard(&rc, err, errlen)
+	if c == nil {
+		return finish(fmt.Errorf("kerasncp: cell must not be NULL"), err, errlen)
+	}
+	switch c.dtype {
+	case C.KNCP_FLOAT32:
+		return finish(forward(c, batch, steps, x, h0, el, y, all, h, tp, &pool32,
+			func(t *tapeOf[float32]) *tape { return &tape{f32: t} }), err, errlen)
+	case C.KNCP_FLOAT64:
+		return finish(forward(c, batch, steps, x, h0, el, y, all, h, tp, &pool64,
+			func(t *tapeOf[float64]) *tape { return &tape{f64: t} }), err, errlen)
+	}
+	return finish(errf(C.KNCP_ERR_TYPE, "kerasncp: dtype must be float32 (0) or float64 (1), got %d", int32(c.dtype)), err, errlen)
+}
+
+func backward[T core.Float](t *tapeOf[T], gy, gh C.kncp_buf, grads *C.kncp_buf, gx, gh0, gel C.kncp_buf) error {
+	c := t.cell
+	var g core.Gradients[T]
+	var err error
+	if g.X, err = view[T](gx, "gx"); err != nil {
+		return err
+	}
+	if g.H0, err = view[T](gh0, "gh0"); err != nil {
+		return err
+	}
+	if g.Elapsed, err = view[T](gel, "gelapsed"); err != nil {
+		return err
+	}
+	var gys, ghs []T
+	if gys, err = view[T](gy, "gy"); err != nil {
+		return err
+	}
+	if ghs, err = view[T](gh, "gh"); err != nil {
+		return err
+	}
+	if grads != nil {
+		bufs := unsafe.Slice(grads, C.KNCP_NUM_PARAMS)
+		names := paramNames()
+		g.Params = &core.Params[T]{}
+		for _, f := range g.Params.Fields(c.Shape, c.Opts.InputMapping, c.Opts.OutputMapping) {
+			if !f.Trainable {
+				continue
+			}
+			v, err := view[T](bufs[names[f.Name]], "gradient of "+f.Name)
+			if err != nil {
+				return err
+			}
+			if v == nil {
+				// Not wanted: compute into scratch.
+				n := 1
+				for _, d := range f.Shape {
+					n *= d
+				}
+				v = make([]T, n)
+			}
+			*f.Data = v
+		}
+	}
+	return c.Backward(&t.ws, gys, ghs, g)
+}
+
+//export kncp_ltc_backward
+func kncp_ltc_backward(h C.uint64_t, gy, gh C.kncp_buf, grads *C.kncp_buf, gx, gh0, gel C.kncp_buf,
+	err *C.char, errlen C.size_t) (rc C.int32_t) {
+	defer guard(&rc, err, errlen)
+	t, e := lookup[*tape](h, "tape")
+	if e != nil {
+		return finish(e, err, errlen)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f32 != nil {
+		return finish(backward(t.f32, gy, gh, grads, gx, gh0, gel), err, errlen)
+	}
+	return finish(backward(t.f64, gy, gh, grads, gx, gh0, gel), err, errlen)
+}
+
+//export kncp_tape_free
+func kncp_tape_free(h C.uint64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
+	defer guard(&rc, err, errlen)
+	return finish(freeHandle[*tape](h, "tape"), err, errlen)
+}
+
+//export kncp_ltc_apply_constraints
+func kncp_ltc_apply_constraints(c *C.kncp_ltc_cell, err *C.char, errlen C.size_t) (rc C.int32_t) {
+	defer guard(&rc, err, errlen)
+	if c == nil {
+		return finish(fmt.Errorf("kerasncp: cell must not be NULL"), err, errlen)
+	}
+	switch c.dtype {
+	case C.KNCP_FLOAT32:
+		cell, e := cellFrom[float32](c, false)
+		if e != nil {
+			return finish(e, err, errlen)
+		}
+		cell.Params.ApplyConstraints()
+	case C.KNCP_FLOAT64:
+		cell, e := cellFrom[float64](c, false)
+		if e != nil {
+			return finish(e, err, errlen)
+		}
+		cell.Params.ApplyConstraints()
+	default:
+		return finish(errf(C.KNCP_ERR_TYPE, "kerasncp: dtype must be float32 (0) or float64 (1), got %d", int32(c.dtype)), err, errlen)
+	}
+	return C.KNCP_OK
+}

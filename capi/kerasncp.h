@@ -1,0 +1,254 @@
+/*
+ * kerasncp.h - the C ABI of kerasncp-go.
+ *
+ * One shared library (libkerasncp.so) exports these functions. It is the
+ * contract between the Go core and every other language: the Python package
+ * reaches the core only through it.
+ *
+ * Conventions
+ *  - Every function returns KNCP_OK (0) or one of the error codes below, and
+ *    on error copies a NUL-terminated message into the caller's buffer
+ *    `err` of `errlen` bytes (truncated to fit; `err` may be NULL).
+ *  - No Go panic crosses this boundary: a panic becomes KNCP_ERR_INTERNAL
+ *    with its message.
+ *  - Arrays are caller-owned, C-contiguous (row-major) views: a kncp_buf
+ *    holds a data pointer and a length in elements of the call's dtype. Go
+ *    reads or writes them only during the call and keeps no pointer after it
+ *    returns. A NULL data pointer means "absent" where the argument is
+ *    documented as optional.
+ *  - Long-lived Go objects (wirings, forward tapes) are opaque uint64
+ *    handles; each has a free function. Memory Go allocates for the caller
+ *    (npy/npz buffers) is released with kncp_buffer_free.
+ *  - Layouts are those of the Go package core: x is batch x steps x sensory,
+ *    states batch x units, U x U matrices [src*units + dest].
+ *  - All functions are safe to call from several threads at once, on
+ *    different handles. The GIL-free caller must not free a handle another
+ *    thread is using.
+ *  - After the Go runtime has started in a process, fork() without exec
+ *    leaves the child unable to run Go code: use spawn-style process
+ *    creation.
+ */
+#ifndef KERASNCP_H
+#define KERASNCP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped on every incompatible change of this header. */
+#define KNCP_ABI_VERSION 1
+
+/* Error codes. */
+#define KNCP_OK 0
+#define KNCP_ERR_VALUE 1    /* an argument has a bad value or shape */
+#define KNCP_ERR_TYPE 2     /* an argument has a bad dtype or kind */
+#define KNCP_ERR_HANDLE 3   /* unknown or already freed handle */
+#define KNCP_ERR_INTERNAL 4 /* a bug: a recovered panic */
+#define KNCP_ERR_FORMAT 5   /* a malformed .npy/.npz buffer or JSON text */
+
+/* Element types. */
+#define KNCP_FLOAT32 0
+#define KNCP_FLOAT64 1
+
+/* Mappings of inputs and outputs (the reference's "affine", "linear", None). */
+#define KNCP_MAP_AFFINE 0
+#define KNCP_MAP_LINEAR 1
+#define KNCP_MAP_NONE 2
+
+/* Neuron types. */
+#define KNCP_NEURON_MOTOR 0
+#define KNCP_NEURON_COMMAND 1
+#define KNCP_NEURON_INTER 2
+
+/* Parameters of an LTC cell, in the reference's creation order. */
+#define KNCP_P_GLEAK 0
+#define KNCP_P_VLEAK 1
+#define KNCP_P_CM 2
+#define KNCP_P_SIGMA 3
+#define KNCP_P_MU 4
+#define KNCP_P_W 5
+#define KNCP_P_EREV 6
+#define KNCP_P_SENSORY_SIGMA 7
+#define KNCP_P_SENSORY_MU 8
+#define KNCP_P_SENSORY_W 9
+#define KNCP_P_SENSORY_EREV 10
+#define KNCP_P_SPARSITY_MASK 11
+#define KNCP_P_SENSORY_SPARSITY_MASK 12
+#define KNCP_P_INPUT_W 13
+#define KNCP_P_INPUT_B 14
+#define KNCP_P_OUTPUT_W 15
+#define KNCP_P_OUTPUT_B 16
+#define KNCP_NUM_PARAMS 17
+
+/* A caller-owned array: `len` elements of the call's dtype at `data`. */
+typedef struct {
+    void *data;
+    int64_t len;
+} kncp_buf;
+
+/* An LTC cell: its shape, options and parameters (views into caller
+ * memory). Parameters of a mapping the cell does not use are absent. */
+typedef struct {
+    int32_t dtype;                  /* KNCP_FLOAT32 or KNCP_FLOAT64 */
+    int64_t units, sensory, motor;  /* U, S, M */
+    int32_t input_mapping;          /* KNCP_MAP_* */
+    int32_t output_mapping;         /* KNCP_MAP_* */
+    int32_t ode_unfolds;            /* reference default 6 */
+    double epsilon;                 /* reference default 1e-8 */
+    int32_t implicit_constraints;   /* 1: softplus on w, sensory_w, cm, gleak */
+    kncp_buf params[KNCP_NUM_PARAMS];
+} kncp_ltc_cell;
+
+#ifndef KNCP_NO_PROTOTYPES
+
+/* ---- Library ---------------------------------------------------------- */
+
+/* Returns KNCP_ABI_VERSION of the library (compare with the header's). */
+int32_t kncp_abi_version(void);
+
+/* Returns the library version, a static NUL-terminated string. */
+const char *kncp_version(void);
+
+/* Returns the number of live handles (wirings and tapes), for leak checks. */
+int64_t kncp_live_handles(void);
+
+/* Frees a buffer the library allocated (NULL is allowed). Returns KNCP_OK. */
+int32_t kncp_buffer_free(void *buf);
+
+/* Panics inside Go on purpose, to test the guard. Returns KNCP_ERR_INTERNAL. */
+int32_t kncp_debug_panic(char *err, size_t errlen);
+
+/* ---- Wirings ---------------------------------------------------------- */
+
+/* Creates a wiring from a JSON object: {"kind": "wiring" | "fully_connected"
+ * | "random" | "ncp" | "autoncp", ...the reference constructor's keyword
+ * arguments}, e.g. {"kind": "ncp", "inter_neurons": 12, ..., "seed": 22222}.
+ * Omitted arguments take the reference's defaults. Returns KNCP_OK and the
+ * handle in *out, KNCP_ERR_FORMAT for bad JSON, KNCP_ERR_VALUE for bad
+ * arguments. */
+int32_t kncp_wiring_new(const char *config_json, uint64_t *out, char *err, size_t errlen);
+
+/* Creates a custom wiring holding copies of the given matrices: adjacency
+ * units x units and, when input_dim > 0, sensory input_dim x units
+ * (output_dim 0: unset). Returns KNCP_OK and the handle in *out. */
+int32_t kncp_wiring_from_matrices(int64_t units, int64_t input_dim, int64_t output_dim,
+                                  const int32_t *adjacency, const int32_t *sensory,
+                                  uint64_t *out, char *err, size_t errlen);
+
+/* Returns a deep copy of a wiring (random stream included) in *out. */
+int32_t kncp_wiring_clone(uint64_t h, uint64_t *out, char *err, size_t errlen);
+
+/* Frees a wiring handle. Returns KNCP_ERR_HANDLE if it is not live. */
+int32_t kncp_wiring_free(uint64_t h, char *err, size_t errlen);
+
+/* Builds (idempotent) / sets the input dimension / sets the output
+ * dimension. Return KNCP_OK or KNCP_ERR_VALUE. */
+int32_t kncp_wiring_build(uint64_t h, int64_t input_dim, char *err, size_t errlen);
+int32_t kncp_wiring_set_input_dim(uint64_t h, int64_t input_dim, char *err, size_t errlen);
+int32_t kncp_wiring_set_output_dim(uint64_t h, int64_t output_dim, char *err, size_t errlen);
+
+/* Sets one synapse (polarity -1 or +1). Return KNCP_OK or KNCP_ERR_VALUE. */
+int32_t kncp_wiring_add_synapse(uint64_t h, int64_t src, int64_t dest, int64_t polarity,
+                                char *err, size_t errlen);
+int32_t kncp_wiring_add_sensory_synapse(uint64_t h, int64_t src, int64_t dest, int64_t polarity,
+                                        char *err, size_t errlen);
+
+/* Writes 7 values into info: units, input_dim (0: unknown), output_dim
+ * (0: unset), num_layers, synapse_count, sensory_synapse_count, and the
+ * wiring kind (0 wiring, 1 fully_connected, 2 random, 3 ncp, 4 autoncp).
+ * Returns KNCP_OK. */
+int32_t kncp_wiring_info(uint64_t h, int64_t *info, char *err, size_t errlen);
+
+/* Copies the adjacency (units*units entries) or sensory adjacency
+ * (input_dim*units) matrix into dst, whose length n must match. Returns
+ * KNCP_OK or KNCP_ERR_VALUE. */
+int32_t kncp_wiring_adjacency(uint64_t h, int32_t *dst, int64_t n, char *err, size_t errlen);
+int32_t kncp_wiring_sensory_adjacency(uint64_t h, int32_t *dst, int64_t n, char *err, size_t errlen);
+
+/* Copies the neuron ids of layer `layer` into dst (capacity cap) and their
+ * count into *n. Returns KNCP_ERR_VALUE for an unknown layer or a too
+ * small dst. */
+int32_t kncp_wiring_layer(uint64_t h, int64_t layer, int64_t *dst, int64_t cap, int64_t *n,
+                          char *err, size_t errlen);
+
+/* Writes KNCP_NEURON_* of neuron id into *type. */
+int32_t kncp_wiring_neuron_type(uint64_t h, int64_t id, int32_t *type, char *err, size_t errlen);
+
+/* Writes the wiring's constructor arguments as a JSON object (the form
+ * kncp_wiring_new accepts, plus "units", "input_dim" and "output_dim") into
+ * buf of capacity cap, and its length without the NUL into *n. If cap is
+ * too small, nothing is written but *n, and KNCP_ERR_VALUE is returned. */
+int32_t kncp_wiring_config(uint64_t h, char *buf, int64_t cap, int64_t *n, char *err, size_t errlen);
+
+/* ---- LTC cell --------------------------------------------------------- */
+
+/* Runs the cell over batch sequences of `steps` steps.
+ *   x        batch*steps*sensory inputs (required)
+ *   h0       batch*units initial state (optional: zeros)
+ *   elapsed  batch*steps elapsed times (optional: 1.0)
+ *   y        outputs: batch*steps*motor when all_steps, else batch*motor
+ *            (optional)
+ *   h        batch*units final state (optional)
+ *   tape     optional; when not NULL, the library keeps what
+ *            kncp_ltc_backward needs (copies of the inputs and parameters,
+ *            the states of every ODE unfold) and stores its handle here.
+ * All buffers have the cell's dtype. Returns KNCP_OK, KNCP_ERR_VALUE (a
+ * shape, named in the message) or KNCP_ERR_TYPE (dtype). */
+int32_t kncp_ltc_forward(const kncp_ltc_cell *cell, int64_t batch, int64_t steps,
+                         kncp_buf x, kncp_buf h0, kncp_buf elapsed,
+                         kncp_buf y, int32_t all_steps, kncp_buf h,
+                         uint64_t *tape, char *err, size_t errlen);
+
+/* Backpropagates through the forward pass kept in `tape`: gy (shaped as
+ * that pass's y) and gh (batch*units) are the loss gradients of the
+ * outputs and final state (each optional: zero). Writes (overwriting) the
+ * gradient of every trainable parameter into grads[i] for each i whose
+ * data is not NULL (the masks' entries are ignored), and of the inputs,
+ * initial state and elapsed times into gx, gh0, gelapsed when not NULL.
+ * The tape stays valid: free it with kncp_tape_free. Returns KNCP_OK,
+ * KNCP_ERR_HANDLE or KNCP_ERR_VALUE. */
+int32_t kncp_ltc_backward(uint64_t tape, kncp_buf gy, kncp_buf gh,
+                          const kncp_buf *grads, kncp_buf gx, kncp_buf gh0, kncp_buf gelapsed,
+                          char *err, size_t errlen);
+
+/* Frees a forward tape. Returns KNCP_ERR_HANDLE if it is not live. */
+int32_t kncp_tape_free(uint64_t tape, char *err, size_t errlen);
+
+/* Clamps w, sensory_w, cm and gleak of the cell's parameters at zero, in
+ * place (the reference's apply_weight_constraints). Returns KNCP_OK. */
+int32_t kncp_ltc_apply_constraints(const kncp_ltc_cell *cell, char *err, size_t errlen);
+
+/* ---- Self-describing buffers (.npy / .npz) ----------------------------- */
+
+/* Writes the wiring's matrices as an .npz archive (adjacency_matrix and,
+ * when built, sensory_adjacency_matrix, int32) into a buffer the library
+ * allocates: *out, *outlen; free it with kncp_buffer_free. */
+int32_t kncp_wiring_npz(uint64_t h, uint8_t **out, int64_t *outlen, char *err, size_t errlen);
+
+/* Writes the cell's parameters as an .npz archive with the reference's
+ * names into a library-allocated buffer (*out, *outlen). */
+int32_t kncp_ltc_params_to_npz(const kncp_ltc_cell *cell, uint8_t **out, int64_t *outlen,
+                               char *err, size_t errlen);
+
+/* Runs a cell stored as an .npz parameter archive over the .npy array x
+ * (batch x steps x sensory, float32 or float64) entirely from buffers.
+ * options_json may be NULL or a JSON object with "ode_unfolds", "epsilon",
+ * "implicit_param_constraints", "motor" (needed only without an output
+ * mapping) and "elapsed" (ignored). Writes the outputs of every step as an
+ * .npy array (batch x steps x motor, the dtype of the archive) into a
+ * library-allocated buffer (*out, *outlen). Returns KNCP_OK,
+ * KNCP_ERR_FORMAT for malformed buffers or KNCP_ERR_VALUE. */
+int32_t kncp_ltc_forward_npz(const uint8_t *params_npz, int64_t params_len,
+                             const uint8_t *x_npy, int64_t x_len, const char *options_json,
+                             uint8_t **out, int64_t *outlen, char *err, size_t errlen);
+
+#endif /* KNCP_NO_PROTOTYPES */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KERASNCP_H */

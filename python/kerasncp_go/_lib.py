@@ -1,0 +1,207 @@
+"""Loads the one shared library (libkerasncp) and declares its C functions.
+
+Each function of ``capi/kerasncp.h`` is declared here exactly once, with its C
+prototype above it. ``ctypes.CDLL`` releases the GIL for the duration of every
+call, so Go kernels run in parallel with other Python threads.
+
+The library is looked up in ``$KERASNCP_GO_LIBRARY`` if set, else next to this
+file in ``_native/``. Importing fails with ``ImportError`` when the library is
+missing or was built for another ABI version.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import threading
+from ctypes import POINTER, c_char_p, c_double, c_int32, c_int64, c_size_t, c_uint8, c_uint64, c_void_p
+
+#: Must equal KNCP_ABI_VERSION of the library.
+ABI_VERSION = 1
+
+# Error codes (kerasncp.h).
+OK, ERR_VALUE, ERR_TYPE, ERR_HANDLE, ERR_INTERNAL, ERR_FORMAT = 0, 1, 2, 3, 4, 5
+FLOAT32, FLOAT64 = 0, 1
+MAP_AFFINE, MAP_LINEAR, MAP_NONE = 0, 1, 2
+NUM_PARAMS = 17
+
+#: Parameter names in the order of the KNCP_P_* indices (the reference's
+#: creation order).
+PARAM_NAMES = (
+    "gleak", "vleak", "cm", "sigma", "mu", "w", "erev",
+    "sensory_sigma", "sensory_mu", "sensory_w", "sensory_erev",
+    "sparsity_mask", "sensory_sparsity_mask",
+    "input_w", "input_b", "output_w", "output_b",
+)
+
+
+class NCPError(RuntimeError):
+    """An error inside the kerasncp-go library that is not the caller's
+    fault (a bug, reported with the Go message), or a stale handle."""
+
+
+class Buf(ctypes.Structure):
+    """kncp_buf: a caller-owned array view."""
+
+    _fields_ = [("data", c_void_p), ("len", c_int64)]
+
+
+class LTCCellDesc(ctypes.Structure):
+    """kncp_ltc_cell: shape, options and parameter views of an LTC cell."""
+
+    _fields_ = [
+        ("dtype", c_int32),
+        ("units", c_int64),
+        ("sensory", c_int64),
+        ("motor", c_int64),
+        ("input_mapping", c_int32),
+        ("output_mapping", c_int32),
+        ("ode_unfolds", c_int32),
+        ("epsilon", c_double),
+        ("implicit_constraints", c_int32),
+        ("params", Buf * NUM_PARAMS),
+    ]
+
+
+def _library_path() -> str:
+    env = os.environ.get("KERASNCP_GO_LIBRARY")
+    if env:
+        return env
+    name = {"darwin": "libkerasncp.dylib", "win32": "kerasncp.dll"}.get(sys.platform, "libkerasncp.so")
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "_native", name)
+
+
+def _load() -> ctypes.CDLL:
+    path = _library_path()
+    if not os.path.exists(path):
+        raise ImportError(
+            f"kerasncp_go: the native library is missing at {path}; install the package "
+            "with pip (which builds it with Go) or set KERASNCP_GO_LIBRARY"
+        )
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:  # pragma: no cover - depends on the platform
+        raise ImportError(f"kerasncp_go: cannot load {path}: {e}") from e
+    lib.kncp_abi_version.restype = c_int32
+    lib.kncp_abi_version.argtypes = []
+    got = lib.kncp_abi_version()
+    if got != ABI_VERSION:
+        raise ImportError(
+            f"kerasncp_go: {path} implements C ABI version {got}, this package needs {ABI_VERSION}; "
+            "reinstall kerasncp-go so the library and the Python code match"
+        )
+    return lib
+
+
+lib = _load()
+
+_ERR = (ctypes.c_char_p, c_size_t)
+_p_u64 = POINTER(c_uint64)
+_p_i64 = POINTER(c_int64)
+_p_i32 = POINTER(c_int32)
+_pp_u8 = POINTER(POINTER(c_uint8))
+
+
+def _declare(name: str, restype, *argtypes, with_err: bool = True) -> None:
+    fn = getattr(lib, name)
+    fn.restype = restype
+    fn.argtypes = list(argtypes) + (list(_ERR) if with_err else [])
+
+
+# const char *kncp_version(void);
+_declare("kncp_version", c_char_p, with_err=False)
+# int64_t kncp_live_handles(void);
+_declare("kncp_live_handles", c_int64, with_err=False)
+# int32_t kncp_buffer_free(void *buf);
+_declare("kncp_buffer_free", c_int32, c_void_p, with_err=False)
+# int32_t kncp_debug_panic(char *err, size_t errlen);
+_declare("kncp_debug_panic", c_int32)
+# int32_t kncp_wiring_new(const char *config_json, uint64_t *out, char *err, size_t errlen);
+_declare("kncp_wiring_new", c_int32, c_char_p, _p_u64)
+# int32_t kncp_wiring_from_matrices(int64_t units, int64_t input_dim, int64_t output_dim,
+#     const int32_t *adjacency, const int32_t *sensory, uint64_t *out, char *err, size_t errlen);
+_declare("kncp_wiring_from_matrices", c_int32, c_int64, c_int64, c_int64, c_void_p, c_void_p, _p_u64)
+# int32_t kncp_wiring_clone(uint64_t h, uint64_t *out, char *err, size_t errlen);
+_declare("kncp_wiring_clone", c_int32, c_uint64, _p_u64)
+# int32_t kncp_wiring_free(uint64_t h, char *err, size_t errlen);
+_declare("kncp_wiring_free", c_int32, c_uint64)
+# int32_t kncp_wiring_build(uint64_t h, int64_t input_dim, char *err, size_t errlen);
+_declare("kncp_wiring_build", c_int32, c_uint64, c_int64)
+# int32_t kncp_wiring_set_input_dim(uint64_t h, int64_t input_dim, char *err, size_t errlen);
+_declare("kncp_wiring_set_input_dim", c_int32, c_uint64, c_int64)
+# int32_t kncp_wiring_set_output_dim(uint64_t h, int64_t output_dim, char *err, size_t errlen);
+_declare("kncp_wiring_set_output_dim", c_int32, c_uint64, c_int64)
+# int32_t kncp_wiring_add_synapse(uint64_t h, int64_t src, int64_t dest, int64_t polarity, char *err, size_t errlen);
+_declare("kncp_wiring_add_synapse", c_int32, c_uint64, c_int64, c_int64, c_int64)
+# int32_t kncp_wiring_add_sensory_synapse(uint64_t h, int64_t src, int64_t dest, int64_t polarity, char *err, size_t errlen);
+_declare("kncp_wiring_add_sensory_synapse", c_int32, c_uint64, c_int64, c_int64, c_int64)
+# int32_t kncp_wiring_info(uint64_t h, int64_t *info, char *err, size_t errlen);
+_declare("kncp_wiring_info", c_int32, c_uint64, _p_i64)
+# int32_t kncp_wiring_adjacency(uint64_t h, int32_t *dst, int64_t n, char *err, size_t errlen);
+_declare("kncp_wiring_adjacency", c_int32, c_uint64, c_void_p, c_int64)
+# int32_t kncp_wiring_sensory_adjacency(uint64_t h, int32_t *dst, int64_t n, char *err, size_t errlen);
+_declare("kncp_wiring_sensory_adjacency", c_int32, c_uint64, c_void_p, c_int64)
+# int32_t kncp_wiring_layer(uint64_t h, int64_t layer, int64_t *dst, int64_t cap, int64_t *n, char *err, size_t errlen);
+_declare("kncp_wiring_layer", c_int32, c_uint64, c_int64, c_void_p, c_int64, _p_i64)
+# int32_t kncp_wiring_neuron_type(uint64_t h, int64_t id, int32_t *type, char *err, size_t errlen);
+_declare("kncp_wiring_neuron_type", c_int32, c_uint64, c_int64, _p_i32)
+# int32_t kncp_wiring_config(uint64_t h, char *buf, int64_t cap, int64_t *n, char *err, size_t errlen);
+_declare("kncp_wiring_config", c_int32, c_uint64, c_void_p, c_int64, _p_i64)
+# int32_t kncp_ltc_forward(const kncp_ltc_cell *cell, int64_t batch, int64_t steps,
+#     kncp_buf x, kncp_buf h0, kncp_buf elapsed, kncp_buf y, int32_t all_steps, kncp_buf h,
+#     uint64_t *tape, char *err, size_t errlen);
+_declare("kncp_ltc_forward", c_int32, POINTER(LTCCellDesc), c_int64, c_int64, Buf, Buf, Buf, Buf, c_int32, Buf, _p_u64)
+# int32_t kncp_ltc_backward(uint64_t tape, kncp_buf gy, kncp_buf gh, const kncp_buf *grads,
+#     kncp_buf gx, kncp_buf gh0, kncp_buf gelapsed, char *err, size_t errlen);
+_declare("kncp_ltc_backward", c_int32, c_uint64, Buf, Buf, POINTER(Buf), Buf, Buf, Buf)
+# int32_t kncp_tape_free(uint64_t tape, char *err, size_t errlen);
+_declare("kncp_tape_free", c_int32, c_uint64)
+# int32_t kncp_ltc_apply_constraints(const kncp_ltc_cell *cell, char *err, size_t errlen);
+_declare("kncp_ltc_apply_constraints", c_int32, POINTER(LTCCellDesc))
+# int32_t kncp_wiring_npz(uint64_t h, uint8_t **out, int64_t *outlen, char *err, size_t errlen);
+_declare("kncp_wiring_npz", c_int32, c_uint64, _pp_u8, _p_i64)
+# int32_t kncp_ltc_params_to_npz(const kncp_ltc_cell *cell, uint8_t **out, int64_t *outlen, char *err, size_t errlen);
+_declare("kncp_ltc_params_to_npz", c_int32, POINTER(LTCCellDesc), _pp_u8, _p_i64)
+# int32_t kncp_ltc_forward_npz(const uint8_t *params_npz, int64_t params_len, const uint8_t *x_npy,
+#     int64_t x_len, const char *options_json, uint8_t **out, int64_t *outlen, char *err, size_t errlen);
+_declare("kncp_ltc_forward_npz", c_int32, c_void_p, c_int64, c_void_p, c_int64, c_char_p, _pp_u8, _p_i64)
+
+_EXCEPTIONS = {ERR_VALUE: ValueError, ERR_TYPE: TypeError, ERR_FORMAT: ValueError, ERR_HANDLE: NCPError, ERR_INTERNAL: NCPError}
+
+_local = threading.local()
+
+
+def _errbuf() -> ctypes.Array:
+    buf = getattr(_local, "buf", None)
+    if buf is None:
+        buf = _local.buf = ctypes.create_string_buffer(1024)
+    return buf
+
+
+def call(name: str, *args) -> None:
+    """Calls the library function `name` with args plus an error buffer and
+    raises the mapped exception (carrying the Go message) on failure."""
+    buf = _errbuf()
+    rc = getattr(lib, name)(*args, buf, len(buf))
+    if rc != OK:
+        msg = buf.value.decode("utf-8", "replace")
+        raise _EXCEPTIONS.get(rc, NCPError)(msg)
+
+
+def take_buffer(ptr, n: int) -> bytes:
+    """Copies a library-allocated buffer into bytes and frees it."""
+    try:
+        return ctypes.string_at(ptr, n)
+    finally:
+        lib.kncp_buffer_free(ptr)
+
+
+def version() -> str:
+    """The library version."""
+    return lib.kncp_version().decode()
+
+
+def live_handles() -> int:
+    """Handles (wirings, tapes) the library holds; for leak checks."""
+    return lib.kncp_live_handles()

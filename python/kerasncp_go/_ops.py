@@ -1,0 +1,269 @@
+"""The NumPy layer between the frameworks and the C ABI.
+
+It makes inputs contiguous in the cell's dtype, checks shapes (naming the
+argument in every error), keeps every array alive across the call, allocates
+outputs, and wraps forward tapes so that their Go memory is released.
+Framework bindings (torch, tf) call only this module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import weakref
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _lib
+
+MAPPINGS = {"affine": _lib.MAP_AFFINE, "linear": _lib.MAP_LINEAR, None: _lib.MAP_NONE, "none": _lib.MAP_NONE}
+DTYPES = {np.dtype(np.float32): _lib.FLOAT32, np.dtype(np.float64): _lib.FLOAT64}
+
+#: Default initial ranges of the reference (uniform draws).
+DEFAULT_INIT_RANGES = {
+    "gleak": (0.001, 1.0), "vleak": (-0.2, 0.2), "cm": (0.4, 0.6),
+    "w": (0.001, 1.0), "sigma": (3, 8), "mu": (0.3, 0.8),
+    "sensory_w": (0.001, 1.0), "sensory_sigma": (3, 8), "sensory_mu": (0.3, 0.8),
+}
+
+
+def mapping_code(value, name: str) -> int:
+    """The KNCP_MAP_* code of a mapping name ("affine", "linear", None)."""
+    try:
+        return MAPPINGS[value]
+    except (KeyError, TypeError):
+        raise ValueError(f"{name} must be 'affine', 'linear' or None, got {value!r}") from None
+
+
+def dtype_code(dtype) -> Tuple[np.dtype, int]:
+    dt = np.dtype(dtype)
+    if dt not in DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt, DTYPES[dt]
+
+
+def param_shapes(units: int, sensory: int, motor: int, input_mapping: int, output_mapping: int) -> Dict[str, tuple]:
+    """Names and shapes of a cell's parameters, in the reference's order."""
+    shapes = {
+        "gleak": (units,), "vleak": (units,), "cm": (units,),
+        "sigma": (units, units), "mu": (units, units), "w": (units, units), "erev": (units, units),
+        "sensory_sigma": (sensory, units), "sensory_mu": (sensory, units),
+        "sensory_w": (sensory, units), "sensory_erev": (sensory, units),
+        "sparsity_mask": (units, units), "sensory_sparsity_mask": (sensory, units),
+    }
+    if input_mapping != _lib.MAP_NONE:
+        shapes["input_w"] = (sensory,)
+        if input_mapping == _lib.MAP_AFFINE:
+            shapes["input_b"] = (sensory,)
+    if output_mapping != _lib.MAP_NONE:
+        shapes["output_w"] = (motor,)
+        if output_mapping == _lib.MAP_AFFINE:
+            shapes["output_b"] = (motor,)
+    return shapes
+
+
+TRAINABLE = tuple(n for n in _lib.PARAM_NAMES if not n.endswith("sparsity_mask"))
+
+
+def as_array(x, dtype: np.dtype, name: str) -> np.ndarray:
+    """x as a C-contiguous array of dtype (a copy only when needed)."""
+    try:
+        a = np.asarray(x)
+    except Exception as e:
+        raise TypeError(f"{name} must be array-like, got {type(x).__name__}") from e
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def buf(a: Optional[np.ndarray]) -> _lib.Buf:
+    if a is None:
+        return _lib.Buf(None, 0)
+    return _lib.Buf(a.ctypes.data, a.size)
+
+
+class CellSpec:
+    """Shape, options and parameter arrays of one LTC cell, as the C ABI
+    takes them. Holds references to the arrays for as long as it lives."""
+
+    def __init__(self, params: Mapping[str, np.ndarray], units: int, sensory: int, motor: int,
+                 input_mapping: int, output_mapping: int, ode_unfolds: int, epsilon: float,
+                 implicit: bool, dtype) -> None:
+        self.dtype, code = dtype_code(dtype)
+        self.units, self.sensory, self.motor = units, sensory, motor
+        self.shapes = param_shapes(units, sensory, motor, input_mapping, output_mapping)
+        self.arrays: Dict[str, np.ndarray] = {}
+        desc = _lib.LTCCellDesc()
+        desc.dtype, desc.units, desc.sensory, desc.motor = code, units, sensory, motor
+        desc.input_mapping, desc.output_mapping = input_mapping, output_mapping
+        desc.ode_unfolds, desc.epsilon, desc.implicit_constraints = int(ode_unfolds), float(epsilon), int(bool(implicit))
+        for i, name in enumerate(_lib.PARAM_NAMES):
+            if name not in self.shapes:
+                continue
+            if name not in params:
+                raise ValueError(f"parameter {name} is missing")
+            a = params[name]
+            if not (isinstance(a, np.ndarray) and a.dtype == self.dtype and a.flags.c_contiguous):
+                a = as_array(a, self.dtype, name)
+            if a.shape != self.shapes[name]:
+                raise ValueError(f"parameter {name} must have shape {self.shapes[name]}, got {a.shape}")
+            self.arrays[name] = a
+            desc.params[i] = buf(a)
+        self.desc = desc
+
+
+class Tape:
+    """What a forward pass kept for its backward pass (Go memory, released
+    when this object is garbage collected or closed)."""
+
+    def __init__(self, handle: int, spec: CellSpec, batch: int, steps: int, all_steps: bool, irregular: bool):
+        self.handle, self.spec = handle, spec
+        self.batch, self.steps, self.all_steps, self.irregular = batch, steps, all_steps, irregular
+        self._finalizer = weakref.finalize(self, _free_tape, handle)
+
+    def close(self) -> None:
+        """Releases the Go memory now."""
+        self._finalizer()
+
+    def backward(self, gy: Optional[np.ndarray] = None, gh: Optional[np.ndarray] = None,
+                 params: bool = True) -> Dict[str, np.ndarray]:
+        """Gradients of a loss whose gradients with respect to the outputs
+        and final state are gy and gh (None: zero).
+
+        Returns:
+            a dict with "x", "h0", "elapsed" (when the pass had elapsed
+            times) and, when params is true, every trainable parameter.
+        """
+        if not self._finalizer.alive:
+            raise ValueError("this tape was closed")
+        s = self.spec
+        dt = s.dtype
+        b, t = self.batch, self.steps
+        yshape = (b, t, s.motor) if self.all_steps else (b, s.motor)
+        gya = None if gy is None else as_array(gy, dt, "gy")
+        if gya is not None and gya.shape != yshape:
+            raise ValueError(f"gy must have the outputs' shape {yshape}, got {gya.shape}")
+        gha = None if gh is None else as_array(gh, dt, "gh")
+        if gha is not None and gha.shape != (b, s.units):
+            raise ValueError(f"gh must have the state's shape {(b, s.units)}, got {gha.shape}")
+        out = {"x": np.empty((b, t, s.sensory), dt), "h0": np.empty((b, s.units), dt)}
+        if self.irregular:
+            out["elapsed"] = np.empty((b, t), dt)
+        grads = (_lib.Buf * _lib.NUM_PARAMS)()
+        if params:
+            for i, name in enumerate(_lib.PARAM_NAMES):
+                if name in s.shapes and name in TRAINABLE:
+                    out[name] = np.empty(s.shapes[name], dt)
+                    grads[i] = buf(out[name])
+        _lib.call("kncp_ltc_backward", self.handle, buf(gya), buf(gha), grads,
+                  buf(out["x"]), buf(out["h0"]), buf(out.get("elapsed")))
+        return out
+
+
+def _free_tape(handle: int) -> None:
+    try:
+        _lib.call("kncp_tape_free", handle)
+    except Exception:  # pragma: no cover - interpreter shutdown
+        pass
+
+
+def elapsed_array(elapsed, batch: int, steps: int, dtype) -> Optional[np.ndarray]:
+    """Per-sample, per-step elapsed times (batch, steps), or None for the
+    regular 1.0. Accepts a scalar, (batch,), (batch, 1), (batch, steps),
+    (batch, steps, 1) or anything broadcastable to (batch, steps)."""
+    if elapsed is None:
+        return None
+    e = as_array(elapsed, dtype, "elapsed")
+    if e.ndim == 0:
+        if float(e) == 1.0:
+            return None
+        return np.full((batch, steps), e, dtype=dtype)
+    if e.ndim == 3 and e.shape[-1] == 1:
+        e = e[..., 0]
+    if e.ndim == 1 and e.shape[0] == batch and batch != steps:
+        e = e[:, None]
+    try:
+        return np.ascontiguousarray(np.broadcast_to(e, (batch, steps)), dtype=dtype)
+    except ValueError:
+        raise ValueError(f"elapsed must be broadcastable to (batch={batch}, steps={steps}), got shape {e.shape}") from None
+
+
+def forward(spec: CellSpec, x, h0=None, elapsed=None, all_steps: bool = True, keep: bool = False
+            ) -> Tuple[np.ndarray, np.ndarray, Optional[Tape]]:
+    """Runs the cell over x (batch, steps, sensory) in one Go call.
+
+    Returns:
+        (y, h, tape): outputs (batch, steps, motor) or, when all_steps is
+        false, (batch, motor); the final state (batch, units); a Tape when
+        keep is true, else None.
+    """
+    dt = spec.dtype
+    xa = as_array(x, dt, "x")
+    if xa.ndim != 3 or xa.shape[2] != spec.sensory:
+        raise ValueError(f"x must have shape (batch, steps, {spec.sensory}), got {xa.shape}")
+    b, t = xa.shape[0], xa.shape[1]
+    if b == 0 or t == 0:
+        raise ValueError(f"x must have at least one sequence and one step, got shape {xa.shape}")
+    ha = None
+    if h0 is not None:
+        ha = as_array(h0, dt, "h0")
+        if ha.shape != (b, spec.units):
+            raise ValueError(f"h0 must have shape (batch={b}, units={spec.units}), got {ha.shape}")
+    ea = elapsed_array(elapsed, b, t, dt)
+    y = np.empty((b, t, spec.motor) if all_steps else (b, spec.motor), dt)
+    h = np.empty((b, spec.units), dt)
+    handle = ctypes.c_uint64()
+    _lib.call("kncp_ltc_forward", ctypes.byref(spec.desc), b, t, buf(xa), buf(ha), buf(ea), buf(y),
+              int(all_steps), buf(h), ctypes.byref(handle) if keep else None)
+    tape = Tape(handle.value, spec, b, t, all_steps, ea is not None) if keep else None
+    return y, h, tape
+
+
+def apply_constraints(spec: CellSpec) -> None:
+    """Clamps w, sensory_w, cm and gleak at zero in place."""
+    _lib.call("kncp_ltc_apply_constraints", ctypes.byref(spec.desc))
+
+
+def init_params(adjacency: np.ndarray, sensory: np.ndarray, motor: int, input_mapping: int, output_mapping: int,
+                dtype, rng: np.random.Generator, ranges: Optional[Mapping[str, Sequence[float]]] = None
+                ) -> Dict[str, np.ndarray]:
+    """Initial parameters in the reference's order and ranges: uniform draws,
+    erev = polarities, masks = |polarities|, mapping weights 1, biases 0.
+
+    Raises:
+        ValueError: an unknown name in ranges, a negative lower bound for a
+            non-negative parameter, or lo > hi.
+    """
+    dt = np.dtype(dtype)
+    r = dict(DEFAULT_INIT_RANGES)
+    for k, v in (ranges or {}).items():
+        if k not in r:
+            raise ValueError(f"initialization_ranges: unknown parameter {k!r}; known: {sorted(r)}")
+        if isinstance(v, (int, float)):
+            v = (v, v)
+        lo, hi = float(v[0]), float(v[1])
+        if lo > hi:
+            raise ValueError(f"initialization_ranges[{k!r}]: lower bound {lo} is above upper bound {hi}")
+        if k in ("gleak", "cm", "w", "sensory_w") and lo < 0:
+            raise ValueError(f"initialization_ranges[{k!r}]: {k} must be non-negative, got lower bound {lo}")
+        r[k] = (lo, hi)
+    units = adjacency.shape[0]
+    shapes = param_shapes(units, sensory.shape[0], motor, input_mapping, output_mapping)
+    out: Dict[str, np.ndarray] = {}
+    for name, shape in shapes.items():
+        if name == "erev":
+            out[name] = adjacency.astype(dt)
+        elif name == "sensory_erev":
+            out[name] = sensory.astype(dt)
+        elif name == "sparsity_mask":
+            out[name] = np.abs(adjacency).astype(dt)
+        elif name == "sensory_sparsity_mask":
+            out[name] = np.abs(sensory).astype(dt)
+        elif name in ("input_w", "output_w"):
+            out[name] = np.ones(shape, dt)
+        elif name in ("input_b", "output_b"):
+            out[name] = np.zeros(shape, dt)
+        else:
+            lo, hi = r[name]
+            out[name] = np.full(shape, lo, dt) if lo == hi else rng.uniform(lo, hi, shape).astype(dt)
+    return out

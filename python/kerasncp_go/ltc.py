@@ -1,0 +1,217 @@
+"""An LTC cell on NumPy arrays, computed by the Go core.
+
+:class:`LTCCell` holds its parameters as NumPy arrays under the reference's
+names and runs one step, or a whole sequence in one Go call, forward and
+backward. The torch and Keras bindings are built on the same ops layer.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _lib, _ops
+from .wirings import Wiring
+
+__all__ = ["LTCCell"]
+
+
+class LTCCell:
+    """A liquid time-constant cell over a wiring, with NumPy parameters.
+
+    Args:
+        wiring: the wiring; built here when `in_features` is given.
+        in_features: number of input features (builds the wiring).
+        input_mapping: "affine", "linear" or None.
+        output_mapping: "affine", "linear" or None.
+        ode_unfolds: semi-implicit Euler steps per time step.
+        epsilon: added to the ODE denominator.
+        implicit_param_constraints: make w, sensory_w, cm and gleak enter
+            through softplus (torch's implicit mode) instead of as they are.
+        dtype: float32 (as the reference) or float64.
+        seed: seed of the initial parameters (numpy default_rng).
+        initialization_ranges: overrides of the initial uniform ranges, e.g.
+            {"w": (0.01, 1.0)}.
+
+    Raises:
+        ValueError: the wiring has no input dimension, or an argument is out of
+            range (the message names it).
+
+    Example:
+        >>> from kerasncp_go.wirings import NCP
+        >>> cell = LTCCell(NCP(12, 6, 1, 6, 4, 6, 6), in_features=32, seed=0)
+        >>> y, h = cell.forward_sequence(np.zeros((4, 10, 32), np.float32))
+        >>> y.shape, h.shape
+        ((4, 10, 1), (4, 19))
+    """
+
+    def __init__(self, wiring: Wiring, in_features: Optional[int] = None, input_mapping: Optional[str] = "affine",
+                 output_mapping: Optional[str] = "affine", ode_unfolds: int = 6, epsilon: float = 1e-8,
+                 implicit_param_constraints: bool = False, dtype: Any = np.float32, seed: Optional[int] = None,
+                 initialization_ranges: Optional[Mapping[str, Any]] = None) -> None:
+        if not isinstance(wiring, Wiring):
+            raise TypeError(f"wiring must be a kerasncp_go.wirings.Wiring, got {type(wiring).__name__}")
+        if in_features is not None:
+            wiring.build(in_features)
+        if not wiring.is_built():
+            raise ValueError("Wiring error! Unknown number of input features. Please pass the parameter "
+                             "'in_features' or call the 'wiring.build()'.")
+        self._wiring = wiring
+        self._input_mapping = _ops.mapping_code(input_mapping, "input_mapping")
+        self._output_mapping = _ops.mapping_code(output_mapping, "output_mapping")
+        self.input_mapping, self.output_mapping = input_mapping, output_mapping
+        if isinstance(ode_unfolds, bool) or not isinstance(ode_unfolds, (int, np.integer)) or ode_unfolds < 1:
+            raise ValueError(f"ode_unfolds must be an int >= 1, got {ode_unfolds!r}")
+        if not (float(epsilon) >= 0 and np.isfinite(epsilon)):
+            raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+        self.ode_unfolds, self.epsilon = int(ode_unfolds), float(epsilon)
+        self.implicit_param_constraints = bool(implicit_param_constraints)
+        self.dtype, _ = _ops.dtype_code(dtype)
+        out = wiring.output_dim if wiring.output_dim is not None else wiring.units
+        self.params: Dict[str, np.ndarray] = _ops.init_params(
+            np.asarray(wiring.adjacency_matrix), np.asarray(wiring.sensory_adjacency_matrix), out,
+            self._input_mapping, self._output_mapping, self.dtype, np.random.default_rng(seed),
+            initialization_ranges)
+
+    # -- sizes (the reference's properties) --------------------------------
+
+    @property
+    def wiring(self) -> Wiring:
+        return self._wiring
+
+    @property
+    def state_size(self) -> int:
+        return self._wiring.units
+
+    @property
+    def sensory_size(self) -> int:
+        return self._wiring.input_dim
+
+    @property
+    def motor_size(self) -> int:
+        return self.params["output_w"].shape[0] if "output_w" in self.params else (
+            self._wiring.output_dim if self._wiring.output_dim is not None else self._wiring.units)
+
+    @property
+    def output_size(self) -> int:
+        return self.motor_size
+
+    @property
+    def synapse_count(self) -> int:
+        return int(np.sum(self.params["sparsity_mask"] != 0))
+
+    @property
+    def sensory_synapse_count(self) -> int:
+        return int(np.sum(self.params["sensory_sparsity_mask"] != 0))
+
+    # -- computation -------------------------------------------------------
+
+    def spec(self) -> _ops.CellSpec:
+        """The C ABI view of the current parameters."""
+        return _ops.CellSpec(self.params, self.state_size, self.sensory_size, self.motor_size,
+                             self._input_mapping, self._output_mapping, self.ode_unfolds, self.epsilon,
+                             self.implicit_param_constraints, self.dtype)
+
+    def __call__(self, inputs, states=None, elapsed_time: Union[float, np.ndarray] = 1.0
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+        """One step: inputs (batch, sensory), states (batch, units) or None
+        (zeros), elapsed_time a float or per-sample (batch,) / (batch, 1).
+
+        Returns:
+            (outputs (batch, motor), new state (batch, units)).
+        """
+        x = _ops.as_array(inputs, self.dtype, "inputs")
+        if x.ndim != 2:
+            raise ValueError(f"inputs must have shape (batch, {self.sensory_size}), got {x.shape}")
+        e = elapsed_time
+        if e is not None and np.ndim(e) > 0:
+            e = np.reshape(_ops.as_array(e, self.dtype, "elapsed_time"), (-1, 1))
+        y, h, _ = _ops.forward(self.spec(), x[:, None, :], states, e, all_steps=False)
+        return y, h
+
+    forward = __call__
+
+    def forward_sequence(self, inputs, states=None, timespans=None, return_sequences: bool = True
+                         ) -> Tuple[np.ndarray, np.ndarray]:
+        """A whole sequence in one Go call.
+
+        Args:
+            inputs: (batch, steps, sensory).
+            states: (batch, units) initial state or None (zeros).
+            timespans: elapsed time per step: None (1.0), a scalar,
+                (batch, steps) or (batch, steps, 1).
+            return_sequences: outputs of every step (batch, steps, motor) or of
+                the last (batch, motor).
+
+        Returns:
+            (outputs, final state).
+        """
+        y, h, _ = _ops.forward(self.spec(), inputs, states, timespans, all_steps=return_sequences)
+        return y, h
+
+    def forward_with_tape(self, inputs, states=None, timespans=None, return_sequences: bool = True):
+        """As :meth:`forward_sequence`, also returning the tape that
+        :meth:`backward` needs: (outputs, final state, tape)."""
+        return _ops.forward(self.spec(), inputs, states, timespans, all_steps=return_sequences, keep=True)
+
+    def backward(self, tape: _ops.Tape, grad_outputs=None, grad_state=None) -> Dict[str, np.ndarray]:
+        """Backpropagation through time over a taped forward pass.
+
+        Args:
+            tape: from :meth:`forward_with_tape`.
+            grad_outputs: loss gradient of the outputs, shaped as they were.
+            grad_state: loss gradient of the final state (batch, units).
+
+        Returns:
+            gradients by name: every trainable parameter, "x", "h0" and, when
+            the pass had timespans, "elapsed".
+        """
+        return tape.backward(grad_outputs, grad_state)
+
+    def apply_weight_constraints(self) -> None:
+        """Clamps w, sensory_w, cm and gleak at zero, in place (a no-op in
+        effect with implicit constraints, as in the reference)."""
+        if self.implicit_param_constraints:
+            return
+        _ops.apply_constraints(self.spec())
+
+    # -- persistence -------------------------------------------------------
+
+    def state_dict(self) -> Dict[str, np.ndarray]:
+        """The parameters by reference name (copies)."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Replaces the parameters; every name must be present with the
+        right shape (a torch state_dict or Keras weights by name work)."""
+        shapes = _ops.param_shapes(self.state_size, self.sensory_size, self.motor_size,
+                                   self._input_mapping, self._output_mapping)
+        new = {}
+        for name, shape in shapes.items():
+            if name not in state:
+                raise ValueError(f"load_state_dict: parameter {name} is missing")
+            a = np.array(state[name], dtype=self.dtype)
+            if a.shape != shape:
+                raise ValueError(f"load_state_dict: parameter {name} must have shape {shape}, got {a.shape}")
+            new[name] = a
+        extra = set(state) - set(shapes)
+        if extra:
+            raise ValueError(f"load_state_dict: unexpected parameters {sorted(extra)}")
+        self.params = new
+
+    def save_npz(self, file: Union[str, os.PathLike, io.IOBase]) -> None:
+        """Saves the parameters as .npz under the reference's names."""
+        np.savez(file, **self.params)
+
+    def load_npz(self, file: Union[str, os.PathLike, io.IOBase]) -> None:
+        """Loads parameters saved by :meth:`save_npz` (or np.savez of a torch
+        state_dict)."""
+        with np.load(file) as z:
+            self.load_state_dict({k: z[k] for k in z.files})
+
+    def __repr__(self) -> str:
+        return (f"LTCCell(units={self.state_size}, sensory={self.sensory_size}, motor={self.motor_size}, "
+                f"ode_unfolds={self.ode_unfolds}, dtype={self.dtype})")

@@ -1,0 +1,429 @@
+"""PyTorch binding: keras-ncp's and ncps's LTC modules with Go kernels.
+
+``LTCCell`` has keras-ncp 2.1.0's constructor, parameter names, shapes and
+state_dict keys (masks included), and ncps's ``forward(inputs, states,
+elapsed_time=1.0)``. ``LTC`` has ncps 1.0.1's API and runs a whole sequence in
+one Go call forward and one backward. Gradients come from the Go backward
+kernel through a ``torch.autograd.Function``.
+
+Tensors on another device than the CPU make a round trip through host
+memory: inputs and parameters are copied to the CPU for the Go call and the
+results copied back to the input's device.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import _ops
+from .. import wirings as _wirings
+from .._lib import PARAM_NAMES
+
+__all__ = ["LTCCell", "LTC", "LSTMCell"]
+
+
+def _np(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
+    if t is None:
+        return None
+    return t.detach().cpu().contiguous().numpy()
+
+
+def _as_wiring(wiring, in_features: Optional[int]) -> _wirings.Wiring:
+    """Accepts a kerasncp_go wiring, or any keras-ncp/ncps wiring (converted
+    through its matrices)."""
+    if isinstance(wiring, _wirings.Wiring):
+        return wiring
+    if hasattr(wiring, "adjacency_matrix") and hasattr(wiring, "units"):
+        if in_features is not None and getattr(wiring, "input_dim", None) is None:
+            wiring.build(in_features)
+        return _wirings.Wiring.from_config({
+            "units": wiring.units, "adjacency_matrix": np.asarray(wiring.adjacency_matrix),
+            "sensory_adjacency_matrix": None if wiring.sensory_adjacency_matrix is None
+            else np.asarray(wiring.sensory_adjacency_matrix),
+            "input_dim": wiring.input_dim, "output_dim": wiring.output_dim})
+    raise TypeError(f"wiring must be a kerasncp_go.wirings.Wiring, got {type(wiring).__name__}")
+
+
+class _LTCSequence(torch.autograd.Function):
+    """y, h = LTC(x, h0, elapsed; params) over whole sequences, one Go call
+    each way."""
+
+    @staticmethod
+    def forward(ctx, meta, x, h0, elapsed, *params):
+        (units, sensory, motor, in_map, out_map, unfolds, eps, implicit, names, all_steps) = meta
+        device, dtype = x.device, params[0].dtype
+        spec = _ops.CellSpec({n: _np(p) for n, p in zip(names, params)}, units, sensory, motor, in_map, out_map,
+                             unfolds, eps, implicit, np.dtype(str(dtype).replace("torch.", "")))
+        keep = any(ctx.needs_input_grad[1:])
+        y, h, tape = _ops.forward(spec, _np(x.to(dtype)), _np(h0.to(dtype)), _np(None if elapsed is None else elapsed.to(dtype)),
+                                  all_steps=all_steps, keep=keep)
+        ctx.tape, ctx.names, ctx.device = tape, names, device
+        ctx.has_elapsed = elapsed is not None
+        return torch.from_numpy(y).to(device), torch.from_numpy(h).to(device)
+
+    @staticmethod
+    def backward(ctx, gy, gh):
+        want_params = any(ctx.needs_input_grad[4:])
+        g = ctx.tape.backward(_np(gy), _np(gh), params=want_params)
+        dev = ctx.device
+
+        def t(a, needed):
+            return torch.from_numpy(a).to(dev) if (needed and a is not None) else None
+
+        grads = [None,
+                 t(g["x"], ctx.needs_input_grad[1]),
+                 t(g["h0"], ctx.needs_input_grad[2]),
+                 t(g.get("elapsed"), ctx.needs_input_grad[3] and ctx.has_elapsed)]
+        for i, n in enumerate(ctx.names):
+            grads.append(t(g.get(n), ctx.needs_input_grad[4 + i]))
+        return tuple(grads)
+
+
+class LTCCell(nn.Module):
+    """keras-ncp's torch LTCCell, computed by the Go core.
+
+    Args:
+        wiring: a wiring (kerasncp_go.wirings, or a keras-ncp/ncps wiring).
+        in_features: input features; builds the wiring.
+        input_mapping: "affine", "linear" or None.
+        output_mapping: "affine", "linear" or None.
+        ode_unfolds: Euler steps per time step.
+        epsilon: added to the ODE denominator.
+        implicit_param_constraints: softplus on w, sensory_w, cm and gleak
+            instead of explicit clamping with apply_weight_constraints().
+
+    Parameters are drawn from torch's global generator in the reference's
+    order and ranges, so with the same torch seed they equal the
+    reference's.
+
+    Raises:
+        ValueError: the wiring has no input dimension, or a bad argument.
+    """
+
+    def __init__(self, wiring, in_features: Optional[int] = None, input_mapping: Optional[str] = "affine",
+                 output_mapping: Optional[str] = "affine", ode_unfolds: int = 6, epsilon: float = 1e-8,
+                 implicit_param_constraints: bool = False) -> None:
+        super().__init__()
+        wiring = _as_wiring(wiring, in_features)
+        if in_features is not None:
+            wiring.build(in_features)
+        if not wiring.is_built():
+            raise ValueError("Wiring error! Unknown number of input features. Please pass the parameter "
+                             "'in_features' or call the 'wiring.build()'.")
+        self._wiring = wiring
+        self._input_mapping = input_mapping
+        self._output_mapping = output_mapping
+        self._in_code = _ops.mapping_code(input_mapping, "input_mapping")
+        self._out_code = _ops.mapping_code(output_mapping, "output_mapping")
+        if isinstance(ode_unfolds, bool) or not isinstance(ode_unfolds, int) or ode_unfolds < 1:
+            raise ValueError(f"ode_unfolds must be an int >= 1, got {ode_unfolds!r}")
+        if not (float(epsilon) >= 0 and np.isfinite(epsilon)):
+            raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+        self._ode_unfolds, self._epsilon = int(ode_unfolds), float(epsilon)
+        self._implicit_param_constraints = bool(implicit_param_constraints)
+        self._init_ranges = {k: v for k, v in _ops.DEFAULT_INIT_RANGES.items()}
+        self._params = {}
+        self._allocate_parameters()
+
+    def _allocate_parameters(self) -> None:
+        u, s, m = self.state_size, self.sensory_size, self.motor_size
+        shapes = _ops.param_shapes(u, s, m, self._in_code, self._out_code)
+        adj = np.asarray(self._wiring.adjacency_matrix, dtype=np.float32)
+        sens = np.asarray(self._wiring.sensory_adjacency_matrix, dtype=np.float32)
+        for name, shape in shapes.items():
+            grad = True
+            if name == "erev":
+                v = torch.tensor(adj)
+            elif name == "sensory_erev":
+                v = torch.tensor(sens)
+            elif name == "sparsity_mask":
+                v, grad = torch.tensor(np.abs(adj)), False
+            elif name == "sensory_sparsity_mask":
+                v, grad = torch.tensor(np.abs(sens)), False
+            elif name in ("input_w", "output_w"):
+                v = torch.ones(shape)
+            elif name in ("input_b", "output_b"):
+                v = torch.zeros(shape)
+            else:
+                lo, hi = self._init_ranges[name]
+                v = torch.ones(shape) * lo if lo == hi else torch.rand(*shape) * (hi - lo) + lo
+            self._params[name] = self.add_weight(name, v, requires_grad=grad)
+
+    def add_weight(self, name: str, init_value: torch.Tensor, requires_grad: bool = True) -> nn.Parameter:
+        """Registers a parameter under `name` (the reference's helper)."""
+        param = nn.Parameter(init_value, requires_grad=requires_grad)
+        self.register_parameter(name, param)
+        return param
+
+    def _apply(self, fn, *args, **kwargs):
+        # Keep _params pointing at the module's parameters after .to()/.double().
+        out = super()._apply(fn, *args, **kwargs)
+        self._params = {n: getattr(self, n) for n in self._params}
+        return out
+
+    @property
+    def state_size(self) -> int:
+        return self._wiring.units
+
+    @property
+    def sensory_size(self) -> int:
+        return self._wiring.input_dim
+
+    @property
+    def motor_size(self) -> int:
+        return self._wiring.output_dim if self._wiring.output_dim is not None else self._wiring.units
+
+    @property
+    def output_size(self) -> int:
+        return self.motor_size
+
+    @property
+    def synapse_count(self) -> int:
+        return int(np.sum(np.abs(self._wiring.adjacency_matrix)))
+
+    @property
+    def sensory_synapse_count(self) -> int:
+        """Synapses from the inputs (the reference counts the internal ones
+        here by mistake; this counts the sensory ones)."""
+        return int(np.sum(np.abs(self._wiring.sensory_adjacency_matrix)))
+
+    def make_positive_fn(self, x: torch.Tensor) -> torch.Tensor:
+        """softplus in implicit mode, else the identity (as the reference)."""
+        return nn.functional.softplus(x) if self._implicit_param_constraints else x
+
+    def apply_weight_constraints(self) -> None:
+        """Clamps w, sensory_w, cm and gleak at zero, in place (no-op with
+        implicit constraints)."""
+        if not self._implicit_param_constraints:
+            with torch.no_grad():
+                for n in ("w", "sensory_w", "cm", "gleak"):
+                    self._params[n].clamp_(min=0)
+
+    def _meta(self, all_steps: bool):
+        names = tuple(self._params)
+        return (self.state_size, self.sensory_size, self.motor_size, self._in_code, self._out_code,
+                self._ode_unfolds, self._epsilon, self._implicit_param_constraints, names, all_steps)
+
+    def sequence(self, x: torch.Tensor, h0: Optional[torch.Tensor] = None, elapsed: Optional[torch.Tensor] = None,
+                 all_steps: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Runs batch-first sequences x (B, T, S) in one Go call.
+
+        Args:
+            h0: (B, U) initial state, or None (zeros).
+            elapsed: (B, T) elapsed times, or None (1.0).
+            all_steps: outputs of every step (B, T, M) or of the last (B, M).
+
+        Returns:
+            (outputs, final state (B, U)).
+        """
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"inputs must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 3 or x.shape[2] != self.sensory_size:
+            raise ValueError(f"inputs must have shape (batch, steps, {self.sensory_size}), got {tuple(x.shape)}")
+        b = x.shape[0]
+        dtype = self._params["gleak"].dtype
+        if h0 is None:
+            h0 = torch.zeros((b, self.state_size), dtype=dtype, device=x.device)
+        elif h0.shape != (b, self.state_size):
+            raise ValueError(f"states must have shape (batch={b}, units={self.state_size}), got {tuple(h0.shape)}")
+        params = [self._params[n] for n in self._params]
+        return _LTCSequence.apply(self._meta(all_steps), x, h0, elapsed, *params)
+
+    def forward(self, inputs: torch.Tensor, states: Optional[torch.Tensor] = None,
+                elapsed_time: Union[float, torch.Tensor] = 1.0) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One step: inputs (B, S), states (B, U); elapsed_time a float or a
+        tensor of B values ((B,) or (B, 1)).
+
+        Returns:
+            (outputs (B, M), new state (B, U)).
+        """
+        if not isinstance(inputs, torch.Tensor):
+            raise TypeError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
+        if inputs.dim() != 2:
+            raise ValueError(f"inputs must have shape (batch, {self.sensory_size}), got {tuple(inputs.shape)}")
+        b = inputs.shape[0]
+        elapsed = _elapsed_tensor(elapsed_time, b, 1, self._params["gleak"].dtype, inputs.device)
+        return self.sequence(inputs.unsqueeze(1), states, elapsed, all_steps=False)
+
+
+def _elapsed_tensor(elapsed, batch: int, steps: int, dtype, device) -> Optional[torch.Tensor]:
+    """(batch, steps) elapsed times from a float or a tensor of shape (),
+    (batch,), (batch, 1), (batch, steps) or (batch, steps, 1); None for the
+    regular 1.0."""
+    if elapsed is None:
+        return None
+    if not isinstance(elapsed, torch.Tensor):
+        if float(elapsed) == 1.0:
+            return None
+        return torch.full((batch, steps), float(elapsed), dtype=dtype, device=device)
+    e = elapsed
+    if e.dim() == 3 and e.shape[-1] == 1:
+        e = e.squeeze(-1)
+    if e.dim() == 1 and e.shape[0] == batch:
+        e = e.unsqueeze(1)
+    try:
+        return e.expand(batch, steps)
+    except RuntimeError:
+        raise ValueError(f"elapsed times must be broadcastable to (batch={batch}, steps={steps}), "
+                         f"got shape {tuple(elapsed.shape)}") from None
+
+
+class LSTMCell(nn.Module):
+    """The LSTM cell of ncps's mixed-memory mode (same parameters and
+    initialization)."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.input_map = nn.Linear(input_size, 4 * hidden_size, bias=True)
+        self.recurrent_map = nn.Linear(hidden_size, 4 * hidden_size, bias=False)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        for w in self.input_map.parameters():
+            if w.dim() == 1:
+                nn.init.uniform_(w, -0.1, 0.1)
+            else:
+                nn.init.xavier_uniform_(w)
+        for w in self.recurrent_map.parameters():
+            if w.dim() == 1:
+                nn.init.uniform_(w, -0.1, 0.1)
+            else:
+                nn.init.orthogonal_(w)
+
+    def forward(self, inputs, states):
+        h, c = states
+        z = self.input_map(inputs) + self.recurrent_map(h)
+        i, ig, fg, og = z.chunk(4, 1)
+        c = c * torch.sigmoid(fg + 1.0) + torch.tanh(i) * torch.sigmoid(ig)
+        return torch.tanh(c) * torch.sigmoid(og), c
+
+
+class LTC(nn.Module):
+    """ncps's torch LTC: an LTC RNN over whole sequences, one Go call each way.
+
+    Args:
+        input_size: input features.
+        units: a wiring, or an int for FullyConnected(units).
+        return_sequences: outputs of every step, or of the last.
+        batch_first: inputs (B, T, C) if true, else (T, B, C).
+        mixed_memory: add ncps's LSTM memory cell (then steps run one Go
+            call each).
+        input_mapping, output_mapping, ode_unfolds, epsilon,
+        implicit_param_constraints: as LTCCell (implicit by default, as ncps).
+
+    Example:
+        >>> rnn = LTC(20, 50)
+        >>> y, hn = rnn(torch.randn(2, 3, 20))
+    """
+
+    def __init__(self, input_size: int, units, return_sequences: bool = True, batch_first: bool = True,
+                 mixed_memory: bool = False, input_mapping="affine", output_mapping="affine", ode_unfolds: int = 6,
+                 epsilon: float = 1e-8, implicit_param_constraints: bool = True) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.wiring_or_units = units
+        self.batch_first = batch_first
+        self.return_sequences = return_sequences
+        if isinstance(units, (int, np.integer)) and not isinstance(units, bool):
+            wiring = _wirings.FullyConnected(int(units))
+        else:
+            wiring = _as_wiring(units, input_size)
+        self.rnn_cell = LTCCell(wiring, in_features=input_size, input_mapping=input_mapping,
+                                output_mapping=output_mapping, ode_unfolds=ode_unfolds, epsilon=epsilon,
+                                implicit_param_constraints=implicit_param_constraints)
+        self._wiring = wiring
+        self.use_mixed = mixed_memory
+        if self.use_mixed:
+            self.lstm = LSTMCell(input_size, self.state_size)
+
+    @property
+    def state_size(self) -> int:
+        return self._wiring.units
+
+    @property
+    def sensory_size(self) -> int:
+        return self._wiring.input_dim
+
+    @property
+    def motor_size(self) -> int:
+        return self.rnn_cell.motor_size
+
+    @property
+    def output_size(self) -> int:
+        return self.motor_size
+
+    @property
+    def synapse_count(self) -> int:
+        return self.rnn_cell.synapse_count
+
+    @property
+    def sensory_synapse_count(self) -> int:
+        return self.rnn_cell.sensory_synapse_count
+
+    def forward(self, input: torch.Tensor, hx=None, timespans: Optional[torch.Tensor] = None):
+        """Runs the RNN.
+
+        Args:
+            input: (B, L, C) if batch_first else (L, B, C); (L, C) unbatched.
+            hx: initial state (B, H), or (h0, c0) with mixed memory; None:
+                zeros.
+            timespans: elapsed time per step: (B, L), (B, L, 1) (time-major:
+                (L, B[, 1])) or a float; any batch size works.
+
+        Returns:
+            (output, hx): outputs (B, L, M) or (B, M), and the final state.
+        """
+        if not isinstance(input, torch.Tensor):
+            raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
+        if input.dim() not in (2, 3):
+            raise ValueError(f"input must be 2-D (unbatched) or 3-D, got {input.dim()}-D")
+        device = input.device
+        is_batched = input.dim() == 3
+        batch_dim = 0 if self.batch_first else 1
+        if not is_batched:
+            input = input.unsqueeze(batch_dim)
+            if isinstance(timespans, torch.Tensor) and timespans.dim() >= 1:
+                timespans = timespans.unsqueeze(batch_dim)
+        x = input if self.batch_first else input.transpose(0, 1)
+        if isinstance(timespans, torch.Tensor) and not self.batch_first and timespans.dim() >= 2:
+            timespans = timespans.transpose(0, 1)
+        b, steps = x.shape[0], x.shape[1]
+        dtype = self.rnn_cell._params["gleak"].dtype
+        if hx is None:
+            h = torch.zeros((b, self.state_size), dtype=dtype, device=device)
+            c = torch.zeros((b, self.state_size), dtype=dtype, device=device) if self.use_mixed else None
+        else:
+            if self.use_mixed and isinstance(hx, torch.Tensor):
+                raise RuntimeError("Running an LTC with mixed_memory=True requires a tuple (h0, c0) as state "
+                                   "(got a torch.Tensor instead)")
+            h, c = hx if self.use_mixed else (hx, None)
+            want_dim = 2 if is_batched else 1
+            if h.dim() != want_dim:
+                raise RuntimeError(f"For {'batched 3-D' if is_batched else 'unbatched 2-D'} input, hx should be "
+                                   f"{want_dim}-D but got a {h.dim()}-D tensor")
+            if not is_batched:
+                h = h.unsqueeze(0)
+                c = c.unsqueeze(0) if c is not None else None
+        elapsed = _elapsed_tensor(timespans, b, steps, dtype, device)
+        if not self.use_mixed:
+            y, h = self.rnn_cell.sequence(x, h, elapsed, all_steps=self.return_sequences)
+        else:
+            outs = []
+            for t in range(steps):
+                h, c = self.lstm(x[:, t], (h, c))
+                e = None if elapsed is None else elapsed[:, t:t + 1]
+                y_t, h = self.rnn_cell.sequence(x[:, t:t + 1], h, e, all_steps=False)
+                outs.append(y_t)
+            y = torch.stack(outs, dim=1) if self.return_sequences else outs[-1]
+        if self.return_sequences and not self.batch_first:
+            y = y.transpose(0, 1)
+        hx = (h, c) if self.use_mixed else h
+        if not is_batched:
+            y = y.squeeze(batch_dim) if self.return_sequences else y.squeeze(0)
+            hx = (h[0], c[0]) if self.use_mixed else h[0]
+        return y, hx
