@@ -1,9 +1,11 @@
 package core
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"sync"
+	"unsafe"
 )
 
 // Sequence is a batch of input sequences. X is required; H0 and Elapsed may
@@ -71,37 +73,78 @@ type synapses[T Float] struct {
 	sigma []T
 	mu    []T
 	erev  []T
+	mask  []T // the mask the structure was built from
 }
 
 func (s *synapses[T]) n() int { return len(s.src) }
 
-// gather rebuilds the list for an nsrc x units mask.
+// gather rebuilds the list for an nsrc x units mask: one pass counts the
+// synapses into each neuron, a second fills them in, both reading the dense
+// matrices in memory order.
 func (s *synapses[T]) gather(units int, mask, w, sigma, mu, erev []T, implicit bool) {
-	nsrc := len(mask) / units
-	s.start = grow(s.start, units+1)
-	s.src, s.flat = s.src[:0], s.flat[:0]
-	s.wm, s.sigma, s.mu, s.erev = s.wm[:0], s.sigma[:0], s.mu[:0], s.erev[:0]
-	for j := 0; j < units; j++ {
-		s.start[j] = int32(len(s.src))
-		for i := 0; i < nsrc; i++ {
-			f := i*units + j
-			m := mask[f]
-			if m == 0 {
-				continue
-			}
+	if len(s.start) == units+1 && sameValues(s.mask, mask) {
+		// Same synapses as last time (the usual case while training):
+		// refresh the values only.
+		for e, f := range s.flat {
 			pw := w[f]
 			if implicit {
 				pw = softplus(pw)
 			}
-			s.src = append(s.src, int32(i))
-			s.flat = append(s.flat, int32(f))
-			s.wm = append(s.wm, pw*m)
-			s.sigma = append(s.sigma, sigma[f])
-			s.mu = append(s.mu, mu[f])
-			s.erev = append(s.erev, erev[f])
+			s.wm[e], s.sigma[e], s.mu[e], s.erev[e] = pw*mask[f], sigma[f], mu[f], erev[f]
+		}
+		return
+	}
+	s.mask = append(s.mask[:0], mask...)
+	nsrc := len(mask) / units
+	s.start = grow(s.start, units+1)
+	clear(s.start)
+	n := 0
+	for f, m := range mask[:nsrc*units] {
+		if m != 0 {
+			s.start[f%units+1]++
+			n++
 		}
 	}
-	s.start[units] = int32(len(s.src))
+	for j := 0; j < units; j++ {
+		s.start[j+1] += s.start[j]
+	}
+	s.src, s.flat = grow(s.src, n), grow(s.flat, n)
+	s.wm, s.sigma, s.mu, s.erev = grow(s.wm, n), grow(s.sigma, n), grow(s.mu, n), grow(s.erev, n)
+	// next[j] is where the next synapse into j goes; it ends as start[j+1].
+	next := s.start[:units]
+	for i := 0; i < nsrc; i++ {
+		row := mask[i*units : (i+1)*units]
+		for j, m := range row {
+			if m == 0 {
+				continue
+			}
+			f := i*units + j
+			e := next[j]
+			next[j]++
+			pw := w[f]
+			if implicit {
+				pw = softplus(pw)
+			}
+			s.src[e], s.flat[e] = int32(i), int32(f)
+			s.wm[e], s.sigma[e], s.mu[e], s.erev[e] = pw*m, sigma[f], mu[f], erev[f]
+		}
+	}
+	// Shift the ends back into starts.
+	copy(s.start[1:], s.start[:units])
+	s.start[0] = 0
+}
+
+// sameValues reports whether a and b hold the same bits, comparing their
+// memory with the runtime's vectorized bytes.Equal.
+func sameValues[T Float](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 {
+		return true
+	}
+	n := len(a) * int(unsafe.Sizeof(a[0]))
+	return bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), n), unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), n))
 }
 
 func grow[E any](s []E, n int) []E {
@@ -248,6 +291,14 @@ func checkLen(name string, got, want int, shape string) error {
 	return nil
 }
 
+// checkShape is checkLen with the shape formatted only on failure.
+func checkShape(name string, got, want int, format string, dims ...any) error {
+	if got != want {
+		return checkLen(name, got, want, fmt.Sprintf(format, dims...))
+	}
+	return nil
+}
+
 func (c *Cell[T]) checkSequence(in Sequence[T], out Output[T]) error {
 	u, s, m := c.Shape.Units, c.Shape.Sensory, c.Shape.Motor
 	b, t := in.Batch, in.Steps
@@ -257,30 +308,30 @@ func (c *Cell[T]) checkSequence(in Sequence[T], out Output[T]) error {
 	if t < 1 {
 		return fmt.Errorf("core: steps must be >= 1, got %d", t)
 	}
-	if err := checkLen("x", len(in.X), b*t*s, fmt.Sprintf("(batch=%d, steps=%d, sensory=%d)", b, t, s)); err != nil {
+	if err := checkShape("x", len(in.X), b*t*s, "(batch=%d, steps=%d, sensory=%d)", b, t, s); err != nil {
 		return err
 	}
 	if in.H0 != nil {
-		if err := checkLen("h0", len(in.H0), b*u, fmt.Sprintf("(batch=%d, units=%d)", b, u)); err != nil {
+		if err := checkShape("h0", len(in.H0), b*u, "(batch=%d, units=%d)", b, u); err != nil {
 			return err
 		}
 	}
 	if in.Elapsed != nil {
-		if err := checkLen("elapsed", len(in.Elapsed), b*t, fmt.Sprintf("(batch=%d, steps=%d)", b, t)); err != nil {
+		if err := checkShape("elapsed", len(in.Elapsed), b*t, "(batch=%d, steps=%d)", b, t); err != nil {
 			return err
 		}
 	}
 	if out.Y != nil {
 		if out.AllSteps {
-			if err := checkLen("y", len(out.Y), b*t*m, fmt.Sprintf("(batch=%d, steps=%d, motor=%d)", b, t, m)); err != nil {
+			if err := checkShape("y", len(out.Y), b*t*m, "(batch=%d, steps=%d, motor=%d)", b, t, m); err != nil {
 				return err
 			}
-		} else if err := checkLen("y", len(out.Y), b*m, fmt.Sprintf("(batch=%d, motor=%d)", b, m)); err != nil {
+		} else if err := checkShape("y", len(out.Y), b*m, "(batch=%d, motor=%d)", b, m); err != nil {
 			return err
 		}
 	}
 	if out.H != nil {
-		if err := checkLen("h", len(out.H), b*u, fmt.Sprintf("(batch=%d, units=%d)", b, u)); err != nil {
+		if err := checkShape("h", len(out.H), b*u, "(batch=%d, units=%d)", b, u); err != nil {
 			return err
 		}
 	}

@@ -1,8 +1,9 @@
-//go:build !(goexperiment.simd && amd64)
+//go:build !amd64
 
 package core
 
-// Without GOEXPERIMENT=simd on amd64 only the generic kernels exist.
+// Only amd64 has vector kernels (kernels_amd64.s); elsewhere the generic
+// kernels serve float32 too, and these are never called.
 const simdEnabled = false
 
 func sensoryDrive32(ns, ds, xt []float32, sen *synapses[float32]) {

@@ -112,31 +112,35 @@ type Field[T Float] struct {
 // used are left out.
 func (p *Params[T]) Fields(sh Shape, in, out Mapping) []Field[T] {
 	u, s, m := sh.Units, sh.Sensory, sh.Motor
-	f := []Field[T]{
-		{"gleak", []int{u}, true, &p.Gleak},
-		{"vleak", []int{u}, true, &p.Vleak},
-		{"cm", []int{u}, true, &p.Cm},
-		{"sigma", []int{u, u}, true, &p.Sigma},
-		{"mu", []int{u, u}, true, &p.Mu},
-		{"w", []int{u, u}, true, &p.W},
-		{"erev", []int{u, u}, true, &p.Erev},
-		{"sensory_sigma", []int{s, u}, true, &p.SensorySigma},
-		{"sensory_mu", []int{s, u}, true, &p.SensoryMu},
-		{"sensory_w", []int{s, u}, true, &p.SensoryW},
-		{"sensory_erev", []int{s, u}, true, &p.SensoryErev},
-		{"sparsity_mask", []int{u, u}, false, &p.SparsityMask},
-		{"sensory_sparsity_mask", []int{s, u}, false, &p.SensorySparsityMask},
-	}
+	// One backing array serves every shape: U | U U | S U | S | M.
+	d := &[...]int{u, u, u, s, u, s, m}
+	vu, vuu, vsu, vs, vm := d[0:1:1], d[1:3:3], d[3:5:5], d[5:6:6], d[6:7:7]
+	f := make([]Field[T], 0, 17)
+	f = append(f,
+		Field[T]{"gleak", vu, true, &p.Gleak},
+		Field[T]{"vleak", vu, true, &p.Vleak},
+		Field[T]{"cm", vu, true, &p.Cm},
+		Field[T]{"sigma", vuu, true, &p.Sigma},
+		Field[T]{"mu", vuu, true, &p.Mu},
+		Field[T]{"w", vuu, true, &p.W},
+		Field[T]{"erev", vuu, true, &p.Erev},
+		Field[T]{"sensory_sigma", vsu, true, &p.SensorySigma},
+		Field[T]{"sensory_mu", vsu, true, &p.SensoryMu},
+		Field[T]{"sensory_w", vsu, true, &p.SensoryW},
+		Field[T]{"sensory_erev", vsu, true, &p.SensoryErev},
+		Field[T]{"sparsity_mask", vuu, false, &p.SparsityMask},
+		Field[T]{"sensory_sparsity_mask", vsu, false, &p.SensorySparsityMask},
+	)
 	if in != None {
-		f = append(f, Field[T]{"input_w", []int{s}, true, &p.InputW})
+		f = append(f, Field[T]{"input_w", vs, true, &p.InputW})
 		if in == Affine {
-			f = append(f, Field[T]{"input_b", []int{s}, true, &p.InputB})
+			f = append(f, Field[T]{"input_b", vs, true, &p.InputB})
 		}
 	}
 	if out != None {
-		f = append(f, Field[T]{"output_w", []int{m}, true, &p.OutputW})
+		f = append(f, Field[T]{"output_w", vm, true, &p.OutputW})
 		if out == Affine {
-			f = append(f, Field[T]{"output_b", []int{m}, true, &p.OutputB})
+			f = append(f, Field[T]{"output_b", vm, true, &p.OutputB})
 		}
 	}
 	return f
@@ -163,16 +167,19 @@ func Alloc[T Float](sh Shape, in, out Mapping) *Params[T] {
 // the wrong length for shape sh and mappings in and out, or a parameter that
 // should be absent.
 func (p *Params[T]) Check(sh Shape, in, out Mapping) error {
-	want := map[string]bool{}
 	for _, f := range p.Fields(sh, in, out) {
-		want[f.Name] = true
 		if n := size(f.Shape); len(*f.Data) != n {
 			return fmt.Errorf("core: parameter %s must have shape %v (%d values), got %d values", f.Name, f.Shape, n, len(*f.Data))
 		}
 	}
-	for _, f := range p.Fields(sh, Affine, Affine) {
-		if !want[f.Name] && *f.Data != nil {
-			return fmt.Errorf("core: parameter %s is present but the mapping does not use it", f.Name)
+	for _, f := range []struct {
+		name string
+		v    []T
+		used bool
+	}{{"input_w", p.InputW, in != None}, {"input_b", p.InputB, in == Affine},
+		{"output_w", p.OutputW, out != None}, {"output_b", p.OutputB, out == Affine}} {
+		if !f.used && f.v != nil {
+			return fmt.Errorf("core: parameter %s is present but the mapping does not use it", f.name)
 		}
 	}
 	return nil

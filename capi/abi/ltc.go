@@ -50,9 +50,8 @@ func cellFrom[T core.Float](c *C.kncp_ltc_cell, clone bool) (*core.Cell[T], erro
 		return nil, err
 	}
 	p := &core.Params[T]{}
-	names := paramNames()
 	for _, f := range p.Fields(sh, in, out) {
-		b := c.params[names[f.Name]]
+		b := c.params[paramIndex[f.Name]]
 		v, err := view[T](b, f.Name)
 		if err != nil {
 			return nil, err
@@ -68,15 +67,15 @@ func cellFrom[T core.Float](c *C.kncp_ltc_cell, clone bool) (*core.Cell[T], erro
 	return core.NewCell(sh, o, p)
 }
 
-// paramNames maps each parameter name to its KNCP_P_* index (the order of
+// paramIndex maps each parameter name to its KNCP_P_* index (the order of
 // Params.Fields with every mapping present).
-func paramNames() map[string]int {
+var paramIndex = func() map[string]int {
 	m := map[string]int{}
 	for i, f := range (&core.Params[float32]{}).Fields(core.Shape{}, core.Affine, core.Affine) {
 		m[f.Name] = i
 	}
 	return m
-}
+}()
 
 // tape is what a forward tape handle refers to.
 type tape struct {
@@ -186,13 +185,12 @@ func backward[T core.Float](t *tapeOf[T], gy, gh C.kncp_buf, grads *C.kncp_buf, 
 	}
 	if grads != nil {
 		bufs := unsafe.Slice(grads, C.KNCP_NUM_PARAMS)
-		names := paramNames()
 		g.Params = &core.Params[T]{}
 		for _, f := range g.Params.Fields(c.Shape, c.Opts.InputMapping, c.Opts.OutputMapping) {
 			if !f.Trainable {
 				continue
 			}
-			v, err := view[T](bufs[names[f.Name]], "gradient of "+f.Name)
+			v, err := view[T](bufs[paramIndex[f.Name]], "gradient of "+f.Name)
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,43 @@ from .wirings import Wiring
 __all__ = ["LTCCell"]
 
 
+class _Params(dict):
+    """The parameter dict of an LTCCell: replacing an entry (not changing an
+    array in place, which the cell sees anyway) invalidates the cell's cached
+    C ABI view."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.version = 0
+
+    def _bump(self):
+        self.version += 1
+
+    def __setitem__(self, k, v):
+        super().__setitem__(k, v)
+        self._bump()
+
+    def __delitem__(self, k):
+        super().__delitem__(k)
+        self._bump()
+
+    def update(self, *args, **kwargs):
+        super().update(*args, **kwargs)
+        self._bump()
+
+    def pop(self, *args):
+        self._bump()
+        return super().pop(*args)
+
+    def clear(self):
+        super().clear()
+        self._bump()
+
+    def setdefault(self, *args):
+        self._bump()
+        return super().setdefault(*args)
+
+
 class LTCCell:
     """A liquid time-constant cell over a wiring, with NumPy parameters.
 
@@ -71,10 +108,22 @@ class LTCCell:
         self.implicit_param_constraints = bool(implicit_param_constraints)
         self.dtype, _ = _ops.dtype_code(dtype)
         out = wiring.output_dim if wiring.output_dim is not None else wiring.units
-        self.params: Dict[str, np.ndarray] = _ops.init_params(
+        self._spec_cache = None
+        self.params = _ops.init_params(
             np.asarray(wiring.adjacency_matrix), np.asarray(wiring.sensory_adjacency_matrix), out,
             self._input_mapping, self._output_mapping, self.dtype, np.random.default_rng(seed),
             initialization_ranges)
+
+    @property
+    def params(self) -> Dict[str, np.ndarray]:
+        """The parameters by reference name. Arrays may be changed in place;
+        assigning an entry or the whole dict works too."""
+        return self._params
+
+    @params.setter
+    def params(self, value: Mapping[str, np.ndarray]) -> None:
+        self._params = _Params(value)
+        self._spec_cache = None
 
     # -- sizes (the reference's properties) --------------------------------
 
@@ -110,10 +159,21 @@ class LTCCell:
     # -- computation -------------------------------------------------------
 
     def spec(self) -> _ops.CellSpec:
-        """The C ABI view of the current parameters."""
-        return _ops.CellSpec(self.params, self.state_size, self.sensory_size, self.motor_size,
-                             self._input_mapping, self._output_mapping, self.ode_unfolds, self.epsilon,
-                             self.implicit_param_constraints, self.dtype)
+        """The C ABI view of the current parameters (cached until an entry of
+        params is replaced or an option changes)."""
+        key = (self._params.version, self.ode_unfolds, self.epsilon, self.implicit_param_constraints)
+        c = self._spec_cache
+        if c is None or c[0] != key:
+            spec = _ops.CellSpec(self._params, self.state_size, self.sensory_size, self.motor_size,
+                                 self._input_mapping, self._output_mapping, self.ode_unfolds, self.epsilon,
+                                 self.implicit_param_constraints, self.dtype)
+            # Arrays the spec had to convert (dtype, layout) replace the
+            # originals, so that later in-place changes reach the cell.
+            for n, a in spec.arrays.items():
+                if self._params.get(n) is not a:
+                    dict.__setitem__(self._params, n, a)
+            self._spec_cache = c = (key, spec)
+        return c[1]
 
     def __call__(self, inputs, states=None, elapsed_time: Union[float, np.ndarray] = 1.0
                  ) -> Tuple[np.ndarray, np.ndarray]:

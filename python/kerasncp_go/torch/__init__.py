@@ -424,6 +424,8 @@ class LTC(nn.Module):
             y = y.transpose(0, 1)
         hx = (h, c) if self.use_mixed else h
         if not is_batched:
-            y = y.squeeze(batch_dim) if self.return_sequences else y.squeeze(0)
+            # As ncps: squeeze the batch dimension's position, which for a
+            # time-major last-step output leaves (1, M) when M > 1.
+            y = y.squeeze(batch_dim)
             hx = (h[0], c[0]) if self.use_mixed else h[0]
         return y, hx

@@ -1,0 +1,156 @@
+"""Side-by-side speed of kerasncp-go and the reference implementations.
+
+For each configuration A-E (float32, 6 ODE unfolds) this times, in one
+process and alternating call by call so that machine noise hits every
+implementation alike:
+
+* ``keras-ncp``  keras-ncp 2.1.0's torch LTCCell stepped in a Python loop;
+* ``ncps``       ncps 1.0.1's torch LTC (which also loops over steps);
+* ``go-numpy``   kerasncp_go.LTCCell: the Go core through the C ABI, one call
+                 per sequence;
+* ``go-torch``   kerasncp_go.torch.LTC: the same, inside torch autograd.
+
+"fwd" is a forward pass without gradients; "fwd+bwd" a forward pass, a
+scalar loss and the backward pass to every parameter and the inputs. The
+table gives medians and each reference's time divided by kerasncp-go's.
+
+Usage (from the repository root, with the test virtualenv):
+
+    PYTHONPATH=python python bench/compare.py [--configs ABCDE] [--reps 15] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import kerasncp.torch as KT
+import kerasncp.wirings as KW
+import ncps.torch as NT
+import ncps.wirings as NW
+
+import kerasncp_go as kg
+import kerasncp_go.torch as GT
+import kerasncp_go.wirings as GW
+
+# name: (wiring constructor name, args, input features, steps, batch)
+CONFIGS = {
+    "A": ("FullyConnected", dict(units=8, output_dim=1), 2, 48, 32),
+    "B": ("NCP", dict(inter_neurons=12, command_neurons=6, motor_neurons=1, sensory_fanout=6, inter_fanout=4,
+                      recurrent_command_synapses=6, motor_fanin=6), 32, 32, 64),
+    "C": ("AutoNCP", dict(units=64, output_size=8), 32, 64, 64),
+    "D": ("FullyConnected", dict(units=256, output_dim=16), 64, 32, 32),
+    "E": ("NCP", dict(inter_neurons=12, command_neurons=6, motor_neurons=1, sensory_fanout=6, inter_fanout=4,
+                      recurrent_command_synapses=6, motor_fanin=6), 32, 1, 1),
+}
+
+
+def make_runners(cfg):
+    kind, args, s, t, b = cfg
+    torch.manual_seed(0)
+    x = torch.randn(b, t, s)
+    with contextlib.redirect_stdout(io.StringIO()):
+        kcell = KT.LTCCell(getattr(KW, kind)(**args), in_features=s)
+    ncps_ltc = NT.LTC(s, getattr(NW, kind)(**args), implicit_param_constraints=False)
+    gcell = kg.LTCCell(getattr(GW, kind)(**args), in_features=s, seed=0)
+    gltc = GT.LTC(s, getattr(GW, kind)(**args), implicit_param_constraints=False)
+    xn = x.numpy()
+    units = gcell.state_size
+
+    def keras_ncp(bwd):
+        def run():
+            h = torch.zeros(b, units)
+            outs = []
+            with torch.set_grad_enabled(bwd):
+                for i in range(t):
+                    y, h = kcell(x[:, i], h)
+                    outs.append(y)
+                if bwd:
+                    torch.stack(outs, 1).sum().backward()
+        return run
+
+    def ncps(bwd):
+        def run():
+            with torch.set_grad_enabled(bwd):
+                y, _ = ncps_ltc(x)
+                if bwd:
+                    y.sum().backward()
+        return run
+
+    def go_numpy(bwd):
+        def run():
+            if bwd:
+                y, _, tape = gcell.forward_with_tape(xn)
+                gcell.backward(tape, np.ones_like(y))
+                tape.close()
+            else:
+                gcell.forward_sequence(xn)
+        return run
+
+    def go_torch(bwd):
+        xr = x.clone().requires_grad_()
+
+        def run():
+            with torch.set_grad_enabled(bwd):
+                y, _ = gltc(xr if bwd else x)
+                if bwd:
+                    y.sum().backward()
+        return run
+
+    return {"keras-ncp": keras_ncp, "ncps": ncps, "go-numpy": go_numpy, "go-torch": go_torch}
+
+
+def measure(runners, bwd, reps, budget_s):
+    fns = {k: f(bwd) for k, f in runners.items()}
+    for f in fns.values():  # warm up
+        f()
+    times = {k: [] for k in fns}
+    t_end = time.perf_counter() + budget_s
+    for r in range(reps):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+        if r >= 4 and time.perf_counter() > t_end:
+            break
+    return {k: statistics.median(v) for k, v in times.items()}, len(times["ncps"])
+
+
+def fmt(s):
+    return f"{s * 1e3:.3f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", default="ABCDE")
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--budget", type=float, default=40.0, help="seconds per configuration and mode (at least 5 reps)")
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    rows, results = [], {}
+    print("| config | mode | keras-ncp | ncps | go-numpy | go-torch | keras-ncp / go-torch | ncps / go-torch | ncps / go-numpy | reps |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in a.configs:
+        runners = make_runners(CONFIGS[name])
+        for bwd in (False, True):
+            med, n = measure(runners, bwd, a.reps, a.budget)
+            mode = "fwd+bwd" if bwd else "fwd"
+            results[f"{name} {mode}"] = med
+            print(f"| {name} | {mode} | {fmt(med['keras-ncp'])} | {fmt(med['ncps'])} | {fmt(med['go-numpy'])} | "
+                  f"{fmt(med['go-torch'])} | {med['keras-ncp'] / med['go-torch']:.1f}x | "
+                  f"{med['ncps'] / med['go-torch']:.1f}x | {med['ncps'] / med['go-numpy']:.1f}x | {n} |", flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: Go (portable and AVX2 kernels), then pytest against the
+# reference packages. Installs what it needs (Go modules, the test
+# virtualenv with keras-ncp 2.1.0, ncps 1.0.1, torch, tensorflow) on first use.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+venv="$(bash scripts/venv.sh)"
+
+echo "== go vet"
+go vet ./...
+GOEXPERIMENT=simd go vet ./...
+
+echo "== go test (portable kernels)"
+go test ./...
+echo "== go test (AVX2 kernels, GOEXPERIMENT=simd)"
+GOEXPERIMENT=simd go test ./...
+
+echo "== build libkerasncp"
+bash scripts/build-lib.sh >/dev/null
+
+echo "== pytest"
+export PYTHONPATH="$here/python${PYTHONPATH:+:$PYTHONPATH}"
+export TF_CPP_MIN_LOG_LEVEL=2
+"$venv/bin/python" -m pytest -q tests_py "$@"

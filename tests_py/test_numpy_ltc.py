@@ -1,0 +1,249 @@
+"""The NumPy LTC cell against the reference's fixtures, its error paths, and
+its behaviour under threads."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import kerasncp_go as kg
+from kerasncp_go import _lib, wirings as W
+from conftest import load_fixture, ltc_fixtures, rel_err
+
+
+def _cell_from_fixture(fx, z):
+    w = W.Wiring.from_config({"units": fx["units"], "adjacency_matrix": z["adjacency"],
+                              "sensory_adjacency_matrix": z["sensory_adjacency"], "input_dim": fx["input_dim"],
+                              "output_dim": fx["output_dim"]})
+    mapping = {"none": None}
+    cell = kg.LTCCell(w, input_mapping=mapping.get(fx["input_mapping"], fx["input_mapping"]),
+                      output_mapping=mapping.get(fx["output_mapping"], fx["output_mapping"]),
+                      ode_unfolds=fx["ode_unfolds"], epsilon=fx["epsilon"],
+                      implicit_param_constraints=fx["implicit_param_constraints"], dtype=fx["dtype"])
+    cell.load_state_dict({k: z[k] for k in cell.params})
+    return cell
+
+
+@pytest.mark.parametrize("fx", ltc_fixtures(), ids=lambda f: f["name"])
+def test_sequence_forward_and_gradients_match_reference(fx):
+    z = load_fixture(fx["name"])
+    cell = _cell_from_fixture(fx, z)
+    y, h, tape = cell.forward_with_tape(z["x"], z["h0"], z.get("elapsed"))
+    tol_f, tol_g = (1e-5, 1e-4) if fx["dtype"] == "float32" else (1e-10, 1e-10)
+    assert rel_err(y, z["y"]) <= tol_f
+    assert rel_err(h, z["h_final"]) <= tol_f
+    g = cell.backward(tape, z["gy"], z["gh"])
+    for name in [k[5:] for k in z if k.startswith("grad_")]:
+        assert rel_err(g[name], z["grad_" + name]) <= tol_g, name
+
+
+def test_single_steps_equal_the_sequence():
+    fx = next(f for f in ltc_fixtures() if f["irregular"] and f["batch"] > 1 and f["dtype"] == "float32")
+    z = load_fixture(fx["name"])
+    cell = _cell_from_fixture(fx, z)
+    h = z["h0"]
+    for t in range(fx["steps"]):
+        y, h = cell(z["x"][:, t], h, z["elapsed"][:, t])
+        assert rel_err(y, z["y"][:, t]) <= 1e-5
+    assert rel_err(h, z["h_final"]) <= 1e-5
+
+
+def _small_cell(**kw):
+    kw.setdefault("seed", 0)
+    return kg.LTCCell(W.NCP(6, 4, 2, 3, 2, 3, 2), in_features=3, **kw)
+
+
+def test_inputs_are_converted():
+    cell = _small_cell()
+    x = np.random.default_rng(0).normal(size=(4, 7, 3))
+    y64, _ = cell.forward_sequence(x)  # float64 input converted to float32
+    yf, _ = cell.forward_sequence(np.asfortranarray(x.astype(np.float32)))  # non-contiguous
+    ys, _ = cell.forward_sequence(x.astype(np.float32)[:, ::1, :])
+    np.testing.assert_array_equal(y64, yf)
+    np.testing.assert_array_equal(y64, ys)
+    yl, _ = cell.forward_sequence(x.tolist())
+    np.testing.assert_array_equal(y64, yl)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda c: c.forward_sequence(np.zeros((2, 3, 4))), ValueError, r"x must have shape \(batch, steps, 3\), got \(2, 3, 4\)"),
+    (lambda c: c.forward_sequence(np.zeros((2, 3))), ValueError, "x must have shape"),
+    (lambda c: c.forward_sequence(np.zeros((0, 3, 3))), ValueError, "at least one sequence"),
+    (lambda c: c.forward_sequence(np.zeros((2, 3, 3)), np.zeros((2, 5))), ValueError, r"h0 must have shape \(batch=2, units=12\)"),
+    (lambda c: c.forward_sequence(np.zeros((2, 3, 3)), None, np.ones((3, 3))), ValueError, "elapsed must be broadcastable"),
+    (lambda c: c.forward_sequence(np.array([["a"]])), TypeError, "x must hold real numbers"),
+    (lambda c: c.forward_sequence(np.zeros((2, 3, 3), complex)), TypeError, "x must hold real numbers"),
+    (lambda c: c(np.zeros((2, 3, 3))), ValueError, r"inputs must have shape \(batch, 3\)"),
+])
+def test_bad_inputs_raise(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(_small_cell())
+
+
+def test_bad_construction_raises():
+    with pytest.raises(ValueError, match="input_mapping must be 'affine', 'linear' or None, got 'afine'"):
+        _small_cell(input_mapping="afine")
+    with pytest.raises(ValueError, match="ode_unfolds must be an int >= 1"):
+        _small_cell(ode_unfolds=0)
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        _small_cell(dtype=np.int32)
+    with pytest.raises(ValueError, match="Unknown number of input features"):
+        kg.LTCCell(W.FullyConnected(4))
+    with pytest.raises(ValueError, match="lower bound 2.0 is above upper bound 1.0"):
+        _small_cell(initialization_ranges={"w": (2.0, 1.0)})
+    with pytest.raises(ValueError, match="w must be non-negative"):
+        _small_cell(initialization_ranges={"w": (-1.0, 1.0)})
+    with pytest.raises(ValueError, match="unknown parameter 'erev'"):
+        _small_cell(initialization_ranges={"erev": (0, 1)})
+    cell = _small_cell()
+    with pytest.raises(ValueError, match=r"parameter w must have shape \(12, 12\), got \(3,\)"):
+        cell.load_state_dict({**cell.params, "w": np.zeros(3)})
+    cell.params["w"] = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match=r"parameter w must have shape \(12, 12\), got \(3,\)"):
+        cell.forward_sequence(np.zeros((1, 1, 3)))
+
+
+def test_nan_input_gives_nan_in_its_row_only():
+    cell = _small_cell()
+    x = np.zeros((3, 4, 3), np.float32)
+    x[1, 2, 0] = np.nan
+    y, h = cell.forward_sequence(x)
+    assert np.isnan(y[1, 2:]).all() and np.isfinite(y[[0, 2]]).all() and np.isfinite(y[1, :2]).all()
+
+
+def test_go_panic_becomes_ncperror():
+    import ctypes
+
+    buf = ctypes.create_string_buffer(256)
+    assert _lib.lib.kncp_debug_panic(buf, 256) == _lib.ERR_INTERNAL
+    with pytest.raises(kg.NCPError, match="internal error"):
+        _lib.call("kncp_debug_panic")
+    with pytest.raises(kg.NCPError, match="not live"):
+        _lib.call("kncp_tape_free", 123456789)
+
+
+def test_weight_constraints_clamp():
+    cell = _small_cell()
+    cell.params["w"][0, 0] = -1.0
+    cell.params["cm"][1] = -2.0
+    cell.apply_weight_constraints()
+    assert cell.params["w"][0, 0] == 0 and cell.params["cm"][1] == 0
+
+
+def test_npz_roundtrip(tmp_path):
+    cell = _small_cell()
+    cell.save_npz(tmp_path / "p.npz")
+    other = _small_cell(seed=None)
+    other.load_npz(tmp_path / "p.npz")
+    x = np.ones((2, 3, 3), np.float32)
+    np.testing.assert_array_equal(cell.forward_sequence(x)[0], other.forward_sequence(x)[0])
+
+
+def test_eight_threads_get_correct_results():
+    cell = kg.LTCCell(W.AutoNCP(32, 4), in_features=8, seed=1)
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(5, 30, 8)).astype(np.float32) for _ in range(8)]
+    want = [cell.forward_sequence(x)[0] for x in xs]
+    got = [None] * 8
+
+    def run(i):
+        for _ in range(20):
+            got[i] = cell.forward_sequence(xs[i])[0]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_two_threads_run_faster_than_one():
+    """The GIL is released while Go runs: two threads each doing N calls
+    finish well before one thread doing 2N (batch 8 keeps each call on one
+    core). Timing on a shared machine is noisy, so the best of three tries
+    counts."""
+    cell = kg.LTCCell(W.FullyConnected(48), in_features=8, seed=1)
+    x = np.random.default_rng(0).normal(size=(8, 400, 8)).astype(np.float32)
+    n = 6
+
+    def work(k):
+        for _ in range(k):
+            cell.forward_sequence(x)
+
+    best = 0.0
+    for _ in range(3):
+        t0 = time.perf_counter()
+        work(2 * n)
+        one = time.perf_counter() - t0
+        threads = [threading.Thread(target=work, args=(n,)) for _ in range(2)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        two = time.perf_counter() - t0
+        best = max(best, one / two)
+        if best > 1.3:
+            break
+    assert best > 1.3, f"two threads gave a speedup of only {best:.2f}x"
+
+
+def test_npz_buffers_through_the_library():
+    import io
+
+    from kerasncp_go import _ops
+
+    cell = _small_cell(output_mapping="linear")
+    x = np.random.default_rng(3).normal(size=(2, 5, 3)).astype(np.float32)
+    pbytes = _ops.params_to_npz(cell.spec())
+    with np.load(io.BytesIO(pbytes)) as z:
+        for k, v in cell.params.items():
+            np.testing.assert_array_equal(z[k], v)
+    xb = io.BytesIO()
+    np.save(xb, x)
+    y = np.load(io.BytesIO(_ops.forward_npz(pbytes, xb.getvalue())))
+    np.testing.assert_allclose(y, cell.forward_sequence(x)[0], rtol=1e-6, atol=1e-7)
+    # An np.savez archive of the parameters works as well.
+    nb = io.BytesIO()
+    np.savez(nb, **cell.params)
+    y2 = np.load(io.BytesIO(_ops.forward_npz(nb.getvalue(), xb.getvalue())))
+    np.testing.assert_array_equal(y, y2)
+    wz = np.load(io.BytesIO(_ops.wiring_to_npz(cell.wiring.handle)))
+    np.testing.assert_array_equal(wz["adjacency_matrix"], cell.wiring.adjacency_matrix)
+    np.testing.assert_array_equal(wz["sensory_adjacency_matrix"], cell.wiring.sensory_adjacency_matrix)
+
+
+@pytest.mark.parametrize("damage,match", [
+    (lambda b: b[:20], "x_npy"),
+    (lambda b: b[:-7], "x_npy"),
+    (lambda b: b.replace(b"'shape': (2, 5, 3)", b"'shape': (2, 9, 3)"), "x_npy"),
+    (lambda b: b.replace(b"<f4", b"<c8"), "x_npy must be float32 or float64"),
+    (lambda b: b"\x93NUMPY garbage", "x_npy"),
+])
+def test_damaged_npy_raises(damage, match):
+    import io
+
+    from kerasncp_go import _ops
+
+    cell = _small_cell()
+    xb = io.BytesIO()
+    np.save(xb, np.zeros((2, 5, 3), np.float32))
+    with pytest.raises((ValueError, TypeError), match=match):
+        _ops.forward_npz(_ops.params_to_npz(cell.spec()), damage(xb.getvalue()))
+
+
+def test_damaged_npz_raises():
+    from kerasncp_go import _ops
+
+    cell = _small_cell()
+    pb = _ops.params_to_npz(cell.spec())
+    import io
+
+    xb = io.BytesIO()
+    np.save(xb, np.zeros((1, 2, 3), np.float32))
+    for cut in (0, 10, len(pb) // 2, len(pb) - 5):
+        with pytest.raises(ValueError, match="params_npz"):
+            _ops.forward_npz(pb[:cut], xb.getvalue())
