@@ -56,8 +56,16 @@ def make_runners(cfg):
     kind, args, s, t, b = cfg
     torch.manual_seed(0)
     x = torch.randn(b, t, s)
+    if kind == "AutoNCP":
+        # keras-ncp 2.1.0 has no AutoNCP: the NCP it derives has the same
+        # matrices.
+        a = NW.AutoNCP(**args)
+        kw = KW.NCP(a._num_inter_neurons, a._num_command_neurons, a._num_motor_neurons, a._sensory_fanout,
+                    a._inter_fanout, a._recurrent_command_synapses, a._motor_fanin, seed=a._seed)
+    else:
+        kw = getattr(KW, kind)(**args)
     with contextlib.redirect_stdout(io.StringIO()):
-        kcell = KT.LTCCell(getattr(KW, kind)(**args), in_features=s)
+        kcell = KT.LTCCell(kw, in_features=s)
     ncps_ltc = NT.LTC(s, getattr(NW, kind)(**args), implicit_param_constraints=False)
     gcell = kg.LTCCell(getattr(GW, kind)(**args), in_features=s, seed=0)
     gltc = GT.LTC(s, getattr(GW, kind)(**args), implicit_param_constraints=False)

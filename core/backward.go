@@ -1,6 +1,9 @@
 package core
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Backward propagates gradients through the sequence the last Forward (with
 // keep true) ran in ws, and writes them into g. gy is the gradient of the
@@ -16,15 +19,15 @@ func (c *Cell[T]) Backward(ws *Workspace[T], gy, gh []T, g Gradients[T]) error {
 	b, t := ws.seq.Batch, ws.seq.Steps
 	if gy != nil {
 		if ws.allSteps {
-			if err := checkLen("gy", len(gy), b*t*m, "(batch, steps, motor)"); err != nil {
+			if err := checkShape("gy", len(gy), b*t*m, "(batch=%d, steps=%d, motor=%d)", b, t, m); err != nil {
 				return err
 			}
-		} else if err := checkLen("gy", len(gy), b*m, "(batch, motor)"); err != nil {
+		} else if err := checkShape("gy", len(gy), b*m, "(batch=%d, motor=%d)", b, m); err != nil {
 			return err
 		}
 	}
 	if gh != nil {
-		if err := checkLen("gh", len(gh), b*u, "(batch, units)"); err != nil {
+		if err := checkShape("gh", len(gh), b*u, "(batch=%d, units=%d)", b, u); err != nil {
 			return err
 		}
 	}
@@ -33,9 +36,9 @@ func (c *Cell[T]) Backward(ws *Workspace[T], gy, gh []T, g Gradients[T]) error {
 		got, want   int
 		present     bool
 	}{
-		{"grad x", "(batch, steps, sensory)", len(g.X), b * t * s, g.X != nil},
-		{"grad h0", "(batch, units)", len(g.H0), b * u, g.H0 != nil},
-		{"grad elapsed", "(batch, steps)", len(g.Elapsed), b * t, g.Elapsed != nil},
+		{"grad x", fmt.Sprintf("(batch=%d, steps=%d, sensory=%d)", b, t, s), len(g.X), b * t * s, g.X != nil},
+		{"grad h0", fmt.Sprintf("(batch=%d, units=%d)", b, u), len(g.H0), b * u, g.H0 != nil},
+		{"grad elapsed", fmt.Sprintf("(batch=%d, steps=%d)", b, t), len(g.Elapsed), b * t, g.Elapsed != nil},
 	} {
 		if a.present {
 			if err := checkLen(a.name, a.got, a.want, a.shape); err != nil {
@@ -68,7 +71,7 @@ func (p *Params[T]) checkGrads(sh Shape, o Options) error {
 		if !f.Trainable {
 			continue
 		}
-		if err := checkLen("gradient of "+f.Name, len(*f.Data), size(f.Shape), "of the parameter"); err != nil {
+		if err := checkLen("gradient of "+f.Name, len(*f.Data), size(f.Shape), fmt.Sprint(f.Shape)); err != nil {
 			return err
 		}
 	}

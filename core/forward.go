@@ -1,5 +1,7 @@
 package core
 
+import "math"
+
 // Forward runs the cell over a batch of sequences and writes the outputs and
 // final state into out. When keep is true the workspace keeps what Backward
 // needs (the states of every unfold), and the inputs in must stay unchanged
@@ -115,6 +117,11 @@ func (ws *Workspace[T]) forwardBlock(w *worker[T], blk int, out Output[T]) {
 	for t := 0; t < steps; t++ {
 		ws.loadInputs(w.xt, blk, t)
 		sensoryDrive(w.ns, w.ds, w.xt, &ws.sen)
+		// The reference evaluates every (source, neuron) pair and multiplies
+		// absent synapses by a zero mask, and NaN * 0 is NaN: a NaN input
+		// makes the whole row NaN. The kernels skip absent synapses, so
+		// spread NaN as the reference does.
+		poisonNaNLanes(w.ns, w.xt)
 		ws.loadCapacitance(w.c, blk, t, t == 0)
 		var tp []T
 		if ws.taped {
@@ -127,6 +134,7 @@ func (ws *Workspace[T]) forwardBlock(w *worker[T], blk int, out Output[T]) {
 				q = tp[(k+1+it)*ul : (k+2+it)*ul]
 			}
 			unfoldForward(vn, q, v, w.ns, w.ds, w.c, ws.pgleak, ws.glvl, &ws.rec, eps)
+			poisonNaNLanes(vn, v) // as above, for a NaN state
 			v, vn = vn, v
 		}
 		if tp != nil {
@@ -165,4 +173,29 @@ func (ws *Workspace[T]) forwardBlock(w *worker[T], blk int, out Output[T]) {
 	// After an odd number of swaps v is the worker's vn buffer; keep the
 	// two distinct for the next block.
 	w.v, w.vn = v, vn
+}
+
+// poisonNaNLanes sets every entry of lane l of dst (n x lanes) to NaN when
+// some entry of lane l of src (m x lanes) is NaN.
+func poisonNaNLanes[T Float](dst, src []T) {
+	var bad [lanes]bool
+	found := false
+	for i := 0; i+lanes <= len(src); i += lanes {
+		for l, v := range src[i : i+lanes] {
+			if v != v {
+				bad[l], found = true, true
+			}
+		}
+	}
+	if !found {
+		return
+	}
+	nan := T(math.NaN())
+	for l, b := range bad {
+		if b {
+			for i := l; i < len(dst); i += lanes {
+				dst[i] = nan
+			}
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -328,10 +329,11 @@ type gradCase struct {
 }
 
 // gradCases crosses every wiring kind, input and output mapping, unfold
-// count and constraint mode, and draws the batch size (1, 3 or 9: 9 spills
-// into a second 8-row lane block), per-sample elapsed times or not, and
-// all-steps or last-step outputs from a generator seeded per case, so that
-// every value of those occurs with every wiring and mapping.
+// count and constraint mode (180 cases), and draws the batch size (1, 3 or
+// 9: 9 spills into a second 8-row lane block), the number of steps (2 to
+// 4), per-sample elapsed times or not, and all-steps or last-step outputs
+// from a generator seeded per case; TestGradientsFiniteDifference checks
+// that every drawn value occurs with every wiring kind.
 func gradCases() []gradCase {
 	var cs []gradCase
 	maps := []Mapping{Affine, Linear, None}
@@ -375,8 +377,21 @@ func (c gradCase) String() string {
 // the tolerance. Worst measured: 8e-8.
 func TestGradientsFiniteDifference(t *testing.T) {
 	cases := gradCases()
+	seen := map[string]bool{}
+	for _, c := range cases {
+		seen[fmt.Sprint(c.wiring, " batch ", c.batch)] = true
+		seen[fmt.Sprint(c.wiring, " elapsed ", c.elapsed)] = true
+		seen[fmt.Sprint(c.wiring, " all steps ", c.allSteps)] = true
+	}
+	if len(seen) != len(testWirings)*(3+2+2) {
+		t.Fatalf("the cases do not cover every batch size, elapsed and output mode with every wiring: %v", seen)
+	}
 	if testing.Short() {
-		cases = cases[:len(cases)/4]
+		var some []gradCase
+		for i := 0; i < len(cases); i += 4 {
+			some = append(some, cases[i])
+		}
+		cases = some
 	}
 	const tol = 1e-6
 	worst := 0.0
@@ -812,7 +827,9 @@ func TestForwardErrors(t *testing.T) {
 
 // TestBackwardErrors checks that Backward refuses a workspace without a
 // taped Forward of the same cell, and that every length error names the
-// array and the expected number of values.
+// array and the expected number of values. (Backward's messages give the
+// shape by axis names, "(batch, steps, motor) = 12 values", where Forward's
+// give the sizes too; the checks accept either.)
 func TestBackwardErrors(t *testing.T) {
 	spec := cellSpec{wiring: "fully_connected", in: Affine, out: Affine, unfolds: 2, seed: 19}
 	c := newTestCell(t, spec)
@@ -844,15 +861,15 @@ func TestBackwardErrors(t *testing.T) {
 		wants []string
 	}{
 		{"gy short", func(gy, _ *[]float64, _ *Gradients[float64]) { *gy = (*gy)[1:] },
-			[]string{fmt.Sprintf("gy must have shape (batch, steps, motor) = %d values, got %d", b*st*m, b*st*m-1)}},
+			[]string{"gy must have shape (batch", fmt.Sprintf("= %d values, got %d", b*st*m, b*st*m-1)}},
 		{"gh long", func(_, gh *[]float64, _ *Gradients[float64]) { *gh = append(*gh, 0) },
-			[]string{fmt.Sprintf("gh must have shape (batch, units) = %d values, got %d", b*u, b*u+1)}},
+			[]string{"gh must have shape (batch", fmt.Sprintf("= %d values, got %d", b*u, b*u+1)}},
 		{"grad x short", func(_, _ *[]float64, g *Gradients[float64]) { g.X = g.X[1:] },
-			[]string{"grad x must have shape (batch, steps, sensory) = 18 values, got 17"}},
+			[]string{"grad x must have shape (batch", "= 18 values, got 17"}},
 		{"grad h0 short", func(_, _ *[]float64, g *Gradients[float64]) { g.H0 = g.H0[1:] },
-			[]string{fmt.Sprintf("grad h0 must have shape (batch, units) = %d values", b*u)}},
+			[]string{"grad h0 must have shape (batch", fmt.Sprintf("= %d values, got %d", b*u, b*u-1)}},
 		{"grad elapsed short", func(_, _ *[]float64, g *Gradients[float64]) { g.Elapsed = g.Elapsed[1:] },
-			[]string{"grad elapsed must have shape (batch, steps) = 6 values, got 5"}},
+			[]string{"grad elapsed must have shape (batch", "= 6 values, got 5"}},
 	}
 	for _, f := range c.Params.Fields(c.Shape, Affine, Affine) {
 		if !f.Trainable {
@@ -881,7 +898,7 @@ func TestBackwardErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantErr(t, "gy last step", c.Backward(&ws, in.gy, nil, Gradients[float64]{}),
-		fmt.Sprintf("gy must have shape (batch, motor) = %d values, got %d", b*m, b*st*m))
+		"gy must have shape (batch", fmt.Sprintf("= %d values, got %d", b*m, b*st*m))
 }
 
 // TestNewCellErrors checks that NewCell names a parameter of the wrong
@@ -1042,19 +1059,24 @@ type workspaceRun struct {
 }
 
 // TestWorkspaceReuse runs a sequence of forward and backward passes with
-// different cells, batch sizes and step counts on one workspace and checks
-// each against a fresh workspace: the results must be identical, bit for
-// bit. Backward run twice into the same buffers must give the same
-// gradients again (they are overwritten, not accumulated).
+// different cells, batch sizes and step counts on one workspace, changing
+// the parameters (masks included) in place between calls, and checks each
+// against a fresh workspace: the results must be identical, bit for bit.
+// Backward run twice into the same buffers must give the same gradients
+// again (they are overwritten, not accumulated).
 func TestWorkspaceReuse(t *testing.T) {
+	// trainStep changes the masks after odd calls: calls 2, 4 and 8 run
+	// the same cell as the call before with a changed mask.
 	seq := []workspaceRun{
 		{"fully_connected", 9, 3, true, true},
 		{"fully_connected", 1, 5, false, false},
-		{"ncp", 17, 2, true, false},
 		{"fully_connected", 3, 1, false, true},
+		{"ncp", 17, 2, true, false},
 		{"ncp", 2, 6, false, true},
 		{"fully_connected", 9, 3, true, true},
 		{"custom", 8, 2, true, true},
+		{"custom", 4, 3, false, false},
+		{"custom", 9, 2, true, true},
 	}
 	cells := map[string]*Cell[float64]{}
 	for i, r := range seq {
@@ -1091,6 +1113,32 @@ func testWorkspaceReuse[T Float](t *testing.T, seq []workspaceRun, cells map[str
 			if e := relErr(a.data, wa[j].data); e != 0 {
 				t.Errorf("run %d: second Backward: %s differs by %.3g", i, a.name, e)
 			}
+		}
+		trainStep(c.Params, i)
+	}
+}
+
+// trainStep changes parameters in place, as an optimizer step does between
+// two calls on one workspace: every value, and on odd calls the masks too
+// (one synapse removed, one added, in each).
+func trainStep[T Float](p *Params[T], call int) {
+	for _, d := range [][]T{p.W, p.Sigma, p.Mu, p.Erev, p.SensoryW, p.SensorySigma, p.SensoryMu, p.SensoryErev,
+		p.Gleak, p.Vleak, p.Cm, p.InputW, p.InputB, p.OutputW, p.OutputB} {
+		for i := range d {
+			d[i] += T(0.01 * float64(1+i%3))
+		}
+	}
+	if call%2 == 0 {
+		return
+	}
+	for _, m := range [][]T{p.SparsityMask, p.SensorySparsityMask} {
+		on := slices.Index(m, 1)
+		off := slices.Index(m, 0)
+		if on >= 0 {
+			m[on] = 0
+		}
+		if off >= 0 {
+			m[off] = 1
 		}
 	}
 }

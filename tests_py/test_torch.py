@@ -227,3 +227,19 @@ def test_nan_input_propagates_to_its_row():
     x[0, 1, 1] = float("nan")
     y, _ = m(x)
     assert torch.isnan(y[0, 1:]).all() and torch.isfinite(y[1]).all()
+
+
+def test_nan_pattern_matches_ncps_on_a_sparse_wiring():
+    """The reference multiplies absent synapses by a zero mask, so a NaN
+    anywhere in a row's inputs or state makes the whole row NaN; so here."""
+    rw, gw = _pair("NCP", dict(inter_neurons=4, command_neurons=3, motor_neurons=2, sensory_fanout=2, inter_fanout=2,
+                               recurrent_command_synapses=2, motor_fanin=2, seed=1), 3)
+    torch.manual_seed(0)
+    ref = NT.LTC(3, rw)
+    torch.manual_seed(0)
+    ours = GT.LTC(3, gw)
+    x = torch.randn(3, 4, 3)
+    x[1, 2, 0] = float("nan")
+    (yr, hr), (yo, ho) = ref(x), ours(x)
+    assert torch.equal(torch.isnan(yr), torch.isnan(yo)) and torch.equal(torch.isnan(hr), torch.isnan(ho))
+    assert torch.isnan(yo[1, 2:]).all() and torch.isfinite(yo[[0, 2]]).all()

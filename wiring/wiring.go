@@ -255,8 +255,10 @@ func NewNCP(interNeurons, commandNeurons, motorNeurons, sensoryFanout, interFano
 			return nil, fmt.Errorf("wiring: %s must be in [0, %s=%d], got %d", a.name, a.layer, a.max, a.v)
 		}
 	}
-	if recurrentCommandSynapses < 0 || recurrentCommandSynapses > maxUnits*maxUnits {
-		return nil, fmt.Errorf("wiring: recurrent_command_synapses must be in [0, %d], got %d", maxUnits*maxUnits, recurrentCommandSynapses)
+	// Repeats are allowed, so this only bounds the work Build does.
+	const maxRecurrent = 1 << 30
+	if recurrentCommandSynapses < 0 || recurrentCommandSynapses > maxRecurrent {
+		return nil, fmt.Errorf("wiring: recurrent_command_synapses must be in [0, %d], got %d", maxRecurrent, recurrentCommandSynapses)
 	}
 	if err := checkNCPSeed(seed); err != nil {
 		return nil, err

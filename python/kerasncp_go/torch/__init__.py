@@ -32,6 +32,12 @@ def _np(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
     return t.detach().cpu().contiguous().numpy()
 
 
+def _np_dtype(dtype: torch.dtype) -> np.dtype:
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"parameters must be float32 or float64, got {dtype}")
+    return np.dtype(str(dtype).replace("torch.", ""))
+
+
 def _as_wiring(wiring, in_features: Optional[int]) -> _wirings.Wiring:
     """Accepts a kerasncp_go wiring, or any keras-ncp/ncps wiring (converted
     through its matrices)."""
@@ -57,7 +63,7 @@ class _LTCSequence(torch.autograd.Function):
         (units, sensory, motor, in_map, out_map, unfolds, eps, implicit, names, all_steps) = meta
         device, dtype = x.device, params[0].dtype
         spec = _ops.CellSpec({n: _np(p) for n, p in zip(names, params)}, units, sensory, motor, in_map, out_map,
-                             unfolds, eps, implicit, np.dtype(str(dtype).replace("torch.", "")))
+                             unfolds, eps, implicit, _np_dtype(dtype))
         keep = any(ctx.needs_input_grad[1:])
         y, h, tape = _ops.forward(spec, _np(x.to(dtype)), _np(h0.to(dtype)), _np(None if elapsed is None else elapsed.to(dtype)),
                                   all_steps=all_steps, keep=keep)
@@ -231,7 +237,14 @@ class LTCCell(nn.Module):
         elif h0.shape != (b, self.state_size):
             raise ValueError(f"states must have shape (batch={b}, units={self.state_size}), got {tuple(h0.shape)}")
         params = [self._params[n] for n in self._params]
-        return _LTCSequence.apply(self._meta(all_steps), x, h0, elapsed, *params)
+        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, h0, elapsed, *params)):
+            return _LTCSequence.apply(self._meta(all_steps), x, h0, elapsed, *params)
+        # Nothing to differentiate: one Go call, no tape.
+        meta = self._meta(all_steps)
+        spec = _ops.CellSpec({n: _np(p) for n, p in zip(meta[8], params)}, *meta[:8], _np_dtype(dtype))
+        y, h, _ = _ops.forward(spec, _np(x.to(dtype)), _np(h0.to(dtype)),
+                               _np(None if elapsed is None else elapsed.to(dtype)), all_steps=all_steps)
+        return torch.from_numpy(y).to(x.device), torch.from_numpy(h).to(x.device)
 
     def forward(self, inputs: torch.Tensor, states: Optional[torch.Tensor] = None,
                 elapsed_time: Union[float, torch.Tensor] = 1.0) -> Tuple[torch.Tensor, torch.Tensor]:

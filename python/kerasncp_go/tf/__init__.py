@@ -1,0 +1,28 @@
+"""TensorFlow / Keras binding: keras-ncp's LTCCell and ncps's LTC layer with
+the Go kernels.
+
+``LTCCell`` is a drop-in for ``kerasncp.tf.LTCCell`` (keras-ncp 2.1.0): use it
+in ``keras.layers.RNN``. ``LTC`` has ``ncps.tf.LTC``'s arguments and runs a
+whole sequence in one Go call forward and one backward: prefer it for speed.
+Gradients come from the Go backward kernel through ``tf.custom_gradient``, so
+``model.fit`` works in graph mode (not under XLA: the layers set
+``supports_jit = False``).
+
+The Keras flavour is chosen at import, as TensorFlow chooses ``tf.keras``:
+tf-keras when ``TF_USE_LEGACY_KERAS=1`` is set, else Keras 3 (TensorFlow
+backend). ``kerasncp_go.tf.keras`` is the module in use.
+
+Saving: ``model.save("m.keras")`` and ``keras.models.load_model`` round-trip
+(the layers are registered as ``kerasncp_go>LTCCell``, ``kerasncp_go>LTC``,
+``kerasncp_go>MixedMemoryRNN``). SavedModel export (``tf.saved_model.save``,
+Keras 3 ``model.export``, tf-keras ``model.save(dir)``) traces the layers with
+an equivalent pure-TensorFlow implementation, since a ``tf.numpy_function``
+cannot be serialized; the exported model does not need this package.
+"""
+
+from ._keras import FLAVOUR, LEGACY, keras
+from ._op import live_tapes
+from .ltc import LTC, MixedMemoryRNN
+from .ltc_cell import LTCCell
+
+__all__ = ["LTCCell", "LTC", "MixedMemoryRNN", "keras", "FLAVOUR", "LEGACY", "live_tapes"]

@@ -1,0 +1,36 @@
+"""Which Keras this package builds on, chosen once at import.
+
+As TensorFlow itself does for ``tf.keras``: when the environment variable
+``TF_USE_LEGACY_KERAS`` is ``1``, ``true`` or ``True``, the layers are
+tf-keras layers (``import tf_keras``, what ``tf.keras`` then is); otherwise
+they are Keras 3 layers (``import keras``, with the TensorFlow backend). A
+process uses one flavour: set the variable before importing this package.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+#: True when the layers are tf-keras (Keras 2) layers.
+LEGACY = os.environ.get("TF_USE_LEGACY_KERAS", None) in ("true", "True", "1")
+
+if LEGACY:
+    import tf_keras as keras
+
+    FLAVOUR = "tf_keras"
+    RNNCellBase = keras.layers.AbstractRNNCell
+else:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ImportError(
+            f"kerasncp_go.tf needs Keras 3 with the TensorFlow backend, but KERAS_BACKEND is "
+            f"{keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow or TF_USE_LEGACY_KERAS=1")
+    FLAVOUR = "keras"
+    RNNCellBase = keras.layers.Layer
+
+register_serializable = keras.saving.register_keras_serializable
+
+__all__ = ["keras", "tf", "LEGACY", "FLAVOUR", "RNNCellBase", "register_serializable"]

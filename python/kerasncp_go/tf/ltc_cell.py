@@ -1,0 +1,464 @@
+"""keras-ncp's TensorFlow LTCCell, computed by the Go core."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .. import _ops
+from .. import wirings as _wirings
+from . import _op
+from ._keras import LEGACY, RNNCellBase, keras, register_serializable, tf
+
+__all__ = ["LTCCell"]
+
+#: Parameters whose values must stay non-negative (NonNeg constraint).
+NON_NEGATIVE = ("gleak", "cm", "w", "sensory_w")
+
+_BUILTIN_WIRINGS = {c.__name__: c for c in (_wirings.FullyConnected, _wirings.Random, _wirings.NCP,
+                                            _wirings.AutoNCP)}
+
+
+# -- helpers shared with LTC -------------------------------------------------
+
+
+def validate_initialization_ranges(ranges: Optional[Mapping[str, Any]]) -> Dict[str, Tuple[float, float]]:
+    """The default initial ranges overridden by `ranges`, checked as the
+    reference checks them (in its order: unknown name, negative lower bound
+    of a non-negative parameter, lower bound above upper bound).
+
+    Raises:
+        ValueError: with the reference's message plus the offending entry.
+    """
+    out = {k: (float(v[0]), float(v[1])) for k, v in _ops.DEFAULT_INIT_RANGES.items()}
+    if ranges is None:
+        return out
+    if not isinstance(ranges, Mapping):
+        raise TypeError(f"initialization_ranges must be a dict of name -> (low, high), got {type(ranges).__name__}")
+    for k, v in ranges.items():
+        if k not in out:
+            raise ValueError("Unknown parameter '{}' in initialization range dictionary! (Expected only {})"
+                             .format(k, str(list(out.keys()))))
+        if isinstance(v, (int, float, np.number)):
+            v = (v, v)
+        try:
+            lo, hi = (float(v[0]), float(v[1]))
+            if len(v) != 2:
+                raise TypeError
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(f"initialization_ranges['{k}'] must be a pair (low, high), got {v!r}") from None
+        if k in NON_NEGATIVE and lo < 0:
+            raise ValueError(f"Initialization range of parameter '{k}' must be non-negative! "
+                             f"(initialization_ranges['{k}'] = {tuple(v)!r})")
+        if lo > hi:
+            raise ValueError(f"Initialization range of parameter '{k}' is not a valid range "
+                             f"(initialization_ranges['{k}'] = {tuple(v)!r}: low > high)")
+        out[k] = (lo, hi)
+    return out
+
+
+def as_wiring(wiring: Any) -> Any:
+    """A kerasncp_go wiring as it is; a built keras-ncp / ncps wiring as a
+    kerasncp_go Wiring with the same matrices; an unbuilt foreign wiring as
+    it is (converted when built).
+
+    Raises:
+        TypeError: not a wiring.
+    """
+    if isinstance(wiring, _wirings.Wiring):
+        return wiring
+    if hasattr(wiring, "adjacency_matrix") and hasattr(wiring, "units") and hasattr(wiring, "build"):
+        if getattr(wiring, "input_dim", None) is None:
+            return wiring
+        return _wirings.Wiring.from_config({
+            "units": int(wiring.units), "adjacency_matrix": np.asarray(wiring.adjacency_matrix),
+            "sensory_adjacency_matrix": np.asarray(wiring.sensory_adjacency_matrix),
+            "input_dim": int(wiring.input_dim), "output_dim": wiring.output_dim})
+    raise TypeError(f"wiring must be a kerasncp_go.wirings.Wiring (or a keras-ncp / ncps wiring), "
+                    f"got {type(wiring).__name__}")
+
+
+def wiring_to_config(wiring: _wirings.Wiring) -> Dict[str, Any]:
+    """{"class_name", "config"}: the constructor arguments of a built-in
+    wiring class (seed included), or the matrices of any other wiring."""
+    name = type(wiring).__name__
+    if _BUILTIN_WIRINGS.get(name) is type(wiring):
+        return {"class_name": name, "config": wiring.get_config()}
+    return {"class_name": "Wiring", "config": _wirings.Wiring.get_config(wiring)}
+
+
+def wiring_from_config(config: Mapping[str, Any]) -> _wirings.Wiring:
+    """Inverse of :func:`wiring_to_config`; also accepts a bare matrix-form
+    wiring config (keras-ncp's).
+
+    Raises:
+        ValueError: an unknown wiring class.
+    """
+    if "class_name" not in config:
+        return _wirings.Wiring.from_config(dict(config))
+    name, cfg = config["class_name"], dict(config.get("config") or {})
+    if name == "Wiring":
+        return _wirings.Wiring.from_config(cfg)
+    if name not in _BUILTIN_WIRINGS:
+        raise ValueError(f"wiring: unknown wiring class {name!r} (known: Wiring, {', '.join(_BUILTIN_WIRINGS)})")
+    return _BUILTIN_WIRINGS[name](**cfg)
+
+
+def feature_dim(input_shape: Any) -> Tuple[int, bool]:
+    """(features, irregular) from a layer input shape: a shape, or a pair
+    of shapes (inputs, elapsed_time) in irregular mode.
+
+    Raises:
+        ValueError: the last dimension is unknown.
+    """
+    irregular = False
+    shape = input_shape
+    if isinstance(shape, dict):
+        raise ValueError(f"inputs must be a tensor or a pair (inputs, elapsed_time), got a dict {shape!r}")
+    if isinstance(shape, (list, tuple)) and shape and (
+            isinstance(shape[0], (list, tuple, tf.TensorShape)) or shape[0] is None and len(shape) == 2
+            and isinstance(shape[1], (list, tuple, tf.TensorShape))):
+        irregular = True
+        shape = shape[0]
+    dims = tf.TensorShape(shape).as_list() if shape is not None else None
+    if not dims or dims[-1] is None:
+        raise ValueError(f"inputs: the number of input features (last dimension) must be known, got shape "
+                         f"{input_shape!r}")
+    return int(dims[-1]), irregular
+
+
+def split_irregular(inputs: Any, what: str) -> Tuple[Any, Optional[Any]]:
+    """(x, elapsed_time) from a tensor or a pair.
+
+    Raises:
+        ValueError: a tuple/list that is not a pair.
+    """
+    if isinstance(inputs, (tuple, list)):
+        if len(inputs) != 2:
+            raise ValueError(f"{what}: inputs must be a tensor or a pair (inputs, elapsed_time), "
+                             f"got a {type(inputs).__name__} of {len(inputs)} items")
+        return inputs[0], inputs[1]
+    if isinstance(inputs, dict):
+        raise ValueError(f"{what}: inputs must be a tensor or a pair (inputs, elapsed_time), got a dict")
+    return inputs, None
+
+
+def check_wiring_input(wiring: Any, input_dim: int, what: str) -> None:
+    """Raises ValueError when a built wiring expects another input size."""
+    built = wiring.input_dim
+    if built is not None and int(built) != int(input_dim):
+        raise ValueError(f"{what}: the wiring was built for input_dim={built} features but the inputs have "
+                         f"{input_dim} (last dimension); pass data with {built} features or an unbuilt wiring")
+
+
+def motor_size_of(wiring: Any) -> int:
+    return wiring.output_dim if wiring.output_dim is not None else wiring.units
+
+
+# -- the cell ------------------------------------------------------------------
+
+
+@register_serializable(package="kerasncp_go", name="LTCCell")
+class LTCCell(RNNCellBase):
+    """A liquid time-constant RNN cell over a wiring (keras-ncp 2.1.0's
+    ``kerasncp.tf.LTCCell``), computed by the Go core.
+
+    Use it in ``keras.layers.RNN`` (``return_sequences``, ``return_state``,
+    ``stateful`` and ``go_backwards`` work as for any cell). Each step is one
+    Go call forward and one backward; :class:`kerasncp_go.tf.LTC` runs a
+    whole sequence in one call and is much faster.
+
+    Weights have the reference's names, shapes, order and initial ranges:
+    gleak, vleak, cm, sigma, mu, w, erev, sensory_sigma, sensory_mu,
+    sensory_w, sensory_erev, input_w, input_b, output_w, output_b (the
+    mapping weights only for "affine" / "linear" mappings). gleak, cm, w and
+    sensory_w carry ``NonNeg`` constraints. The sparsity masks are
+    constants, not weights.
+
+    Irregularly sampled sequences: feed ``(inputs, elapsed_time)`` pairs;
+    through ``keras.layers.RNN`` a pair of sequences (B, T, S) and (B, T, 1).
+
+    Args:
+        wiring: a :mod:`kerasncp_go.wirings` wiring (or a keras-ncp / ncps
+            one, converted through its matrices); built from the input
+            shape when the cell is built.
+        input_mapping: "affine", "linear" or None.
+        output_mapping: "affine", "linear" or None.
+        ode_unfolds: semi-implicit Euler steps per time step (>= 1).
+        epsilon: added to the ODE denominator.
+        initialization_ranges: overrides of the initial uniform ranges,
+            e.g. ``{"w": (0.01, 1.0)}``.
+        **kwargs: Keras layer arguments (name, dtype, trainable).
+
+    Raises:
+        ValueError: an unknown name in initialization_ranges, a negative
+            lower bound for gleak, cm, w or sensory_w, a lower bound above
+            the upper bound, a bad mapping or ode_unfolds; at build time a
+            wiring built for another number of input features.
+        TypeError: wiring is not a wiring.
+
+    Example:
+        >>> from kerasncp_go import wirings
+        >>> from kerasncp_go.tf import LTCCell, keras
+        >>> cell = LTCCell(wirings.NCP(12, 6, 1, 6, 4, 6, 6))
+        >>> model = keras.Sequential([keras.Input((None, 2)), keras.layers.RNN(cell, return_sequences=True)])
+        >>> model.compile("adam", "mse")
+    """
+
+    def __init__(self, wiring, input_mapping: Optional[str] = "affine", output_mapping: Optional[str] = "affine",
+                 ode_unfolds: int = 6, epsilon: float = 1e-8,
+                 initialization_ranges: Optional[Mapping[str, Any]] = None, **kwargs) -> None:
+        self._init_ranges = validate_initialization_ranges(initialization_ranges)
+        self._initialization_ranges = None if initialization_ranges is None else {
+            k: (list(v) if isinstance(v, (tuple, list)) else v) for k, v in initialization_ranges.items()}
+        self._in_code = _ops.mapping_code(input_mapping, "input_mapping")
+        self._out_code = _ops.mapping_code(output_mapping, "output_mapping")
+        if isinstance(ode_unfolds, bool) or not isinstance(ode_unfolds, (int, np.integer)) or ode_unfolds < 1:
+            raise ValueError(f"ode_unfolds must be an int >= 1, got {ode_unfolds!r}")
+        if not (float(epsilon) >= 0 and np.isfinite(epsilon)):
+            raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+        wiring = as_wiring(wiring)
+        kwargs.setdefault("name", "ltc_cell")
+        super().__init__(**kwargs)
+        self._wiring = wiring
+        self._input_mapping = input_mapping
+        self._output_mapping = output_mapping
+        self._ode_unfolds = int(ode_unfolds)
+        self._epsilon = float(epsilon)
+        self._params: Dict[str, Any] = {}
+        self._meta: Optional[_op.CellMeta] = None
+        self.supports_jit = False  # a tf.numpy_function cannot be XLA-compiled
+
+    # -- sizes -------------------------------------------------------------
+
+    @property
+    def wiring(self) -> _wirings.Wiring:
+        """The wiring."""
+        return self._wiring
+
+    @property
+    def state_size(self) -> int:
+        """Number of neurons (units)."""
+        return self._wiring.units
+
+    @property
+    def sensory_size(self) -> Optional[int]:
+        """Number of input features (None before build)."""
+        return self._wiring.input_dim
+
+    @property
+    def motor_size(self) -> int:
+        """Number of output (motor) neurons."""
+        return motor_size_of(self._wiring)
+
+    @property
+    def output_size(self) -> int:
+        """Same as motor_size."""
+        return self.motor_size
+
+    @property
+    def synapse_count(self) -> int:
+        """Synapses between neurons."""
+        return int(np.sum(np.abs(self._wiring.adjacency_matrix)))
+
+    @property
+    def sensory_synapse_count(self) -> int:
+        """Synapses from the input features (needs the wiring built)."""
+        return int(np.sum(np.abs(self._wiring.sensory_adjacency_matrix)))
+
+    # -- weights -----------------------------------------------------------
+
+    def _initializer(self, name: str):
+        lo, hi = self._init_ranges[name]
+        if lo == hi:
+            return keras.initializers.Constant(lo)
+        return keras.initializers.RandomUniform(lo, hi)
+
+    def build(self, input_shape) -> None:
+        """Builds the wiring for the input's feature count and creates the
+        weights.
+
+        Raises:
+            ValueError: the wiring was built for another feature count.
+        """
+        input_dim, _ = feature_dim(input_shape)
+        check_wiring_input(self._wiring, input_dim, "LTCCell")
+        if not self._wiring.is_built():
+            self._wiring.build(input_dim)
+        self._wiring = as_wiring(self._wiring)
+        dtype = tf.as_dtype(self.dtype or "float32")
+        if dtype not in (tf.float32, tf.float64):
+            dtype = tf.float32
+        adj = np.asarray(self._wiring.adjacency_matrix)
+        sens = np.asarray(self._wiring.sensory_adjacency_matrix)
+        u, s, m = self.state_size, self.sensory_size, self.motor_size
+        self._meta = _op.CellMeta(u, s, m, self._in_code, self._out_code, self._ode_unfolds, self._epsilon,
+                                  adj, sens, dtype.as_numpy_dtype)
+        npdt = dtype.as_numpy_dtype
+
+        def const(value):
+            value = np.array(value, dtype=npdt)
+
+            def init(shape, dtype=None, **kwargs):
+                return tf.constant(value, dtype=dtype or npdt)
+            return init
+
+        for name, shape in self._meta.shapes.items():
+            if name in ("sparsity_mask", "sensory_sparsity_mask"):
+                continue
+            if name == "erev":
+                init = const(adj)
+            elif name == "sensory_erev":
+                init = const(sens)
+            elif name in ("input_w", "output_w"):
+                init = keras.initializers.Constant(1)
+            elif name in ("input_b", "output_b"):
+                init = keras.initializers.Constant(0)
+            else:
+                init = self._initializer(name)
+            self._params[name] = self.add_weight(
+                name=name, shape=shape, dtype=dtype, initializer=init,
+                constraint=keras.constraints.NonNeg() if name in NON_NEGATIVE else None)
+        # Constants, as in the reference (not weights).
+        self._params["sparsity_mask"] = tf.constant(np.abs(adj), dtype=dtype)
+        self._params["sensory_sparsity_mask"] = tf.constant(np.abs(sens), dtype=dtype)
+        self.built = True
+
+    def _param_tensors(self) -> List[tf.Tensor]:
+        dt = self._meta.tf_dtype
+        return [tf.cast(tf.convert_to_tensor(self._params[n]), dt) for n in self._meta.names]
+
+    # -- computation -------------------------------------------------------
+
+    def _elapsed_per_step(self, elapsed, batch) -> tf.Tensor:
+        dt = self._meta.tf_dtype
+        e = tf.cast(tf.convert_to_tensor(elapsed), dt)
+        rank = e.shape.rank
+        if rank == 0:
+            return tf.fill(tf.stack([batch, 1]), e)
+        if rank == 1:
+            return tf.reshape(e, [-1, 1])
+        if rank == 2 and e.shape[-1] in (1, None):
+            return tf.reshape(e, [-1, 1])
+        raise ValueError(f"LTCCell: elapsed_time must be a scalar or have shape (batch, 1) or (batch,), "
+                         f"got shape {e.shape}")
+
+    def call(self, inputs, states, training=None):
+        """One step.
+
+        Args:
+            inputs: (batch, features), or a pair (inputs, elapsed_time) with
+                elapsed_time of shape (batch, 1), (batch,) or a scalar.
+            states: [state (batch, units)] (a bare tensor works too).
+
+        Returns:
+            (outputs (batch, motor_size), [new state (batch, units)]).
+
+        Raises:
+            ValueError: malformed inputs (the message names them).
+        """
+        x, elapsed = split_irregular(inputs, "LTCCell")
+        h = states[0] if isinstance(states, (list, tuple)) else states
+        dt = self._meta.tf_dtype
+        x = tf.cast(x, dt)
+        if x.shape.rank != 2:
+            raise ValueError(f"LTCCell: inputs must have shape (batch, {self.sensory_size}) per step, got {x.shape}")
+        if x.shape[-1] is not None and x.shape[-1] != self.sensory_size:
+            raise ValueError(f"LTCCell: inputs have {x.shape[-1]} features but the wiring has "
+                             f"input_dim={self.sensory_size}")
+        h = tf.cast(h, dt)
+        e = None if elapsed is None else self._elapsed_per_step(elapsed, tf.shape(x)[0])
+        y, h = _op.ltc_sequence(self._meta, tf.expand_dims(x, 1), h, e, self._param_tensors(), all_steps=False)
+        return y, [h]
+
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        """Zeros (batch, units), for both Keras flavours' calling
+        conventions."""
+        if batch_size is None and inputs is not None:
+            batch_size = tf.shape(tf.nest.flatten(inputs)[0])[0]
+        if batch_size is None:
+            batch_size = inputs
+        dt = self._meta.tf_dtype if self._meta is not None else (dtype or tf.float32)
+        return [tf.zeros(tf.stack([batch_size, self.state_size]), dtype=dt)]
+
+    # -- configuration -----------------------------------------------------
+
+    def get_config(self) -> Dict[str, Any]:
+        """Base layer config plus the wiring (class name and constructor
+        arguments, or matrices for a custom wiring), the mappings,
+        ode_unfolds, epsilon and initialization_ranges."""
+        config = super().get_config()
+        config.update({
+            "wiring": wiring_to_config(as_wiring(self._wiring)),
+            "input_mapping": self._input_mapping,
+            "output_mapping": self._output_mapping,
+            "ode_unfolds": self._ode_unfolds,
+            "epsilon": self._epsilon,
+            "initialization_ranges": self._initialization_ranges,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "LTCCell":
+        """Rebuilds a cell from :meth:`get_config`, or from keras-ncp 2.1.0's
+        config (wiring matrices at the top level)."""
+        config = dict(config)
+        if "wiring" in config:
+            wiring = wiring_from_config(config.pop("wiring"))
+        else:  # keras-ncp's form
+            wiring = _wirings.Wiring.from_config(config)
+            for k in ("adjacency_matrix", "sensory_adjacency_matrix", "input_dim", "output_dim", "units"):
+                config.pop(k, None)
+        return cls(wiring=wiring, **config)
+
+    # -- graph ---------------------------------------------------------------
+
+    def get_graph(self, include_sensory_neurons: bool = True):
+        """The wiring as a networkx.DiGraph (see
+        :meth:`kerasncp_go.wirings.Wiring.get_graph`), with each synapse's
+        polarity read from the sign of the current erev / sensory_erev
+        weights, as keras-ncp 2.1.0 does.
+
+        Raises:
+            ValueError: the cell is not built yet.
+        """
+        if not self.built:
+            raise ValueError(
+                "LTCCell layer is not built yet.\n"
+                "This is probably because the input shape is not known yet.\n"
+                "Consider calling the model.build(...) method using the shape of the inputs.")
+        g = self._wiring.get_graph(include_sensory_neurons)
+        erev = np.asarray(self._params["erev"].numpy())
+        serev = np.asarray(self._params["sensory_erev"].numpy())
+        for u, v, data in g.edges(data=True):
+            dst = int(v.split("_")[1])
+            src = int(u.split("_")[1])
+            value = serev[src, dst] if u.startswith("sensory_") else erev[src, dst]
+            data["polarity"] = "excitatory" if value >= 0.0 else "inhibitory"
+        return g
+
+    def draw_graph(self, layout: str = "shell", neuron_colors: Optional[Dict[str, str]] = None,
+                   synapse_colors: Any = None, draw_labels: bool = False):
+        """Draws :meth:`get_graph` into the current matplotlib axes with the
+        wiring's drawing code (:meth:`kerasncp_go.wirings.Wiring.draw_graph`)
+        and returns the legend patches.
+
+        Raises:
+            ValueError: unknown layout, or the cell is not built.
+        """
+        graph = self.get_graph()
+        return _wirings.Wiring.draw_graph(_GraphView(self._wiring, graph), layout=layout,
+                                          neuron_colors=neuron_colors, synapse_colors=synapse_colors,
+                                          draw_labels=draw_labels)
+
+
+class _GraphView:
+    """The wiring as Wiring.draw_graph sees it, with the cell's graph."""
+
+    def __init__(self, wiring, graph):
+        self.num_layers = wiring.num_layers
+        self._graph = graph
+
+    def get_graph(self, include_sensory_neurons: bool = True):
+        return self._graph

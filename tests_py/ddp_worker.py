@@ -1,0 +1,41 @@
+"""Worker of test_torch_ddp: one rank of a 2-process DistributedDataParallel
+run over kerasncp_go.torch.LTC (gloo, 127.0.0.1). Started with the spawn
+start method: after the Go runtime has started, a forked child would hang."""
+
+import os
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+
+def make_model():
+    import kerasncp_go.torch as GT
+    import kerasncp_go.wirings as GW
+
+    torch.manual_seed(0)
+    return GT.LTC(3, GW.AutoNCP(12, 2), implicit_param_constraints=True)
+
+
+def data():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(8, 10, 3, generator=g)
+    y = torch.randn(8, 10, 2, generator=g)
+    return x, y
+
+
+def run(rank, world, port, out_dir):
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(port)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        model = torch.nn.parallel.DistributedDataParallel(make_model())
+        x, y = data()
+        n = x.shape[0] // world
+        xs, ys = x[rank * n:(rank + 1) * n], y[rank * n:(rank + 1) * n]
+        loss = (model(xs)[0] - ys).square().mean()
+        loss.backward()
+        grads = {k: p.grad.numpy() for k, p in model.module.named_parameters() if p.grad is not None}
+        np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **grads)
+    finally:
+        dist.destroy_process_group()

@@ -1,0 +1,30 @@
+"""kerasncp_go.torch under DistributedDataParallel: two gloo processes on
+127.0.0.1 get the gradients of one process on the concatenated batch."""
+
+import socket
+
+import numpy as np
+import torch.multiprocessing as mp
+
+import ddp_worker
+from conftest import rel_err
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_processes_match_single_process(tmp_path):
+    mp.start_processes(ddp_worker.run, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True,
+                       start_method="spawn")
+    model = ddp_worker.make_model()
+    x, y = ddp_worker.data()
+    (model(x)[0] - y).square().mean().backward()
+    want = {k: p.grad.numpy() for k, p in model.named_parameters() if p.grad is not None}
+    for rank in (0, 1):
+        with np.load(tmp_path / f"rank{rank}.npz") as got:
+            assert set(got.files) == set(want)
+            for k in want:
+                assert rel_err(got[k], want[k]) <= 1e-5, (rank, k)
