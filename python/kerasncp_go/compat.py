@@ -1,0 +1,76 @@
+"""Run an unmodified keras-ncp (or ncps) script on the Go kernels.
+
+    python -m kerasncp_go.compat script.py [args...]
+    python -m kerasncp_go.compat --ncps script.py [args...]
+
+makes ``import kerasncp`` (and ``kerasncp.wirings``, ``kerasncp.torch``,
+``kerasncp.tf``) resolve to the corresponding ``kerasncp_go`` modules, then
+runs the script as ``__main__``. With ``--ncps``, ``import ncps`` (and
+``ncps.wirings``, ``ncps.torch``, ``ncps.tf``) is redirected too; parts of
+ncps that kerasncp-go does not implement (CfC, datasets) then raise
+ImportError naming the module.
+
+In Python code, :func:`install` does the same redirection.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import runpy
+import sys
+from typing import Iterable
+
+_SUBMODULES = ("wirings", "torch", "tf")
+
+
+class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = tuple(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        top, _, rest = fullname.partition(".")
+        if top not in self.names:
+            return None
+        if rest and rest.split(".")[0] not in _SUBMODULES:
+            raise ImportError(f"kerasncp_go.compat: {fullname} has no kerasncp-go counterpart "
+                              f"(available: {', '.join(top + '.' + s for s in _SUBMODULES)})")
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec):
+        _, _, rest = spec.name.partition(".")
+        target = "kerasncp_go" + ("." + rest if rest else "")
+        return importlib.import_module(target)
+
+    def exec_module(self, module):
+        pass
+
+
+def install(ncps: bool = False) -> None:
+    """Redirects ``kerasncp`` (and, with ncps=True, ``ncps``) imports to
+    kerasncp_go. Modules already imported under those names are replaced."""
+    names = ["kerasncp"] + (["ncps"] if ncps else [])
+    for n in list(sys.modules):
+        if n.split(".")[0] in names:
+            del sys.modules[n]
+    sys.meta_path.insert(0, _Alias(names))
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ncps = False
+    if argv and argv[0] == "--ncps":
+        ncps = True
+        argv = argv[1:]
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip().splitlines()[0] + "\n\nusage: python -m kerasncp_go.compat [--ncps] script.py [args...]")
+        return 0 if argv else 2
+    install(ncps=ncps)
+    sys.argv = argv
+    runpy.run_path(argv[0], run_name="__main__")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
