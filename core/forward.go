@@ -117,11 +117,6 @@ func (ws *Workspace[T]) forwardBlock(w *worker[T], blk int, out Output[T]) {
 	for t := 0; t < steps; t++ {
 		ws.loadInputs(w.xt, blk, t)
 		sensoryDrive(w.ns, w.ds, w.xt, &ws.sen)
-		// The reference evaluates every (source, neuron) pair and multiplies
-		// absent synapses by a zero mask, and NaN * 0 is NaN: a NaN input
-		// makes the whole row NaN. The kernels skip absent synapses, so
-		// spread NaN as the reference does.
-		poisonNaNLanes(w.ns, w.xt)
 		ws.loadCapacitance(w.c, blk, t, t == 0)
 		var tp []T
 		if ws.taped {
@@ -134,9 +129,15 @@ func (ws *Workspace[T]) forwardBlock(w *worker[T], blk int, out Output[T]) {
 				q = tp[(k+1+it)*ul : (k+2+it)*ul]
 			}
 			unfoldForward(vn, q, v, w.ns, w.ds, w.c, ws.pgleak, ws.glvl, &ws.rec, eps)
-			poisonNaNLanes(vn, v) // as above, for a NaN state
 			v, vn = vn, v
 		}
+		// The reference evaluates every (source, neuron) pair and multiplies
+		// absent synapses by a zero mask, and NaN * 0 is NaN: one NaN input
+		// or neuron makes the whole row NaN in the next unfold. The kernels
+		// skip absent synapses, and a NaN neuron stays NaN through the
+		// unfolds, so making the row NaN once per step gives the same final
+		// state and outputs.
+		poisonNaNLanes(v, v, w.xt)
 		if tp != nil {
 			copy(tp[k*ul:(k+1)*ul], v)
 		}
@@ -176,14 +177,17 @@ func (ws *Workspace[T]) forwardBlock(w *worker[T], blk int, out Output[T]) {
 }
 
 // poisonNaNLanes sets every entry of lane l of dst (n x lanes) to NaN when
-// some entry of lane l of src (m x lanes) is NaN.
-func poisonNaNLanes[T Float](dst, src []T) {
+// some entry of lane l of a or b is NaN.
+func poisonNaNLanes[T Float](dst, a, b []T) {
 	var bad [lanes]bool
 	found := false
-	for i := 0; i+lanes <= len(src); i += lanes {
-		for l, v := range src[i : i+lanes] {
-			if v != v {
-				bad[l], found = true, true
+	for _, src := range [2][]T{a, b} {
+		for i := 0; i+lanes <= len(src); i += lanes {
+			blk := (*[lanes]T)(src[i : i+lanes])
+			for l := range blk {
+				if blk[l] != blk[l] {
+					bad[l], found = true, true
+				}
 			}
 		}
 	}
@@ -191,8 +195,8 @@ func poisonNaNLanes[T Float](dst, src []T) {
 		return
 	}
 	nan := T(math.NaN())
-	for l, b := range bad {
-		if b {
+	for l, isBad := range bad {
+		if isBad {
 			for i := l; i < len(dst); i += lanes {
 				dst[i] = nan
 			}
