@@ -12,12 +12,25 @@ The Keras flavour is chosen at import, as TensorFlow chooses ``tf.keras``:
 tf-keras when ``TF_USE_LEGACY_KERAS=1`` is set, else Keras 3 (TensorFlow
 backend). ``kerasncp_go.tf.keras`` is the module in use.
 
+Irregular sampling: the cell takes ``(inputs, elapsed_time)`` pairs as
+keras-ncp's does; Keras 3's ``keras.layers.RNN`` cannot feed pairs of
+sequences, so under Keras 3 use ``LTC`` with ``[inputs, elapsed_time]``.
+
+A forward pass recorded by a gradient tape keeps its Go tape until the
+backward pass (``live_tapes()`` counts them); unused ones are evicted from a
+bounded store, and a backward pass whose tape is gone recomputes it.
+``keras.layers.RNN`` runs one extra cell step outside its loop (for the
+output's shape and dtype) whose tape is never used: one such tape per
+training step waits in the store until it is evicted.
+
 Saving: ``model.save("m.keras")`` and ``keras.models.load_model`` round-trip
 (the layers are registered as ``kerasncp_go>LTCCell``, ``kerasncp_go>LTC``,
 ``kerasncp_go>MixedMemoryRNN``). SavedModel export (``tf.saved_model.save``,
 Keras 3 ``model.export``, tf-keras ``model.save(dir)``) traces the layers with
 an equivalent pure-TensorFlow implementation, since a ``tf.numpy_function``
 cannot be serialized; the exported model does not need this package.
+A keras-ncp 2.1.0 model saved as HDF5 loads with the Go cell in place of the
+reference's: ``load_model(path, custom_objects={"LTCCell": LTCCell})``.
 """
 
 from ._keras import FLAVOUR, LEGACY, keras

@@ -25,7 +25,7 @@ from __future__ import annotations
 import collections
 import functools
 import threading
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -67,7 +67,7 @@ class _TapeStore:
     """Go tapes waiting for their backward pass, by id. Holds at most
     max_count tapes and about max_bytes of tape memory; the oldest go first."""
 
-    def __init__(self, max_count: int = 8192, max_bytes: int = 1 << 30) -> None:
+    def __init__(self, max_count: int = 8192, max_bytes: int = 512 << 20) -> None:
         self._tapes: "collections.OrderedDict[int, Tuple[_ops.Tape, int]]" = collections.OrderedDict()
         self._lock = threading.Lock()
         self._next = 0

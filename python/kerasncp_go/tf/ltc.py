@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import wirings as _wirings
 from . import _op
-from ._keras import LEGACY, RNNCellBase, keras, register_serializable, tf
+from ._keras import RNNCellBase, keras, register_serializable, tf
 from .ltc_cell import (LTCCell, as_wiring, feature_dim, split_irregular, wiring_from_config, wiring_to_config)
 
 __all__ = ["LTC", "MixedMemoryRNN"]
@@ -39,6 +39,9 @@ class MixedMemoryRNN(RNNCellBase):
         self.rnn_cell = rnn_cell
         self.forget_gate_bias = float(forget_gate_bias)
         self.supports_jit = False
+        # Set by LTC for irregular sequences: the elapsed time arrives as the
+        # last input feature (keras.layers.RNN of Keras 3 takes no pairs).
+        self._packed_elapsed = False
 
     @property
     def state_size(self) -> List[int]:
@@ -55,6 +58,8 @@ class MixedMemoryRNN(RNNCellBase):
 
     def build(self, input_shape) -> None:
         input_dim, _ = feature_dim(input_shape)
+        if self._packed_elapsed:
+            input_dim -= 1
         self.rnn_cell.build((None, self.flat_size))
         self.input_kernel = self.add_weight(name="input_kernel", shape=(input_dim, 4 * self.flat_size),
                                             initializer="glorot_uniform")
@@ -65,6 +70,8 @@ class MixedMemoryRNN(RNNCellBase):
 
     def call(self, inputs, states, training=None):
         x, elapsed = split_irregular(inputs, "MixedMemoryRNN")
+        if self._packed_elapsed and elapsed is None:
+            x, elapsed = x[:, :-1], x[:, -1:]
         memory, inner = states[0], states[1]
         flat = tf.concat(tf.nest.flatten(inner), axis=-1)
         z = tf.matmul(x, self.input_kernel) + tf.matmul(flat, self.recurrent_kernel) + self.bias
@@ -225,8 +232,8 @@ class LTC(keras.layers.Layer):
             raise ValueError(f"LTC: inputs must be 3-D (batch, steps, features), got shape {tuple(dims)}")
         batch = dims[1] if self.time_major else dims[0]
         if self.mixed_memory:
-            seq = [batch, None, features]
-            self._rnn.build([seq, [batch, None, 1]] if irregular else seq)
+            self._rnn.cell._packed_elapsed = irregular
+            self._rnn.build((batch, None, features + int(irregular)))
             self.built = True
             return
         self.cell.build((batch, features))
@@ -333,15 +340,19 @@ class LTC(keras.layers.Layer):
 
     def _call_mixed(self, inputs, initial_state, mask, training):
         x, elapsed = split_irregular(inputs, "LTC")
+        x = tf.convert_to_tensor(x)
         if self.time_major:
             x = tf.transpose(x, [1, 0, 2])
             if elapsed is not None:
                 elapsed = tf.transpose(elapsed, [1, 0] + list(range(2, tf.convert_to_tensor(elapsed).shape.rank)))
         if elapsed is not None:
-            elapsed = tf.convert_to_tensor(elapsed)
+            elapsed = tf.cast(tf.convert_to_tensor(elapsed), x.dtype)
             if elapsed.shape.rank == 2:
                 elapsed = tf.expand_dims(elapsed, -1)
-            x = (x, elapsed)
+            if elapsed.shape.rank != 3 or elapsed.shape[-1] not in (1, None):
+                raise ValueError(f"LTC: elapsed_time must have shape (batch, steps) or (batch, steps, 1), got "
+                                 f"{elapsed.shape}")
+            x = tf.concat([x, elapsed], axis=-1)
         kwargs = {}
         if initial_state is not None:
             kwargs["initial_state"] = initial_state

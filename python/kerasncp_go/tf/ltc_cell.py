@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from .. import _ops
 from .. import wirings as _wirings
 from . import _op
-from ._keras import LEGACY, RNNCellBase, keras, register_serializable, tf
+from ._keras import RNNCellBase, keras, register_serializable, tf
 
 __all__ = ["LTCCell"]
 
@@ -177,7 +177,10 @@ class LTCCell(RNNCellBase):
     constants, not weights.
 
     Irregularly sampled sequences: feed ``(inputs, elapsed_time)`` pairs;
-    through ``keras.layers.RNN`` a pair of sequences (B, T, S) and (B, T, 1).
+    through tf-keras's ``keras.layers.RNN`` a pair of sequences (B, T, S) and
+    (B, T, 1), as with keras-ncp. Keras 3's ``keras.layers.RNN`` accepts no
+    pairs of sequences (for any cell): there, use :class:`LTC` with
+    ``[inputs, elapsed_time]``, or call the cell step by step.
 
     Args:
         wiring: a :mod:`kerasncp_go.wirings` wiring (or a keras-ncp / ncps
@@ -406,7 +409,11 @@ class LTCCell(RNNCellBase):
         config = dict(config)
         if "wiring" in config:
             wiring = wiring_from_config(config.pop("wiring"))
-        else:  # keras-ncp's form
+        else:  # keras-ncp's form (numpy arrays as saved by Keras: {"class_name": "__numpy__", ...})
+            for k in ("adjacency_matrix", "sensory_adjacency_matrix"):
+                v = config.get(k)
+                if isinstance(v, Mapping) and "config" in v:
+                    config[k] = v["config"].get("value")
             wiring = _wirings.Wiring.from_config(config)
             for k in ("adjacency_matrix", "sensory_adjacency_matrix", "input_dim", "output_dim", "units"):
                 config.pop(k, None)
