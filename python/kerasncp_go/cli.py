@@ -48,7 +48,7 @@ from . import __version__, _lib
 from . import wirings as W
 from ._lib import NCPError
 from .ltc import LTCCell
-from .train import (Dataset, History, evaluate, fit, irregular_task, load_model, load_npz_task, make_wiring, predict,
+from .train import (Dataset, History, fit, irregular_task, load_model, load_npz_task, make_wiring, predict,
                     read_model_config, save_model, sine_task, split)
 
 __all__ = ["main", "load_model", "build_parser"]
@@ -83,8 +83,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps descriptions as written and appends "(default: ...)" to options
+    whose help does not mention their default already."""
+
+    def _get_help_string(self, action):
+        h = action.help or ""
+        d = action.default
+        if "default" not in h and d is not None and d is not False and d != argparse.SUPPRESS and action.option_strings:
+            h += " (default: %(default)s)"
+        return h
 
 
 def _positive_int(s: str) -> int:
@@ -123,37 +131,42 @@ def _positive_float(s: str) -> float:
 def _add_wiring_args(p: argparse.ArgumentParser, outputs_help: str) -> None:
     g = p.add_argument_group(
         "wiring",
-        "The network's wiring. autoncp: an NCP sized from --units, --outputs and --sparsity (ncps's AutoNCP). "
-        "ncp: an NCP with explicit layer sizes and fan-outs (keras-ncp's NCP; --outputs motor neurons). "
-        "fc: every neuron connected to every neuron (FullyConnected). random: random synapses (Random).")
+        "  autoncp  an NCP sized from --units, --outputs and --sparsity (ncps's AutoNCP)\n"
+        "  ncp      an NCP with explicit layer sizes and fan-outs (keras-ncp's NCP), --outputs motor neurons\n"
+        "  fc       every neuron connected to every neuron (FullyConnected)\n"
+        "  random   random synapses (Random)")
     g.add_argument("--wiring", default="autoncp", metavar="KIND",
                    help="ncp, autoncp, fc or random")
-    g.add_argument("--units", type=_positive_int, default=None,
+    g.add_argument("--units", metavar="N", type=_positive_int, default=None,
                    help="neurons (autoncp, fc, random); default 16 for autoncp, 8 for fc and random")
-    g.add_argument("--outputs", type=_positive_int, default=None, help=outputs_help)
-    g.add_argument("--sparsity", type=float, default=0.5, help="sparsity level (autoncp: 0.1-1; random: 0-1)")
-    g.add_argument("--inter", type=_positive_int, default=6, help="ncp: inter neurons")
-    g.add_argument("--command", type=_positive_int, default=4, help="ncp: command neurons")
-    g.add_argument("--sensory-fanout", type=_positive_int, default=None,
+    g.add_argument("--outputs", metavar="M", type=_positive_int, default=None, help=outputs_help)
+    g.add_argument("--sparsity", metavar="S", type=float, default=0.5,
+                   help="sparsity level (autoncp: 0.1-1; random: 0-1)")
+    g.add_argument("--inter", metavar="N", type=_positive_int, default=6, help="ncp: inter neurons")
+    g.add_argument("--command", metavar="N", type=_positive_int, default=4, help="ncp: command neurons")
+    g.add_argument("--sensory-fanout", metavar="N", type=_positive_int, default=None,
                    help="ncp: inter neurons each input reaches (default: min(4, inter))")
-    g.add_argument("--inter-fanout", type=_positive_int, default=None,
+    g.add_argument("--inter-fanout", metavar="N", type=_positive_int, default=None,
                    help="ncp: command neurons each inter neuron reaches (default: min(2, command))")
-    g.add_argument("--recurrent-command", type=_nonneg_int, default=4,
+    g.add_argument("--recurrent-command", metavar="N", type=_nonneg_int, default=4,
                    help="ncp: recurrent command-to-command synapses")
-    g.add_argument("--motor-fanin", type=_positive_int, default=None,
+    g.add_argument("--motor-fanin", metavar="N", type=_positive_int, default=None,
                    help="ncp: command neurons each motor neuron listens to (default: min(3, command))")
-    g.add_argument("--wiring-seed", type=_nonneg_int, default=None,
+    g.add_argument("--wiring-seed", metavar="SEED", type=_nonneg_int, default=None,
                    help="seed of the synapses (default: the wiring class's, 22222 for NCPs, 1111 otherwise)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kerasncp-go`` program."""
-    top = _Parser(prog=PROG, description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
-                  formatter_class=argparse.RawDescriptionHelpFormatter,
-                  epilog="Run 'kerasncp-go COMMAND --help' for a command's options.")
+    top = _Parser(prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                  description="Neural Circuit Policies (LTC networks, keras-ncp compatible) computed by a Go core:\n"
+                              "train, run, inspect, draw and benchmark them.",
+                  epilog="Run 'kerasncp-go COMMAND --help' for a command's options. Start with:\n"
+                         "  kerasncp-go train          # the keras-ncp sine-wave tutorial, about a second\n"
+                         "  kerasncp-go info runs/sine")
     top.add_argument("--version", action="version",
                      version=f"kerasncp-go {__version__} (library {_lib.version()})")
-    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+    sub = top.add_subparsers(dest="subcommand", metavar="COMMAND")
 
     # train
     p = sub.add_parser(
@@ -180,27 +193,33 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--task", choices=("sine", "irregular"), default="sine", help="built-in task (ignored with --data)")
     g.add_argument("--data", metavar="FILE.npz", default=None,
                    help="train on your own sequences: x (N,T,S), y (N,T,M), optional elapsed or t (N,T)")
-    g.add_argument("--steps", type=_positive_int, default=None,
+    g.add_argument("--steps", metavar="T", type=_positive_int, default=None,
                    help="sequence length of a built-in task (default: sine 48, irregular 32)")
-    g.add_argument("--samples", type=_positive_int, default=320, help="irregular task: number of sequences")
+    g.add_argument("--samples", metavar="N", type=_positive_int, default=320,
+                   help="irregular task: number of sequences")
     _add_wiring_args(p, "output (motor) neurons; must equal the targets' feature count M (default: M)")
     g = p.add_argument_group("cell")
-    g.add_argument("--ode-unfolds", type=_positive_int, default=6, help="ODE solver steps per time step")
+    g.add_argument("--ode-unfolds", metavar="N", type=_positive_int, default=6, help="ODE solver steps per time step")
     g.add_argument("--implicit-constraints", action="store_true",
                    help="softplus on w, sensory_w, cm, gleak (ncps's LTC default) instead of clamping after each step")
     g.add_argument("--input-mapping", choices=tuple(_MAPPINGS), default="affine", help="input mapping")
     g.add_argument("--output-mapping", choices=tuple(_MAPPINGS), default="affine", help="output mapping")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=_positive_int, default=None, help="passes over the training data (see above)")
-    g.add_argument("--batch-size", type=_positive_int, default=None, help="sequences per optimizer step")
-    g.add_argument("--lr", type=_positive_float, default=None, help="Adam learning rate")
-    g.add_argument("--clip", type=float, default=1.0, help="clip gradients to this global norm; 0 disables")
-    g.add_argument("--val-frac", type=float, default=None,
-                   help="fraction of the sequences held out for validation")
-    g.add_argument("--seed", type=_nonneg_int, default=0,
+    g.add_argument("--epochs", metavar="N", type=_positive_int, default=None,
+                   help="passes over the training data (default: per task, see above)")
+    g.add_argument("--batch-size", metavar="B", type=_positive_int, default=None,
+                   help="sequences per optimizer step (default: per task)")
+    g.add_argument("--lr", metavar="LR", type=_positive_float, default=None,
+                   help="Adam learning rate (default: per task)")
+    g.add_argument("--clip", metavar="NORM", type=float, default=1.0,
+                   help="clip gradients to this global norm; 0 disables")
+    g.add_argument("--val-frac", metavar="F", type=float, default=None,
+                   help="fraction of the sequences held out for validation (default: per task)")
+    g.add_argument("--seed", metavar="SEED", type=_nonneg_int, default=0,
                    help="seed of the initial parameters, the batch order, the split and the irregular data")
     g = p.add_argument_group("output")
-    g.add_argument("--out", default=None, metavar="FOLDER", help="output folder (default: runs/<task>)")
+    g.add_argument("--out", default=None, metavar="FOLDER",
+                   help="output folder (default: runs/<task>, or runs/<file name> with --data)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--no-plots", action="store_true", help="skip the PNGs")
     p.set_defaults(func=cmd_train)
@@ -218,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", metavar="INPUTS.npz", help="input sequences")
     p.add_argument("-o", "--output", metavar="OUT.npz", default=None,
                    help="where to write the outputs (default: INPUTS_pred.npz)")
-    p.add_argument("--batch-size", type=_positive_int, default=256, help="sequences per Go call")
+    p.add_argument("--batch-size", metavar="B", type=_positive_int, default=256, help="sequences per Go call")
     p.set_defaults(func=cmd_predict)
 
     # info
@@ -232,35 +251,40 @@ def build_parser() -> argparse.ArgumentParser:
     # draw
     p = sub.add_parser(
         "draw", formatter_class=_Formatter, help="draw a wiring diagram as PNG",
-        description="Draw a wiring diagram: neurons coloured by layer (sensory, inter, command, motor), synapses by "
-                    "polarity (excitatory, inhibitory), with a legend.\n\nGive a saved model's folder, or no folder "
-                    "and a wiring with the options below (and --inputs).",
+        description="Draw a wiring diagram: neurons coloured by layer (sensory, inter, command, motor),\n"
+                    "synapses by polarity (excitatory, inhibitory), with a legend.\n\n"
+                    "Give a saved model's folder, or no folder and a wiring with the options below\n"
+                    "(and --inputs); with a folder, the wiring options are ignored.",
         epilog="Examples:\n  kerasncp-go draw runs/sine -o sine-wiring.png\n"
                "  kerasncp-go draw --wiring ncp --inter 8 --command 6 --outputs 2 --inputs 4 -o ncp.png")
     p.add_argument("model", metavar="MODEL_DIR", nargs="?", default=None,
                    help="folder written by 'kerasncp-go train' (omit to draw the wiring given by the options)")
     p.add_argument("-o", "--output", metavar="OUT.png", default=None,
                    help="PNG to write (default: MODEL_DIR/wiring.png, or wiring.png)")
-    p.add_argument("--layout", default="shell",
-                   choices=("shell", "kamada", "circular", "spring", "spectral", "spiral", "random", "layers"),
-                   help="node placement: networkx layouts as in Wiring.draw_graph, or 'layers' (sensory to motor, "
-                        "left to right)")
+    p.add_argument("--layout", default="layers",
+                   choices=("layers", "shell", "kamada", "circular", "spring", "spectral", "spiral", "random"),
+                   help="node placement: 'layers' puts sensory, inter, command and motor neurons in columns from "
+                        "left to right; the others are Wiring.draw_graph's networkx layouts (the reference's "
+                        "default is 'shell')")
     p.add_argument("--labels", action="store_true", help="write the neuron names")
-    p.add_argument("--inputs", type=_positive_int, default=2, help="input features, when drawing without a model")
+    p.add_argument("--inputs", metavar="S", type=_positive_int, default=2,
+                   help="input features, when drawing without a model")
     _add_wiring_args(p, "output (motor) neurons, when drawing without a model (default: 1)")
     p.set_defaults(func=cmd_draw)
 
     # bench
-    desc = "\n".join(f"  {k}  {d}, input {s}, {t} steps, batch {b}" for k, (d, _, _, s, t, b) in BENCH_CONFIGS.items())
+    desc = "\n".join(f"  {k}  {d}, input {s}, {_plural(t, 'step')}, batch {b}"
+                     for k, (d, _, _, s, t, b) in BENCH_CONFIGS.items())
     p = sub.add_parser(
         "bench", formatter_class=_Formatter, help="time the Go LTC cell on configurations A-E",
-        description="Time kerasncp_go.LTCCell (the Go core, float32, 6 ODE unfolds) on this machine: a forward pass "
-                    "over whole sequences, and a forward pass with the backward pass to every parameter and the "
-                    "inputs. Prints the median of --reps runs in milliseconds.\n\nConfigurations:\n" + desc,
+        description="Time kerasncp_go.LTCCell (the Go core, float32, 6 ODE unfolds) on this machine:\n"
+                    "a forward pass over whole sequences (fwd), and a forward pass followed by the\n"
+                    "backward pass to every parameter and the inputs (fwd+bwd). Prints the median of\n"
+                    "--reps runs in milliseconds.\n\nConfigurations:\n" + desc,
         epilog="Example:\n  kerasncp-go bench --configs AE --reps 50")
     p.add_argument("--configs", default="ABCDE", help="which configurations, e.g. AC")
-    p.add_argument("--reps", type=_positive_int, default=30, help="timed runs per configuration and mode")
-    p.add_argument("--warmup", type=_nonneg_int, default=3, help="untimed runs first")
+    p.add_argument("--reps", metavar="N", type=_positive_int, default=30, help="timed runs per configuration and mode")
+    p.add_argument("--warmup", metavar="N", type=_nonneg_int, default=3, help="untimed runs first")
     p.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
     p.set_defaults(func=cmd_bench)
     return top
@@ -299,7 +323,12 @@ def _describe_wiring(w: W.Wiring) -> str:
         s += f" ({sizes[0]} inter, {sizes[1]} command, {sizes[2]} motor)"
     elif w.output_dim is not None:
         s += f" ({w.output_dim} motor)"
-    return (s + f", {w.input_dim} inputs, {w.synapse_count} synapses + {w.sensory_synapse_count} sensory synapses")
+    return (s + f", {_plural(w.input_dim, 'input')}, {w.synapse_count} synapses + "
+            f"{w.sensory_synapse_count} sensory synapses")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _prepare_out(folder: str) -> str:
@@ -364,6 +393,13 @@ def plot_loss(path: str, hist: History, title: str) -> None:
     plt.close(fig)
 
 
+def _headroom(ax, frac: float = 0.3) -> None:
+    """Raises the top of the y axis so that a legend above the curves hides
+    nothing."""
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + frac * (hi - lo))
+
+
 def plot_prediction(path: str, data: Dataset, yhat: np.ndarray, title: str, max_sequences: int = 3) -> None:
     """Targets against model outputs for the first sequences of data (and,
     for a single sequence, its inputs above)."""
@@ -378,10 +414,11 @@ def plot_prediction(path: str, data: Dataset, yhat: np.ndarray, title: str, max_
         ax_in, ax_out = axes
         t = times[0]
         for j in range(min(data.input_dim, 4)):
-            ax_in.plot(t, data.x[0, :, j], lw=1.3, label=f"input {j}")
+            ax_in.plot(t, data.x[0, :, j], lw=1.3, label=data.x_names[j] if data.x_names else f"input {j}")
         ax_in.set_ylabel("input")
         ax_in.set_title("inputs", fontsize=10)
-        ax_in.legend(loc="upper right", fontsize=8, ncol=min(4, data.input_dim))
+        _headroom(ax_in)
+        ax_in.legend(loc="upper right", fontsize=8, ncol=min(4, data.input_dim), framealpha=0.85)
         ax_in.grid(True, alpha=0.3)
         out_axes = [ax_out]
     else:
@@ -390,16 +427,17 @@ def plot_prediction(path: str, data: Dataset, yhat: np.ndarray, title: str, max_
     for i, ax in enumerate(out_axes):
         t = times[i]
         for j in range(m):
-            lab = "" if m == 1 else f" {j}"
+            name = data.y_names[j] if data.y_names else f"output {j}"
             ax.plot(t, data.y[i, :, j], color=colors[j], lw=2.0, alpha=0.55, marker="o" if irregular else None,
-                    ms=3, label=f"target{lab}")
+                    ms=3, label=f"target: {name}" if (m > 1 or data.y_names) else "target")
             ax.plot(t, yhat[i, :, j], color="tab:red" if m == 1 else colors[j], lw=1.3, ls="--",
-                    marker="x" if irregular else None, ms=4, label=f"model output{lab}")
+                    marker="x" if irregular else None, ms=4, label="model output" if m == 1 else f"model: {name}")
         if len(data) > 1:
             ax.set_title(f"sequence {i}", fontsize=10)
         ax.set_ylabel("output")
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper right", fontsize=8, ncol=2)
+        _headroom(ax, 0.3 if m == 1 else 0.45)
+        ax.legend(loc="upper right", fontsize=8, ncol=2 if m == 1 else m, framealpha=0.85)
     out_axes[-1].set_xlabel("time (sum of elapsed times)" if irregular else "time step")
     fig.suptitle(title)
     fig.tight_layout()
@@ -407,47 +445,72 @@ def plot_prediction(path: str, data: Dataset, yhat: np.ndarray, title: str, max_
     plt.close(fig)
 
 
-def _layered_layout(wiring: W.Wiring, g) -> Dict[str, Any]:
-    """Sensory, inter, command and motor neurons in columns, left to
-    right."""
-    cols: Dict[str, List[str]] = {"sensory": [], "inter": [], "command": [], "motor": []}
+#: draw_graph's default colours (the reference's).
+_NEURON_COLORS = {"sensory": "tab:olive", "inter": "tab:blue", "command": "tab:purple", "motor": "tab:orange"}
+_SYNAPSE_COLORS = {"excitatory": "tab:green", "inhibitory": "tab:red"}
+
+
+def _draw_layers(wiring: W.Wiring, ax, labels: bool) -> list:
+    """Draws the wiring with sensory, inter, command and motor neurons in
+    columns from left to right, in draw_graph's colours; synapses within a
+    column are drawn as arcs. Returns the legend patches."""
+    import matplotlib.patches as mpatches
+    import networkx as nx
+
+    g = wiring.get_graph()
+    cols: Dict[str, List[str]] = {k: [] for k in _NEURON_COLORS}
     for node, data in g.nodes(data=True):
-        cols.setdefault(data["neuron_type"], []).append(node)
+        cols[data["neuron_type"]].append(node)
     present = [k for k in cols if cols[k]]
+    tallest = max(len(v) for v in cols.values())
     pos = {}
     for ci, k in enumerate(present):
         nodes = sorted(cols[k], key=lambda s: int(s.rsplit("_", 1)[1]))
+        step = tallest / len(nodes)
         for ri, node in enumerate(nodes):
-            pos[node] = np.array([ci, (len(nodes) - 1) / 2.0 - ri])
-    return pos
+            pos[node] = (ci * 1.0, (len(nodes) - 1) / 2.0 * step - ri * step)
+    column = {node: data["neuron_type"] for node, data in g.nodes(data=True)}
+    size = 380 if tallest <= 16 else max(60, 380 * 16 // tallest)
+    for k in present:
+        nx.draw_networkx_nodes(g, pos, cols[k], node_color=_NEURON_COLORS[k], node_size=size, ax=ax)
+    for polarity, color in _SYNAPSE_COLORS.items():
+        edges = [(u, v) for u, v, d in g.edges(data=True) if d["polarity"] == polarity]
+        across = [e for e in edges if column[e[0]] != column[e[1]]]
+        within = [e for e in edges if column[e[0]] == column[e[1]]]
+        nx.draw_networkx_edges(g, pos, across, edge_color=color, node_size=size, alpha=0.75, ax=ax, arrowsize=10)
+        if within:
+            nx.draw_networkx_edges(g, pos, within, edge_color=color, node_size=size, alpha=0.75, ax=ax,
+                                   arrowsize=10, connectionstyle="arc3,rad=0.5")
+    if labels:
+        nx.draw_networkx_labels(g, pos, {n: n.replace("neuron_", "").replace("sensory_", "s") for n in g}, ax=ax,
+                                font_size=7)
+    names = {"sensory": "Sensory", "inter": "Inter", "command": "Command", "motor": "Motor"}
+    for ci, k in enumerate(present):
+        ax.text(ci, -(tallest + 0.2) / 2.0, f"{names[k].lower()} ({len(cols[k])})", ha="center", va="top",
+                fontsize=10, color="0.3")
+    return [mpatches.Patch(color=_NEURON_COLORS[k], label=f"{names[k]} neurons") for k in present]
 
 
-def plot_wiring(path: str, wiring: W.Wiring, title: str, layout: str = "shell", labels: bool = False) -> None:
-    """The wiring diagram (Wiring.draw_graph) with a legend of neuron layers
-    and synapse polarities."""
+def plot_wiring(path: str, wiring: W.Wiring, title: str, layout: str = "layers", labels: bool = False) -> None:
+    """The wiring diagram with a legend of neuron layers and synapse
+    polarities. layout "layers" puts the layers in columns (sensory to
+    motor); any other name is passed to Wiring.draw_graph (networkx
+    layouts: "shell", "kamada", "spring", ...)."""
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
     n = wiring.units + wiring.input_dim
-    size = min(12.0, 6.0 + n / 12.0)
-    fig, ax = plt.subplots(figsize=(size + 2.2, size))
+    h = min(11.0, 4.5 + n / 10.0)
+    fig, ax = plt.subplots(figsize=(h * (1.45 if layout == "layers" else 1.25), h))
     plt.sca(ax)
     if layout == "layers":
-        import networkx as nx
-
-        g = wiring.get_graph()
-        original = nx.shell_layout
-        try:
-            nx.shell_layout = lambda _g: _layered_layout(wiring, g)  # draw_graph looks its layouts up by name
-            handles = wiring.draw_graph(layout="shell", draw_labels=labels)
-        finally:
-            nx.shell_layout = original
+        handles = _draw_layers(wiring, ax, labels)
     else:
         handles = wiring.draw_graph(layout=layout, draw_labels=labels)
     order = ["Sensory neurons", "Inter neurons", "Command neurons", "Motor neurons"]
-    handles = sorted(handles, key=lambda h: order.index(h.get_label()) if h.get_label() in order else 9)
-    handles += [Line2D([0], [0], color="tab:green", lw=2, label="excitatory synapse"),
-                Line2D([0], [0], color="tab:red", lw=2, label="inhibitory synapse")]
+    handles = sorted(handles, key=lambda p: order.index(p.get_label()) if p.get_label() in order else 9)
+    handles += [Line2D([0], [0], color=_SYNAPSE_COLORS["excitatory"], lw=2, label="excitatory synapse"),
+                Line2D([0], [0], color=_SYNAPSE_COLORS["inhibitory"], lw=2, label="inhibitory synapse")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.set_title(title)
     ax.set_axis_off()
@@ -481,12 +544,12 @@ def cmd_train(a: argparse.Namespace) -> int:
     outputs = data.output_dim
     if a.outputs is not None and a.outputs != outputs:
         raise ValueError(f"--outputs {a.outputs} does not match the targets, which have {outputs} feature(s)")
-    out = a.out or os.path.join("runs", data.name)
-    _prepare_out(out)
     wiring = _wiring_from_args(a, outputs)
     cell = LTCCell(wiring, in_features=data.input_dim, input_mapping=_MAPPINGS[a.input_mapping],
                    output_mapping=_MAPPINGS[a.output_mapping], ode_unfolds=a.ode_unfolds,
                    implicit_param_constraints=a.implicit_constraints, seed=a.seed)
+    out = a.out or os.path.join("runs", data.name)
+    _prepare_out(out)  # before training, so that a bad folder fails at once
     src = f" from {a.data}" if a.data else ""
     print(f"task {data.name}{src}: {len(train)} training sequence(s)"
           + (f", {len(val)} validation" if val is not None else "")
@@ -518,8 +581,8 @@ def cmd_train(a: argparse.Namespace) -> int:
                             f"{data.name} task: model output vs target ({which} data, after {epochs} epochs)")
             files.append(p)
             p = os.path.join(out, "wiring.png")
-            plot_wiring(p, wiring, f"{_describe_wiring(wiring).split(':')[0]} wiring, {wiring.units} neurons, "
-                                   f"{wiring.input_dim} inputs")
+            plot_wiring(p, wiring, f"{type(wiring).__name__} wiring, {wiring.units} neurons, "
+                                   f"{_plural(wiring.input_dim, 'input')}")
             files.append(p)
         except ImportError as e:
             print(f"note: no plots ({e.name or e} is not installed)", file=sys.stderr)
@@ -600,7 +663,7 @@ def cmd_info(a: argparse.Namespace) -> int:
     w = info["wiring"]
     args = ", ".join(f"{k}={v}" for k, v in w.get("args", {}).items()) if w["kind"] != "custom" else "matrices"
     print(f"wiring     {w['kind']} ({args})")
-    print(f"           {ws['units']} neurons, {ws['inputs']} inputs, {ws['outputs']} outputs, "
+    print(f"           {ws['units']} neurons, {_plural(ws['inputs'], 'input')}, {_plural(ws['outputs'], 'output')}, "
           f"{ws['synapses']} synapses, {ws['sensory_synapses']} sensory synapses")
     if ws["layers"]:
         print("           layers: " + ", ".join(f"{k} {v}" for k, v in ws["layers"].items()))
@@ -638,8 +701,8 @@ def cmd_draw(a: argparse.Namespace) -> int:
         raise OSError(f"cannot write {out}: the folder {parent} does not exist")
     kind = type(wiring).__name__
     try:
-        plot_wiring(out, wiring, f"{kind} wiring, {wiring.units} neurons, {wiring.input_dim} inputs", a.layout,
-                    a.labels)
+        plot_wiring(out, wiring, f"{kind} wiring, {wiring.units} neurons, {_plural(wiring.input_dim, 'input')}",
+                    a.layout, a.labels)
     except OSError as e:
         raise OSError(f"cannot write {out}: {e.strerror or e}") from None
     print(f"{_describe_wiring(wiring)}\nwrote {out}")
@@ -657,6 +720,17 @@ def _time(fn, reps: int, warmup: int) -> float:
     return statistics.median(ts)
 
 
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def cmd_bench(a: argparse.Namespace) -> int:
     """``kerasncp-go bench``."""
     names = [c for c in a.configs.upper() if not c.isspace() and c != ","]
@@ -664,8 +738,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
     if bad or not names:
         raise ValueError(f"unknown configuration(s) {''.join(bad) or a.configs!r}; choose from "
                          f"{''.join(BENCH_CONFIGS)}")
-    print(f"kerasncp-go {__version__}, library {_lib.version()}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs; float32, 6 ODE unfolds; median of {a.reps} runs")
+    print(f"kerasncp-go {__version__}, library {_lib.version()}; {_cpu_name()}, {os.cpu_count()} CPUs; "
+          f"float32, 6 ODE unfolds; median of {a.reps} runs")
     print()
     head = f"| {'config':<6} | {'wiring':<22} | {'in':>3} | {'steps':>5} | {'batch':>5} | {'fwd ms':>9} | " \
            f"{'fwd+bwd ms':>10} |"
@@ -712,17 +786,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     stderr), 2 for a command-line syntax error, 130 when interrupted."""
     parser = build_parser()
     a = parser.parse_args(argv)
-    if a.command is None:
+    if a.subcommand is None:
         parser.print_help(sys.stderr)
         return 2
     try:
         return a.func(a) or 0
     except KeyboardInterrupt:
-        print(f"{PROG} {a.command}: interrupted", file=sys.stderr)
+        print(f"{PROG} {a.subcommand}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. piped into head: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, TypeError, OSError, NCPError) as e:
         sys.stdout.flush()
-        print(f"{PROG} {a.command}: error: {_one_line(e)}", file=sys.stderr)
+        print(f"{PROG} {a.subcommand}: error: {_one_line(e)}", file=sys.stderr)
         return 1
 
 

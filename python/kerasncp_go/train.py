@@ -67,12 +67,16 @@ class Dataset:
         elapsed: elapsed time before each step (N, T), float32, or None
             (1.0 everywhere).
         name: a short name (the task or the file's stem).
+        x_names, y_names: names of the input and target features, for
+            plots; or None.
     """
 
     x: np.ndarray
     y: Optional[np.ndarray] = None
     elapsed: Optional[np.ndarray] = None
     name: str = "data"
+    x_names: Optional[List[str]] = None
+    y_names: Optional[List[str]] = None
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -92,14 +96,15 @@ class Dataset:
     def subset(self, idx: np.ndarray) -> "Dataset":
         """The sequences at the given indices."""
         return Dataset(self.x[idx], None if self.y is None else self.y[idx],
-                       None if self.elapsed is None else self.elapsed[idx], self.name)
+                       None if self.elapsed is None else self.elapsed[idx], self.name, self.x_names, self.y_names)
 
     def times(self) -> np.ndarray:
-        """(N, T) time of each step: the running sum of the elapsed times,
-        or the step index 0, 1, ... for regular sequences."""
+        """(N, T) time of each step since the sequence began: the running
+        sum of the elapsed times, or the step index 0, 1, ... for regular
+        sequences."""
         if self.elapsed is None:
             return np.broadcast_to(np.arange(self.steps, dtype=np.float32), self.x.shape[:2])
-        return np.cumsum(self.elapsed, axis=1) - self.elapsed[:, :1]
+        return np.cumsum(self.elapsed, axis=1)
 
 
 def sine_task(steps: int = 48) -> Dataset:
@@ -115,7 +120,7 @@ def sine_task(steps: int = 48) -> Dataset:
     t = np.linspace(0, 3 * np.pi, steps)
     x = np.stack([np.sin(t), np.cos(t)], axis=1)[None].astype(np.float32)
     y = np.sin(np.linspace(0, 6 * np.pi, steps)).reshape(1, steps, 1).astype(np.float32)
-    return Dataset(x, y, None, "sine")
+    return Dataset(x, y, None, "sine", ["sin(t)", "cos(t)"], ["sin(2t)"])
 
 
 def irregular_task(n: int = 320, steps: int = 32, seed: int = 0, tau: float = 1.5) -> Dataset:
@@ -159,7 +164,7 @@ def irregular_task(n: int = 320, steps: int = 32, seed: int = 0, tau: float = 1.
 
     y = steady(tt) - steady(np.zeros_like(tt[..., :1])) * np.exp(-t / tau)
     return Dataset(u[..., None].astype(np.float32), y[..., None].astype(np.float32),
-                   gaps.astype(np.float32), "irregular")
+                   gaps.astype(np.float32), "irregular", ["control u"], ["plant output y"])
 
 
 def elapsed_from_timestamps(t: np.ndarray) -> np.ndarray:
@@ -187,6 +192,16 @@ def _read_npz(path: str) -> Dict[str, np.ndarray]:
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a folder, not an .npz file")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise OSError(f"cannot read {path}: {e.strerror or e}") from None
+    if magic == b"\x93NUMPY":
+        raise ValueError(f"{path} holds a single .npy array, not named arrays; "
+                         "save it with np.savez(path, x=..., y=...)")
+    if not magic.startswith(b"PK"):
+        raise ValueError(f"{path} is not an .npz file (not a zip archive); write it with np.savez(path, x=..., y=...)")
+    try:
         z = np.load(path, allow_pickle=False)
     except OSError as e:
         raise OSError(f"cannot read {path}: {e.strerror or e}") from None
@@ -206,14 +221,16 @@ def _first_line(e: BaseException) -> str:
     return s.splitlines()[0] if s else type(e).__name__
 
 
-def _float_array(a: np.ndarray, name: str, path: str, ndim: int, shape_doc: str) -> np.ndarray:
+def _float_array(a: np.ndarray, name: str, path: str, ndim: int, shape_doc: str, dtype=np.float32) -> np.ndarray:
     if a.dtype.kind not in "fiu":
         raise ValueError(f"{path}: {name} must hold numbers, got dtype {a.dtype}")
+    if a.ndim == 3 and ndim == 2 and a.shape[2] == 1:
+        a = a[..., 0]  # (N, T, 1) for (N, T)
     if a.ndim != ndim:
         raise ValueError(f"{path}: {name} must have shape {shape_doc}, got {a.shape}")
     if 0 in a.shape:
         raise ValueError(f"{path}: {name} is empty, shape {a.shape}")
-    a = a.astype(np.float32)
+    a = a.astype(dtype)
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{path}: {name} contains NaN or infinite values")
     return a
@@ -247,17 +264,16 @@ def load_npz_task(path: str, require_y: bool = True) -> Dataset:
     elapsed = None
     for key in ("elapsed", "t"):
         if key in z:
-            e = _float_array(z[key], key, path, 2 if z[key].ndim != 3 else 3, "(N, T)")
-            if e.ndim == 3 and e.shape[2] == 1:
-                e = e[..., 0]
+            # Timestamps are differenced in float64, then rounded once.
+            e = _float_array(z[key], key, path, 2, f"(N={n}, T={t})", np.float64)
             if e.shape != (n, t):
-                raise ValueError(f"{path}: {key} must have shape (N={n}, T={t}), got {z[key].shape}")
+                raise ValueError(f"{path}: {key} must have shape (N={n}, T={t}) like x, got {z[key].shape}")
             if key == "t":
                 elapsed = elapsed_from_timestamps(e)
             else:
                 if np.any(e < 0):
                     raise ValueError(f"{path}: elapsed times must be >= 0")
-                elapsed = e
+                elapsed = e.astype(np.float32)
             break
     name = os.path.splitext(os.path.basename(path))[0] or "data"
     return Dataset(x, y, elapsed, name)
