@@ -143,7 +143,7 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     torch.set_num_threads(2)
-    rows, results = [], {}
+    results = {}
     print("| config | mode | keras-ncp | ncps | go-numpy | go-torch | keras-ncp / go-torch | ncps / go-torch | ncps / go-numpy | reps |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in a.configs:

@@ -132,20 +132,22 @@ func (ws *Workspace[T]) backwardBlock(w *worker[T], blk int, gy, gh []T, g Gradi
 			vn := tp[(it+1)*ul : (it+2)*ul]
 			q := tp[(k+1+it)*ul : (k+2+it)*ul]
 			neuronsBackward(gvn, w.gnum, w.gden, w.gc, w.gns, w.gds, gv, v, vn, q, w.c)
-			for j := 0; j < u; j++ {
-				var sgl, svl T
-				for l := 0; l < lanes; l++ {
-					sgl += w.gnum[j*lanes+l]*p.Vleak[j] + w.gden[j*lanes+l]
-					svl += w.gnum[j*lanes+l]
-				}
-				w.dGleak[j] += sgl
-				w.dVleak[j] += svl * ws.pgleak[j]
-			}
 			synapsesBackward(gvn, v, w.gnum, w.gden, &ws.rec, &rec)
 			gv, gvn = gvn, gv
 		}
-		// Sensory synapses, with the numerator and denominator gradients
-		// summed over the unfolds.
+		// gleak and vleak enter every unfold as the sensory sums do, so their
+		// gradients follow from gns and gds, the numerator and denominator
+		// gradients summed over the unfolds.
+		for j := 0; j < u; j++ {
+			var sgl, svl T
+			for l := 0; l < lanes; l++ {
+				sgl += w.gns[j*lanes+l]*p.Vleak[j] + w.gds[j*lanes+l]
+				svl += w.gns[j*lanes+l]
+			}
+			w.dGleak[j] += sgl
+			w.dVleak[j] += svl * ws.pgleak[j]
+		}
+		// Sensory synapses, with the same summed gradients.
 		clear(w.gxt)
 		synapsesBackward(w.gxt, w.xt, w.gns, w.gds, &ws.sen, &sen)
 		for l := 0; l < nv; l++ {

@@ -3,9 +3,9 @@ package core
 import "unsafe"
 
 // The hot loops, over one block of lanes rows. Each has a portable generic
-// version here and, for float32 on amd64 when built with GOEXPERIMENT=simd
-// and run on a CPU with AVX2 and FMA, a vector version (kernels_simd.go)
-// that computes the same expressions eight lanes at a time.
+// version here and, for float32 on amd64 when the CPU has AVX2 and FMA, an
+// assembly version (kernels_amd64.go, kernels_amd64.s) that computes the
+// same expressions eight lanes at a time; simdEnabled selects it.
 
 // f32 reinterprets a []T known to be []float32.
 func f32[T Float](s []T) []float32 {

@@ -4,27 +4,35 @@ package core
 
 import "unsafe"
 
-// The float32 kernels in assembly (kernels_amd64.s), AVX2 and FMA, eight
-// lanes per YMM register. They compute the same expressions as the generic
-// kernels in kernels.go, with the sigmoid described at sigmoidDenominator
-// below. The Go compiler's vector code generation (simd/archsimd) kept the
-// sigmoid's constants and the accumulators on the stack and reloaded them
-// for every synapse; written by hand, the constants are memory operands,
-// the accumulators stay in registers and a synapse costs about 22 vector
-// instructions.
+// The float32 kernels in assembly (kernels_amd64.s): AVX2 and FMA, the
+// eight lanes of a block in one YMM register. They compute the expressions
+// of the generic kernels in kernels.go, with the sigmoid below, and are
+// used whenever the CPU has AVX2 and FMA (no build tag or GOEXPERIMENT is
+// needed). They replace vector kernels written with simd/archsimd, whose
+// generated code kept the sigmoid's constants and the accumulators on the
+// stack and reloaded or spilled them for every synapse.
 //
 // Sigmoid. sigmoid(z) = 1/(1+exp(-z)) with exp(-z) = 2**n * p(r),
-// n = round(-z*log2(e)), r = -z - n*ln2 (Cody-Waite, ln2 split in two as
-// in exp32) and p the degree-7 polynomial of exp32 (the Cephes expf
-// coefficients), evaluated by Horner as 1 + r*(1 + r*P(r)). The rounding
-// and the exponent come from one FMA: t = magic - z*log2(e) with magic =
-// 1.5*2**23 + 127 rounds to an integer and holds n+127 in its low mantissa
-// bits, so t<<23 is the float 2**n and t-magic is n. z is first clamped to
-// [-88.7, 87.3] so that n stays within [-126, 128]: 2**128 reads as +Inf
-// and sigmoid is then exactly 0, while n = -126 leaves exp(-z) a normal
-// number and sigmoid exactly 1. The clamps take the constant as the first
-// source of VMAXPS/VMINPS, which return the second source when either is
-// NaN, so NaN lanes stay NaN.
+// n = round(-z*log2(e)), r = -z - n*ln2 (Cody-Waite, with ln2 split in two
+// as in exp32), and p(r) = 1 + r + C2*r**2 + ... + C6*r**6, a minimax fit
+// of exp on |r| <= ln2/2 with its first two coefficients held at 1 (the
+// fit's own relative error is 4.4e-9, its float32 Horner evaluation's
+// 6.3e-8, as good as exp32's degree-7 polynomial with one term fewer). The
+// rounding and the exponent come from one FMA: t = magic - z*log2(e) with
+// magic = 1.5*2**23 + 127 rounds to an integer and holds n+127 in its low
+// mantissa bits, so t<<23 is the float 2**n and t-magic is n. z is first
+// clamped to [-88.7, 87.3] so that n stays within [-126, 128]: 2**128
+// reads as +Inf and the sigmoid is then exactly 0, while at n = -126
+// exp(-z) is still a normal number and the sigmoid is exactly 1. NaN
+// stays NaN (see SIGREDUCE). The forward kernels divide wm by 1 + exp(-z)
+// directly, one rounding fewer than wm*sigmoid(z). Relative error of the
+// sigmoid against float64: at most 1.5e-7 over z in [-30, 30]
+// (TestVectorSigmoidAccuracy).
+//
+// Speed. The kernels run the synapse list as a software pipeline (see
+// "Pipelining" in kernels_amd64.s): on the Zen 4 this was tuned on, a
+// synapse evaluation (one synapse, one lane) costs about 0.33 ns forward
+// and 0.6 ns backward on one core (TestKernelTiming).
 
 // simdEnabled selects the assembly kernels for float32 cells; it is a
 // variable so that tests can compare them with the generic kernels on the
@@ -35,17 +43,19 @@ var simdEnabled = hasAVX2FMA()
 // saves the YMM registers (CPUID and XGETBV).
 func hasAVX2FMA() bool
 
-// synArgs is what the synapse kernels read: the compressed synapse list of
-// kernels.go as raw pointers (nil where a list is empty; the kernels then
-// never dereference them), so that one pointer argument reaches them all
-// and go vet can check the assembly's frame.
+// synArgs is what the synapse kernels read of a synapse list (see
+// synapses in cell.go), as raw pointers so that one pointer argument
+// reaches them all and go vet can check the assembly's frame. A pointer is
+// nil where the list is empty; the kernels then never dereference it.
 type synArgs struct {
 	start, src          *int32
 	wm, sigma, mu, erev *float32
 	units               int
 }
 
+// newSynArgs describes s, a list over units neurons.
 func newSynArgs(s *synapses[float32], units int) synArgs {
+	_ = s.start[units] // the kernels read start[0..units]
 	return synArgs{
 		start: unsafe.SliceData(s.start), src: unsafe.SliceData(s.src),
 		wm: unsafe.SliceData(s.wm), sigma: unsafe.SliceData(s.sigma),
@@ -96,7 +106,11 @@ func synapsesBackwardAVX2(a *bwdArgs)
 //go:noescape
 func neuronsBackwardAVX2(gvp, gnum, gden, gc, gns, gds, gv, v, vn, q, c *float32, n int)
 
+// The wrappers below check every length the assembly relies on but the
+// source indices, which gather keeps below the number of sources.
+
 func sensoryDrive32(ns, ds, xt []float32, sen *synapses[float32]) {
+	_ = ds[:len(ns)]
 	a := fwdArgs{
 		syn: newSynArgs(sen, len(ns)/lanes),
 		x:   unsafe.SliceData(xt), num: unsafe.SliceData(ns), den: unsafe.SliceData(ds),
@@ -106,7 +120,6 @@ func sensoryDrive32(ns, ds, xt []float32, sen *synapses[float32]) {
 
 func unfoldForward32(vn, q, v, ns, ds, c, gleak, glvl []float32, rec *synapses[float32], eps float32) {
 	u := len(v) / lanes
-	// The assembly trusts these lengths; check them once per call.
 	_, _, _, _, _ = vn[:u*lanes], ns[:u*lanes], ds[:u*lanes], c[:u*lanes], gleak[:u]
 	_ = glvl[:u]
 	if q != nil {

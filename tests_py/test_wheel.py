@@ -1,7 +1,6 @@
 """The wheel: built by pip with Go, tagged for the platform, and usable on a
 machine without Go."""
 
-import os
 import pathlib
 import shutil
 import subprocess

@@ -13,7 +13,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _lib, _ops
+from . import _ops
+from ._sizes import WiringSizes
 from .wirings import Wiring
 
 __all__ = ["LTCCell"]
@@ -56,7 +57,7 @@ class _Params(dict):
         return super().setdefault(*args)
 
 
-class LTCCell:
+class LTCCell(WiringSizes):
     """A liquid time-constant cell over a wiring, with NumPy parameters.
 
     Args:
@@ -131,30 +132,11 @@ class LTCCell:
     def wiring(self) -> Wiring:
         return self._wiring
 
-    @property
-    def state_size(self) -> int:
-        return self._wiring.units
 
-    @property
-    def sensory_size(self) -> int:
-        return self._wiring.input_dim
 
-    @property
-    def motor_size(self) -> int:
-        return self.params["output_w"].shape[0] if "output_w" in self.params else (
-            self._wiring.output_dim if self._wiring.output_dim is not None else self._wiring.units)
 
-    @property
-    def output_size(self) -> int:
-        return self.motor_size
 
-    @property
-    def synapse_count(self) -> int:
-        return int(np.sum(self.params["sparsity_mask"] != 0))
 
-    @property
-    def sensory_synapse_count(self) -> int:
-        return int(np.sum(self.params["sensory_sparsity_mask"] != 0))
 
     # -- computation -------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from .. import _ops
+from .._sizes import WiringSizes
 from .. import wirings as _wirings
 from . import _op
 from ._keras import RNNCellBase, keras, register_serializable, tf
@@ -152,15 +153,13 @@ def check_wiring_input(wiring: Any, input_dim: int, what: str) -> None:
                          f"{input_dim} (last dimension); pass data with {built} features or an unbuilt wiring")
 
 
-def motor_size_of(wiring: Any) -> int:
-    return wiring.output_dim if wiring.output_dim is not None else wiring.units
 
 
 # -- the cell ------------------------------------------------------------------
 
 
 @register_serializable(package="kerasncp_go", name="LTCCell")
-class LTCCell(RNNCellBase):
+class LTCCell(WiringSizes, RNNCellBase):
     """A liquid time-constant RNN cell over a wiring (keras-ncp 2.1.0's
     ``kerasncp.tf.LTCCell``), computed by the Go core.
 
@@ -240,35 +239,11 @@ class LTCCell(RNNCellBase):
         """The wiring."""
         return self._wiring
 
-    @property
-    def state_size(self) -> int:
-        """Number of neurons (units)."""
-        return self._wiring.units
 
-    @property
-    def sensory_size(self) -> Optional[int]:
-        """Number of input features (None before build)."""
-        return self._wiring.input_dim
 
-    @property
-    def motor_size(self) -> int:
-        """Number of output (motor) neurons."""
-        return motor_size_of(self._wiring)
 
-    @property
-    def output_size(self) -> int:
-        """Same as motor_size."""
-        return self.motor_size
 
-    @property
-    def synapse_count(self) -> int:
-        """Synapses between neurons."""
-        return int(np.sum(np.abs(self._wiring.adjacency_matrix)))
 
-    @property
-    def sensory_synapse_count(self) -> int:
-        """Synapses from the input features (needs the wiring built)."""
-        return int(np.sum(np.abs(self._wiring.sensory_adjacency_matrix)))
 
     # -- weights -----------------------------------------------------------
 

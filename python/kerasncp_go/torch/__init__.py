@@ -13,7 +13,7 @@ results copied back to the input's device.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from torch import nn
 
 from .. import _ops
 from .. import wirings as _wirings
-from .._lib import PARAM_NAMES
+from .._sizes import WiringSizes
 
 __all__ = ["LTCCell", "LTC", "LSTMCell"]
 
@@ -89,7 +89,7 @@ class _LTCSequence(torch.autograd.Function):
         return tuple(grads)
 
 
-class LTCCell(nn.Module):
+class LTCCell(WiringSizes, nn.Module):
     """keras-ncp's torch LTCCell, computed by the Go core.
 
     Args:
@@ -170,32 +170,6 @@ class LTCCell(nn.Module):
         out = super()._apply(fn, *args, **kwargs)
         self._params = {n: getattr(self, n) for n in self._params}
         return out
-
-    @property
-    def state_size(self) -> int:
-        return self._wiring.units
-
-    @property
-    def sensory_size(self) -> int:
-        return self._wiring.input_dim
-
-    @property
-    def motor_size(self) -> int:
-        return self._wiring.output_dim if self._wiring.output_dim is not None else self._wiring.units
-
-    @property
-    def output_size(self) -> int:
-        return self.motor_size
-
-    @property
-    def synapse_count(self) -> int:
-        return int(np.sum(np.abs(self._wiring.adjacency_matrix)))
-
-    @property
-    def sensory_synapse_count(self) -> int:
-        """Synapses from the inputs (the reference counts the internal ones
-        here by mistake; this counts the sensory ones)."""
-        return int(np.sum(np.abs(self._wiring.sensory_adjacency_matrix)))
 
     def make_positive_fn(self, x: torch.Tensor) -> torch.Tensor:
         """softplus in implicit mode, else the identity (as the reference)."""
@@ -316,7 +290,7 @@ class LSTMCell(nn.Module):
         return torch.tanh(c) * torch.sigmoid(og), c
 
 
-class LTC(nn.Module):
+class LTC(WiringSizes, nn.Module):
     """ncps's torch LTC: an LTC RNN over whole sequences, one Go call each way.
 
     Args:
@@ -353,30 +327,6 @@ class LTC(nn.Module):
         self.use_mixed = mixed_memory
         if self.use_mixed:
             self.lstm = LSTMCell(input_size, self.state_size)
-
-    @property
-    def state_size(self) -> int:
-        return self._wiring.units
-
-    @property
-    def sensory_size(self) -> int:
-        return self._wiring.input_dim
-
-    @property
-    def motor_size(self) -> int:
-        return self.rnn_cell.motor_size
-
-    @property
-    def output_size(self) -> int:
-        return self.motor_size
-
-    @property
-    def synapse_count(self) -> int:
-        return self.rnn_cell.synapse_count
-
-    @property
-    def sensory_synapse_count(self) -> int:
-        return self.rnn_cell.sensory_synapse_count
 
     def forward(self, input: torch.Tensor, hx=None, timespans: Optional[torch.Tensor] = None):
         """Runs the RNN.
