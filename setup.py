@@ -31,8 +31,6 @@ def build_library(dest_dir: str) -> None:
     os.makedirs(dest_dir, exist_ok=True)
     out = os.path.join(dest_dir, LIBNAME)
     env = dict(os.environ, CGO_ENABLED="1")
-    # The AVX2 kernels use Go's experimental SIMD package.
-    env.setdefault("GOEXPERIMENT", "simd")
     cmd = [go, "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", out, "./capi"]
     print("kerasncp-go:", " ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, cwd=HERE, env=env, check=True)
