@@ -13,6 +13,10 @@ implementation alike:
 "fwd" is a forward pass without gradients; "fwd+bwd" a forward pass, a
 scalar loss and the backward pass to every parameter and the inputs. The
 table gives medians and each reference's time divided by kerasncp-go's.
+Calls follow each other back to back (--gap adds a busy wait before each):
+torch's OpenMP workers keep spinning for a while after each reference call,
+which slows the kerasncp-go call after it; on configuration E this roughly
+doubles kerasncp-go's time, and the table keeps that handicap.
 
 Usage (from the repository root, with the test virtualenv):
 
@@ -115,7 +119,7 @@ def make_runners(cfg):
     return {"keras-ncp": keras_ncp, "ncps": ncps, "go-numpy": go_numpy, "go-torch": go_torch}
 
 
-def measure(runners, bwd, reps, budget_s):
+def measure(runners, bwd, reps, budget_s, gap_s):
     fns = {k: f(bwd) for k, f in runners.items()}
     for f in fns.values():  # warm up
         f()
@@ -123,6 +127,11 @@ def measure(runners, bwd, reps, budget_s):
     t_end = time.perf_counter() + budget_s
     for r in range(reps):
         for k, f in fns.items():
+            # Optional busy wait (not a sleep, which lets the CPU drop into
+            # idle states so that every call starts cold).
+            t_gap = time.perf_counter() + gap_s
+            while time.perf_counter() < t_gap:
+                pass
             t0 = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t0)
@@ -140,6 +149,7 @@ def main():
     ap.add_argument("--configs", default="ABCDE")
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--budget", type=float, default=40.0, help="seconds per configuration and mode (at least 5 reps)")
+    ap.add_argument("--gap", type=float, default=0.0, help="seconds of busy waiting before each timed call (0: none)")
     ap.add_argument("--json")
     a = ap.parse_args()
     torch.set_num_threads(2)
@@ -149,7 +159,7 @@ def main():
     for name in a.configs:
         runners = make_runners(CONFIGS[name])
         for bwd in (False, True):
-            med, n = measure(runners, bwd, a.reps, a.budget)
+            med, n = measure(runners, bwd, a.reps, a.budget, a.gap)
             mode = "fwd+bwd" if bwd else "fwd"
             results[f"{name} {mode}"] = med
             print(f"| {name} | {mode} | {fmt(med['keras-ncp'])} | {fmt(med['ncps'])} | {fmt(med['go-numpy'])} | "

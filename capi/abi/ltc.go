@@ -86,7 +86,18 @@ type tape struct {
 
 type tapeOf[T core.Float] struct {
 	cell *core.Cell[T]
-	ws   core.Workspace[T]
+	ws   *core.Workspace[T]
+	pool *sync.Pool
+}
+
+// release returns the tape's workspace to its pool (its buffers and cached
+// synapse structure serve the next call).
+func (t *tapeOf[T]) release() {
+	if t != nil && t.ws != nil {
+		t.ws.Release()
+		t.pool.Put(t.ws)
+		t.ws = nil
+	}
 }
 
 var (
@@ -137,8 +148,9 @@ func forward[T core.Float](c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el
 		}()
 		return cell.Forward(ws, seq, out, false)
 	}
-	t := &tapeOf[T]{cell: cell}
-	if err := cell.Forward(&t.ws, seq, out, true); err != nil {
+	t := &tapeOf[T]{cell: cell, ws: pool.Get().(*core.Workspace[T]), pool: pool}
+	if err := cell.Forward(t.ws, seq, out, true); err != nil {
+		t.release()
 		return err
 	}
 	*tp = newHandle(wrap(t))
@@ -205,7 +217,10 @@ func backward[T core.Float](t *tapeOf[T], gy, gh C.kncp_buf, grads *C.kncp_buf, 
 			*f.Data = v
 		}
 	}
-	return c.Backward(&t.ws, gys, ghs, g)
+	if t.ws == nil {
+		return errf(C.KNCP_ERR_HANDLE, "kerasncp: the tape was released")
+	}
+	return c.Backward(t.ws, gys, ghs, g)
 }
 
 //export kncp_ltc_backward
@@ -227,7 +242,18 @@ func kncp_ltc_backward(h C.uint64_t, gy, gh C.kncp_buf, grads *C.kncp_buf, gx, g
 //export kncp_tape_free
 func kncp_tape_free(h C.uint64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
 	defer guard(&rc, err, errlen)
-	return finish(freeHandle[*tape](h, "tape"), err, errlen)
+	t, e := lookup[*tape](h, "tape")
+	if e != nil {
+		return finish(e, err, errlen)
+	}
+	if e := freeHandle[*tape](h, "tape"); e != nil {
+		return finish(e, err, errlen)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.f32.release()
+	t.f64.release()
+	return C.KNCP_OK
 }
 
 //export kncp_ltc_apply_constraints

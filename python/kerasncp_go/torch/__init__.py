@@ -60,10 +60,9 @@ class _LTCSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, meta, x, h0, elapsed, *params):
-        (units, sensory, motor, in_map, out_map, unfolds, eps, implicit, names, all_steps) = meta
+        spec_of, names, all_steps = meta
         device, dtype = x.device, params[0].dtype
-        spec = _ops.CellSpec({n: _np(p) for n, p in zip(names, params)}, units, sensory, motor, in_map, out_map,
-                             unfolds, eps, implicit, _np_dtype(dtype))
+        spec = spec_of(params)
         keep = any(ctx.needs_input_grad[1:])
         y, h, tape = _ops.forward(spec, _np(x.to(dtype)), _np(h0.to(dtype)), _np(None if elapsed is None else elapsed.to(dtype)),
                                   all_steps=all_steps, keep=keep)
@@ -184,9 +183,24 @@ class LTCCell(WiringSizes, nn.Module):
                     self._params[n].clamp_(min=0)
 
     def _meta(self, all_steps: bool):
-        names = tuple(self._params)
-        return (self.state_size, self.sensory_size, self.motor_size, self._in_code, self._out_code,
-                self._ode_unfolds, self._epsilon, self._implicit_param_constraints, names, all_steps)
+        return (self._spec_of, tuple(self._params), all_steps)
+
+    def _spec_of(self, params) -> _ops.CellSpec:
+        """The C ABI view of the parameter tensors, cached while they keep
+        their storage (in-place updates, as optimizers make, are seen through
+        the shared memory). Tensors off the CPU are copied at every call."""
+        key = (params[0].dtype, self._ode_unfolds, self._epsilon, self._implicit_param_constraints,
+               tuple(p.data_ptr() for p in params))
+        cached = getattr(self, "_spec_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        spec = _ops.CellSpec({n: _np(p) for n, p in zip(self._params, params)}, self.state_size, self.sensory_size,
+                             self.motor_size, self._in_code, self._out_code, self._ode_unfolds, self._epsilon,
+                             self._implicit_param_constraints, _np_dtype(params[0].dtype))
+        if all(p.device.type == "cpu" for p in params):
+            # nn.Module.__setattr__ would try to register this; bypass it.
+            object.__setattr__(self, "_spec_cache", (key, spec))
+        return spec
 
     def sequence(self, x: torch.Tensor, h0: Optional[torch.Tensor] = None, elapsed: Optional[torch.Tensor] = None,
                  all_steps: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -214,8 +228,7 @@ class LTCCell(WiringSizes, nn.Module):
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, h0, elapsed, *params)):
             return _LTCSequence.apply(self._meta(all_steps), x, h0, elapsed, *params)
         # Nothing to differentiate: one Go call, no tape.
-        meta = self._meta(all_steps)
-        spec = _ops.CellSpec({n: _np(p) for n, p in zip(meta[8], params)}, *meta[:8], _np_dtype(dtype))
+        spec = self._spec_of(params)
         y, h, _ = _ops.forward(spec, _np(x.to(dtype)), _np(h0.to(dtype)),
                                _np(None if elapsed is None else elapsed.to(dtype)), all_steps=all_steps)
         return torch.from_numpy(y).to(x.device), torch.from_numpy(h).to(x.device)
