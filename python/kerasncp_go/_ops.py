@@ -126,6 +126,30 @@ class CellSpec:
             desc.params[i] = buf(a)
         self.desc = desc
         self.ref = ctypes.byref(desc)
+        self._layouts: Dict[tuple, tuple] = {}
+
+    def grad_layout(self, batch: int, steps: int, irregular: bool, params: bool) -> tuple:
+        """Where each gradient sits in one flat buffer: ([(name, KNCP_P index
+        or -1, offset, size, shape)], total size), x, h0 and elapsed first."""
+        key = (batch, steps, irregular, params)
+        lay = self._layouts.get(key)
+        if lay is None:
+            entries, off = [], 0
+            fixed = [("x", (batch, steps, self.sensory)), ("h0", (batch, self.units))]
+            if irregular:
+                fixed.append(("elapsed", (batch, steps)))
+            for name, shape in fixed:
+                n = int(np.prod(shape))
+                entries.append((name, -1, off, n, shape))
+                off += n
+            if params:
+                for i, name in enumerate(_lib.PARAM_NAMES):
+                    if name in self.shapes and name in TRAINABLE:
+                        n = int(np.prod(self.shapes[name]))
+                        entries.append((name, i, off, n, self.shapes[name]))
+                        off += n
+            lay = self._layouts[key] = (entries, off)
+        return lay
 
 
 class Tape:
@@ -162,17 +186,23 @@ class Tape:
         gha = None if gh is None else as_array(gh, dt, "gh")
         if gha is not None and gha.shape != (b, s.units):
             raise ValueError(f"gh must have the state's shape {(b, s.units)}, got {gha.shape}")
-        out = {"x": np.empty((b, t, s.sensory), dt), "h0": np.empty((b, s.units), dt)}
-        if self.irregular:
-            out["elapsed"] = np.empty((b, t), dt)
+        # Every gradient lives in one allocation; the dict holds views.
+        layout = s.grad_layout(b, t, self.irregular, params)
+        flat = np.empty(layout[-1], dt)
+        base, size = addr(flat), dt.itemsize
+        out = {}
         grads = (_lib.Buf * _lib.NUM_PARAMS)()
-        if params:
-            for i, name in enumerate(_lib.PARAM_NAMES):
-                if name in s.shapes and name in TRAINABLE:
-                    out[name] = np.empty(s.shapes[name], dt)
-                    grads[i] = buf(out[name])
-        _lib.call("kncp_ltc_backward", self.handle, buf(gya), buf(gha), grads,
-                  buf(out["x"]), buf(out["h0"]), buf(out.get("elapsed")))
+        views = []
+        for name, idx, off, n, shape in layout[0]:
+            out[name] = flat[off:off + n].reshape(shape)
+            if idx >= 0:
+                g = grads[idx]
+                g.data, g.len = base + off * size, n
+            else:
+                views.append(_lib.Buf(base + off * size, n))
+        bx, bh0 = views[0], views[1]
+        bel = views[2] if self.irregular else _lib.Buf(None, 0)
+        _lib.call("kncp_ltc_backward", self.handle, buf(gya), buf(gha), grads, bx, bh0, bel)
         return out
 
 
