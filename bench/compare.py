@@ -15,10 +15,14 @@ scalar loss and the backward pass to every parameter and the inputs. The
 table gives medians and each reference's time divided by kerasncp-go's. The
 references run with whichever torch thread count (1 or 2) is faster for the
 configuration.
-Calls follow each other back to back (--gap adds a busy wait before each):
-torch's OpenMP workers keep spinning for a while after each reference call,
-which slows the kerasncp-go call after it; on configuration E this roughly
-doubles kerasncp-go's time, and the table keeps that handicap.
+In each round every implementation gets one turn: a burst of back-to-back
+calls lasting about --burst seconds (a single call where one call is longer),
+whose mean is one sample; the table gives the median over rounds. Bursts
+measure what a training or control loop sees. With single calls (--burst 0)
+every call starts with caches just filled by another library: on
+configuration E that about doubles kerasncp-go's time (and the reference's
+time when it follows kerasncp-go far less, as kerasncp-go touches little
+memory).
 
 Usage (from the repository root, with the test virtualenv):
 
@@ -143,10 +147,17 @@ def best_torch_threads(runners):
     return best[0]
 
 
-def measure(runners, bwd, reps, budget_s, gap_s):
+def measure(runners, bwd, reps, budget_s, gap_s, burst_s):
+    """Medians of per-call times. Each round runs every implementation in
+    turn; an implementation's turn is a burst of back-to-back calls lasting
+    about burst_s (one call when a call is longer), timed as a whole."""
     fns = {k: f(bwd) for k, f in runners.items()}
-    for f in fns.values():  # warm up
+    calls = {}
+    for k, f in fns.items():  # warm up, and size each burst
         f()
+        t0 = time.perf_counter()
+        f()
+        calls[k] = max(1, int(burst_s / max(time.perf_counter() - t0, 1e-7)))
     times = {k: [] for k in fns}
     t_end = time.perf_counter() + budget_s
     for r in range(reps):
@@ -156,9 +167,11 @@ def measure(runners, bwd, reps, budget_s, gap_s):
             t_gap = time.perf_counter() + gap_s
             while time.perf_counter() < t_gap:
                 pass
+            n = calls[k]
             t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
+            for _ in range(n):
+                f()
+            times[k].append((time.perf_counter() - t0) / n)
         if r >= 4 and time.perf_counter() > t_end:
             break
     return {k: statistics.median(v) for k, v in times.items()}, len(times["ncps"])
@@ -174,6 +187,8 @@ def main():
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--budget", type=float, default=40.0, help="seconds per configuration and mode (at least 5 reps)")
     ap.add_argument("--gap", type=float, default=0.0, help="seconds of busy waiting before each timed call (0: none)")
+    ap.add_argument("--burst", type=float, default=0.02,
+                    help="seconds of back-to-back calls per implementation per round (0: single calls)")
     ap.add_argument("--json")
     a = ap.parse_args()
     results = {}
@@ -184,7 +199,7 @@ def main():
         runners = make_runners(CONFIGS[name])
         threads = best_torch_threads(runners)
         for bwd in (False, True):
-            med, n = measure(runners, bwd, a.reps, a.budget, a.gap)
+            med, n = measure(runners, bwd, a.reps, a.budget, a.gap, a.burst)
             mode = "fwd+bwd" if bwd else "fwd"
             results[f"{name} {mode}"] = med
             print(f"| {name} | {mode} | {fmt(med['keras-ncp'])} | {fmt(med['ncps'])} | {fmt(med['go-numpy'])} | "

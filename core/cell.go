@@ -49,16 +49,23 @@ type Cell[T Float] struct {
 
 // NewCell checks that the parameters fit the shape and options.
 func NewCell[T Float](sh Shape, o Options, p *Params[T]) (*Cell[T], error) {
-	if err := sh.validate(); err != nil {
+	c := &Cell[T]{Shape: sh, Opts: o, Params: p}
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if err := o.Validate(); err != nil {
-		return nil, err
+	return c, nil
+}
+
+// Validate reports an error naming the first shape, option or parameter
+// that does not fit (what NewCell checks).
+func (c *Cell[T]) Validate() error {
+	if err := c.Shape.validate(); err != nil {
+		return err
 	}
-	if err := p.Check(sh, o.InputMapping, o.OutputMapping); err != nil {
-		return nil, err
+	if err := c.Opts.Validate(); err != nil {
+		return err
 	}
-	return &Cell[T]{Shape: sh, Opts: o, Params: p}, nil
+	return c.Params.Check(c.Shape, c.Opts.InputMapping, c.Opts.OutputMapping)
 }
 
 // synapses is a compressed list of the synapses that exist (mask != 0),
@@ -74,6 +81,9 @@ type synapses[T Float] struct {
 	mu    []T
 	erev  []T
 	mask  []T // the mask the structure was built from
+	// The parameter values the entries were last filled from.
+	lastW, lastSigma, lastMu, lastErev []T
+	lastImplicit                       bool
 }
 
 func (s *synapses[T]) n() int { return len(s.src) }
@@ -83,8 +93,12 @@ func (s *synapses[T]) n() int { return len(s.src) }
 // matrices in memory order.
 func (s *synapses[T]) gather(units int, mask, w, sigma, mu, erev []T, implicit bool) {
 	if len(s.start) == units+1 && sameValues(s.mask, mask) {
-		// Same synapses as last time (the usual case while training):
-		// refresh the values only.
+		// Same synapses as last time (the usual case while training).
+		if implicit == s.lastImplicit && sameValues(s.lastW, w) && sameValues(s.lastSigma, sigma) &&
+			sameValues(s.lastMu, mu) && sameValues(s.lastErev, erev) {
+			return // and the same values (repeated inference)
+		}
+		s.remember(w, sigma, mu, erev, implicit)
 		for e, f := range s.flat {
 			pw := w[f]
 			if implicit {
@@ -95,6 +109,7 @@ func (s *synapses[T]) gather(units int, mask, w, sigma, mu, erev []T, implicit b
 		return
 	}
 	s.mask = append(s.mask[:0], mask...)
+	s.remember(w, sigma, mu, erev, implicit)
 	nsrc := len(mask) / units
 	s.start = grow(s.start, units+1)
 	clear(s.start)
@@ -132,6 +147,15 @@ func (s *synapses[T]) gather(units int, mask, w, sigma, mu, erev []T, implicit b
 	// Shift the ends back into starts.
 	copy(s.start[1:], s.start[:units])
 	s.start[0] = 0
+}
+
+// remember keeps copies of the values the entries are filled from.
+func (s *synapses[T]) remember(w, sigma, mu, erev []T, implicit bool) {
+	s.lastW = append(s.lastW[:0], w...)
+	s.lastSigma = append(s.lastSigma[:0], sigma...)
+	s.lastMu = append(s.lastMu[:0], mu...)
+	s.lastErev = append(s.lastErev[:0], erev...)
+	s.lastImplicit = implicit
 }
 
 // sameValues reports whether a and b hold the same bits, comparing their

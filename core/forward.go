@@ -53,23 +53,31 @@ func (ws *Workspace[T]) loadInputs(xt []T, blk, t int) {
 	s, steps := ws.sh.Sensory, ws.seq.Steps
 	b0, nv := ws.rows(blk)
 	p := ws.params
-	for l := 0; l < lanes; l++ {
-		var x []T
-		if l < nv {
-			x = ws.seq.X[((b0+l)*steps+t)*s:][:s]
+	if nv < lanes {
+		clear(xt) // padding lanes see zero inputs
+	}
+	for l := 0; l < nv; l++ {
+		x := ws.seq.X[((b0+l)*steps+t)*s:][:s]
+		for i, v := range x {
+			xt[i*lanes+l] = v
 		}
+	}
+	switch ws.opts.InputMapping {
+	case Affine:
 		for i := 0; i < s; i++ {
-			var xi T
-			if x != nil {
-				xi = x[i]
+			w, b := p.InputW[i], p.InputB[i]
+			row := (*[lanes]T)(xt[i*lanes : (i+1)*lanes])
+			for l := range row {
+				row[l] = row[l]*w + b
 			}
-			switch ws.opts.InputMapping {
-			case Affine:
-				xi = xi*p.InputW[i] + p.InputB[i]
-			case Linear:
-				xi = xi * p.InputW[i]
+		}
+	case Linear:
+		for i := 0; i < s; i++ {
+			w := p.InputW[i]
+			row := (*[lanes]T)(xt[i*lanes : (i+1)*lanes])
+			for l := range row {
+				row[l] *= w
 			}
-			xt[i*lanes+l] = xi
 		}
 	}
 }
@@ -87,7 +95,19 @@ func (ws *Workspace[T]) dtK(b, t int) T {
 // elapsed times it is the same for every step, and only the block's first
 // step (first) computes it.
 func (ws *Workspace[T]) loadCapacitance(c []T, blk, t int, first bool) {
-	if ws.seq.Elapsed == nil && !first {
+	if ws.seq.Elapsed == nil {
+		if !first {
+			return
+		}
+		// Every lane has the regular step: one division per neuron.
+		dtk := ws.dtK(ws.seq.Batch, t)
+		for j, cm := range ws.pcm {
+			cj := cm / dtk
+			row := (*[lanes]T)(c[j*lanes : (j+1)*lanes])
+			for l := range row {
+				row[l] = cj
+			}
+		}
 		return
 	}
 	for l := 0; l < lanes; l++ {

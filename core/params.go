@@ -104,43 +104,61 @@ type Field[T Float] struct {
 	Shape     []int
 	Trainable bool
 	Data      *[]T
+	// Index is the field's position in the full order, every mapping
+	// present (gleak 0 ... output_b 16): the C ABI's KNCP_P_* value.
+	Index int
 }
+
+// NumParams is the number of parameter arrays with every mapping present.
+const NumParams = 17
 
 // Fields lists the parameters in the reference's creation order (the order
 // of torch's state_dict and of Keras's weights), with their shapes for a
 // cell of shape sh under mappings in and out. Fields whose mapping is not
 // used are left out.
 func (p *Params[T]) Fields(sh Shape, in, out Mapping) []Field[T] {
+	return p.fieldsInto(new([NumParams]Field[T]), new([7]int), sh, in, out)
+}
+
+// FieldsInto is Fields writing into buf and dims, which the caller owns: a
+// caller that keeps both on its stack allocates nothing.
+func (p *Params[T]) FieldsInto(buf *[NumParams]Field[T], dims *[7]int, sh Shape, in, out Mapping) []Field[T] {
+	return p.fieldsInto(buf, dims, sh, in, out)
+}
+
+// fieldsInto is Fields writing into buf and dims, which the caller owns (on
+// its stack, in the hot paths, so that nothing is allocated).
+func (p *Params[T]) fieldsInto(buf *[NumParams]Field[T], dims *[7]int, sh Shape, in, out Mapping) []Field[T] {
 	u, s, m := sh.Units, sh.Sensory, sh.Motor
 	// One backing array serves every shape: U | U U | S U | S | M.
-	d := &[...]int{u, u, u, s, u, s, m}
-	vu, vuu, vsu, vs, vm := d[0:1:1], d[1:3:3], d[3:5:5], d[5:6:6], d[6:7:7]
-	f := make([]Field[T], 0, 17)
+	*dims = [7]int{u, u, u, s, u, s, m}
+	vu, vuu, vsu, vs, vm := dims[0:1:1], dims[1:3:3], dims[3:5:5], dims[5:6:6], dims[6:7:7]
+	f := buf[:0]
 	f = append(f,
-		Field[T]{"gleak", vu, true, &p.Gleak},
-		Field[T]{"vleak", vu, true, &p.Vleak},
-		Field[T]{"cm", vu, true, &p.Cm},
-		Field[T]{"sigma", vuu, true, &p.Sigma},
-		Field[T]{"mu", vuu, true, &p.Mu},
-		Field[T]{"w", vuu, true, &p.W},
-		Field[T]{"erev", vuu, true, &p.Erev},
-		Field[T]{"sensory_sigma", vsu, true, &p.SensorySigma},
-		Field[T]{"sensory_mu", vsu, true, &p.SensoryMu},
-		Field[T]{"sensory_w", vsu, true, &p.SensoryW},
-		Field[T]{"sensory_erev", vsu, true, &p.SensoryErev},
-		Field[T]{"sparsity_mask", vuu, false, &p.SparsityMask},
-		Field[T]{"sensory_sparsity_mask", vsu, false, &p.SensorySparsityMask},
+		Field[T]{"gleak", vu, true, &p.Gleak, 0},
+		Field[T]{"vleak", vu, true, &p.Vleak, 1},
+		Field[T]{"cm", vu, true, &p.Cm, 2},
+		Field[T]{"sigma", vuu, true, &p.Sigma, 3},
+		Field[T]{"mu", vuu, true, &p.Mu, 4},
+		Field[T]{"w", vuu, true, &p.W, 5},
+		Field[T]{"erev", vuu, true, &p.Erev, 6},
+		Field[T]{"sensory_sigma", vsu, true, &p.SensorySigma, 7},
+		Field[T]{"sensory_mu", vsu, true, &p.SensoryMu, 8},
+		Field[T]{"sensory_w", vsu, true, &p.SensoryW, 9},
+		Field[T]{"sensory_erev", vsu, true, &p.SensoryErev, 10},
+		Field[T]{"sparsity_mask", vuu, false, &p.SparsityMask, 11},
+		Field[T]{"sensory_sparsity_mask", vsu, false, &p.SensorySparsityMask, 12},
 	)
 	if in != None {
-		f = append(f, Field[T]{"input_w", vs, true, &p.InputW})
+		f = append(f, Field[T]{"input_w", vs, true, &p.InputW, 13})
 		if in == Affine {
-			f = append(f, Field[T]{"input_b", vs, true, &p.InputB})
+			f = append(f, Field[T]{"input_b", vs, true, &p.InputB, 14})
 		}
 	}
 	if out != None {
-		f = append(f, Field[T]{"output_w", vm, true, &p.OutputW})
+		f = append(f, Field[T]{"output_w", vm, true, &p.OutputW, 15})
 		if out == Affine {
-			f = append(f, Field[T]{"output_b", vm, true, &p.OutputB})
+			f = append(f, Field[T]{"output_b", vm, true, &p.OutputB, 16})
 		}
 	}
 	return f
@@ -167,7 +185,9 @@ func Alloc[T Float](sh Shape, in, out Mapping) *Params[T] {
 // the wrong length for shape sh and mappings in and out, or a parameter that
 // should be absent.
 func (p *Params[T]) Check(sh Shape, in, out Mapping) error {
-	for _, f := range p.Fields(sh, in, out) {
+	var buf [NumParams]Field[T]
+	var dims [7]int
+	for _, f := range p.fieldsInto(&buf, &dims, sh, in, out) {
 		if n := size(f.Shape); len(*f.Data) != n {
 			return fmt.Errorf("core: parameter %s must have shape %v (%d values), got %d values", f.Name, f.Shape, n, len(*f.Data))
 		}

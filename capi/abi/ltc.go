@@ -27,55 +27,69 @@ func view[T core.Float](b C.kncp_buf, name string) ([]T, error) {
 	return unsafe.Slice((*T)(b.data), int(b.len)), nil
 }
 
-var mappings = map[C.int32_t]core.Mapping{C.KNCP_MAP_AFFINE: core.Affine, C.KNCP_MAP_LINEAR: core.Linear, C.KNCP_MAP_NONE: core.None}
+// mapping converts a KNCP_MAP_* code.
+func mapping(code C.int32_t) (core.Mapping, bool) {
+	switch code {
+	case C.KNCP_MAP_AFFINE:
+		return core.Affine, true
+	case C.KNCP_MAP_LINEAR:
+		return core.Linear, true
+	case C.KNCP_MAP_NONE:
+		return core.None, true
+	}
+	return 0, false
+}
 
 // cellFrom builds a core cell over the parameters c points to; with clone
 // they are copied into Go memory.
 func cellFrom[T core.Float](c *C.kncp_ltc_cell, clone bool) (*core.Cell[T], error) {
-	in, ok1 := mappings[c.input_mapping]
-	out, ok2 := mappings[c.output_mapping]
+	cell := &core.Cell[T]{Params: &core.Params[T]{}}
+	if err := fillCell(cell, c, clone); err != nil {
+		return nil, err
+	}
+	return cell, nil
+}
+
+// fillCell is cellFrom into a cell (and its Params) the caller provides.
+func fillCell[T core.Float](cell *core.Cell[T], c *C.kncp_ltc_cell, clone bool) error {
+	in, ok1 := mapping(c.input_mapping)
+	out, ok2 := mapping(c.output_mapping)
 	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("kerasncp: input_mapping and output_mapping must be affine (0), linear (1) or none (2), got %d and %d",
+		return fmt.Errorf("kerasncp: input_mapping and output_mapping must be affine (0), linear (1) or none (2), got %d and %d",
 			int32(c.input_mapping), int32(c.output_mapping))
 	}
 	const maxDim = 1 << 20
 	if c.units < 1 || c.units > maxDim || c.sensory < 1 || c.sensory > maxDim || c.motor < 0 || c.motor > c.units {
-		return nil, fmt.Errorf("kerasncp: cell shape must have units >= 1, sensory >= 1 and motor in [0, units], got units=%d sensory=%d motor=%d",
+		return fmt.Errorf("kerasncp: cell shape must have units >= 1, sensory >= 1 and motor in [0, units], got units=%d sensory=%d motor=%d",
 			int64(c.units), int64(c.sensory), int64(c.motor))
 	}
 	sh := core.Shape{Units: int(c.units), Sensory: int(c.sensory), Motor: int(c.motor)}
 	o := core.Options{InputMapping: in, OutputMapping: out, ODEUnfolds: int(c.ode_unfolds), Epsilon: float64(c.epsilon),
 		ImplicitConstraints: c.implicit_constraints != 0}
 	if err := o.Validate(); err != nil {
-		return nil, err
+		return err
 	}
-	p := &core.Params[T]{}
-	for _, f := range p.Fields(sh, in, out) {
-		b := c.params[paramIndex[f.Name]]
+	p := cell.Params
+	*p = core.Params[T]{}
+	var fields [core.NumParams]core.Field[T]
+	var dims [7]int
+	for _, f := range p.FieldsInto(&fields, &dims, sh, in, out) {
+		b := c.params[f.Index]
 		v, err := view[T](b, f.Name)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if v == nil {
-			return nil, fmt.Errorf("kerasncp: parameter %s is missing (shape %v)", f.Name, f.Shape)
+			return fmt.Errorf("kerasncp: parameter %s is missing (shape %v)", f.Name, f.Shape)
 		}
 		if clone {
 			v = slices.Clone(v)
 		}
 		*f.Data = v
 	}
-	return core.NewCell(sh, o, p)
+	cell.Shape, cell.Opts = sh, o
+	return cell.Validate()
 }
-
-// paramIndex maps each parameter name to its KNCP_P_* index (the order of
-// Params.Fields with every mapping present).
-var paramIndex = func() map[string]int {
-	m := map[string]int{}
-	for i, f := range (&core.Params[float32]{}).Fields(core.Shape{}, core.Affine, core.Affine) {
-		m[f.Name] = i
-	}
-	return m
-}()
 
 // tape is what a forward tape handle refers to.
 type tape struct {
@@ -103,15 +117,42 @@ func (t *tapeOf[T]) release() {
 var (
 	pool32 = sync.Pool{New: func() any { return new(core.Workspace[float32]) }}
 	pool64 = sync.Pool{New: func() any { return new(core.Workspace[float64]) }}
+	call32 = sync.Pool{New: func() any { return new(callState[float32]) }}
+	call64 = sync.Pool{New: func() any { return new(callState[float64]) }}
 )
 
+// callState is what one call without a tape needs, pooled so that such a
+// call allocates nothing.
+type callState[T core.Float] struct {
+	cell   core.Cell[T]
+	params core.Params[T]
+	ws     core.Workspace[T]
+}
+
 func forward[T core.Float](c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el, y C.kncp_buf, all C.int32_t, h C.kncp_buf,
-	tp *C.uint64_t, pool *sync.Pool, wrap func(*tapeOf[T]) *tape) error {
+	tp *C.uint64_t, pool, calls *sync.Pool, wrap func(*tapeOf[T]) *tape) error {
 	keep := tp != nil
-	cell, err := cellFrom[T](c, keep)
-	if err != nil {
-		return err
+	var cell *core.Cell[T]
+	var st *callState[T]
+	if keep {
+		var err error
+		if cell, err = cellFrom[T](c, true); err != nil {
+			return err
+		}
+	} else {
+		st = calls.Get().(*callState[T])
+		defer func() {
+			st.ws.Release()
+			st.params = core.Params[T]{}
+			calls.Put(st)
+		}()
+		cell = &st.cell
+		cell.Params = &st.params
+		if err := fillCell(cell, c, false); err != nil {
+			return err
+		}
 	}
+	var err error
 	if batch < 1 || steps < 1 || batch > 1<<30 || steps > 1<<30 {
 		return fmt.Errorf("kerasncp: batch and steps must be >= 1, got %d and %d", int64(batch), int64(steps))
 	}
@@ -141,12 +182,7 @@ func forward[T core.Float](c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el
 		return err
 	}
 	if !keep {
-		ws := pool.Get().(*core.Workspace[T])
-		defer func() {
-			ws.Release()
-			pool.Put(ws)
-		}()
-		return cell.Forward(ws, seq, out, false)
+		return cell.Forward(&st.ws, seq, out, false)
 	}
 	t := &tapeOf[T]{cell: cell, ws: pool.Get().(*core.Workspace[T]), pool: pool}
 	if err := cell.Forward(t.ws, seq, out, true); err != nil {
@@ -166,10 +202,10 @@ func kncp_ltc_forward(c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el, y C
 	}
 	switch c.dtype {
 	case C.KNCP_FLOAT32:
-		return finish(forward(c, batch, steps, x, h0, el, y, all, h, tp, &pool32,
+		return finish(forward(c, batch, steps, x, h0, el, y, all, h, tp, &pool32, &call32,
 			func(t *tapeOf[float32]) *tape { return &tape{f32: t} }), err, errlen)
 	case C.KNCP_FLOAT64:
-		return finish(forward(c, batch, steps, x, h0, el, y, all, h, tp, &pool64,
+		return finish(forward(c, batch, steps, x, h0, el, y, all, h, tp, &pool64, &call64,
 			func(t *tapeOf[float64]) *tape { return &tape{f64: t} }), err, errlen)
 	}
 	return finish(errf(C.KNCP_ERR_TYPE, "kerasncp: dtype must be float32 (0) or float64 (1), got %d", int32(c.dtype)), err, errlen)
@@ -202,7 +238,7 @@ func backward[T core.Float](t *tapeOf[T], gy, gh C.kncp_buf, grads *C.kncp_buf, 
 			if !f.Trainable {
 				continue
 			}
-			v, err := view[T](bufs[paramIndex[f.Name]], "gradient of "+f.Name)
+			v, err := view[T](bufs[f.Index], "gradient of "+f.Name)
 			if err != nil {
 				return err
 			}

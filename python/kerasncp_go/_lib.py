@@ -185,8 +185,13 @@ def call(name: str, *args) -> None:
     buf = _errbuf()
     rc = getattr(lib, name)(*args, buf, len(buf))
     if rc != OK:
-        msg = buf.value.decode("utf-8", "replace")
-        raise _EXCEPTIONS.get(rc, NCPError)(msg)
+        raise_error(rc, buf)
+
+
+def raise_error(rc: int, buf) -> None:
+    """Raises the exception for return code rc with the message in buf."""
+    msg = buf.value.decode("utf-8", "replace")
+    raise _EXCEPTIONS.get(rc, NCPError)(msg)
 
 
 def take_buffer(ptr, n: int) -> bytes:

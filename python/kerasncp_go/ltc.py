@@ -165,13 +165,23 @@ class LTCCell(WiringSizes):
         Returns:
             (outputs (batch, motor), new state (batch, units)).
         """
-        x = _ops.as_array(inputs, self.dtype, "inputs")
+        spec = self.spec()
+        x = inputs
+        if (type(elapsed_time) is float and elapsed_time == 1.0 and type(x) is np.ndarray and x.dtype == spec.dtype
+                and x.ndim == 2 and x.shape[1] == spec.sensory and x.flags.c_contiguous and x.shape[0] > 0
+                and (states is None or (type(states) is np.ndarray and states.dtype == spec.dtype
+                                        and states.shape == (x.shape[0], spec.units) and states.flags.c_contiguous))):
+            return _ops.step(spec, x, states)  # the common case, without the general checks
+        if not (type(x) is np.ndarray and x.dtype == self.dtype):
+            x = _ops.as_array(x, self.dtype, "inputs")
         if x.ndim != 2:
             raise ValueError(f"inputs must have shape (batch, {self.sensory_size}), got {x.shape}")
         e = elapsed_time
-        if e is not None and np.ndim(e) > 0:
+        if e is not None and type(e) is not float and np.ndim(e) > 0:
             e = np.reshape(_ops.as_array(e, self.dtype, "elapsed_time"), (-1, 1))
-        y, h, _ = _ops.forward(self.spec(), x[:, None, :], states, e, all_steps=False)
+        elif e == 1.0:
+            e = None
+        y, h, _ = _ops.forward(spec, x.reshape(x.shape[0], 1, x.shape[1]), states, e, all_steps=False)
         return y, h
 
     forward = __call__
