@@ -1,7 +1,7 @@
 package core
 
 import (
-	"math"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -27,8 +27,7 @@ func withKernels(t *testing.T, on bool, fn func()) {
 // float32 error is amplified by the difference of successive states (see
 // TestFloat32MatchesFloat64; worst measured 3.3e-5).
 func TestVectorKernelsMatchGeneric(t *testing.T) {
-	tols := map[string]float64{"grad cm": 1e-4, "grad elapsed": 1e-4}
-	var worst, worstLoose float64
+	var worst roundOffWorst
 	for _, tc := range gradCases() {
 		c := cellAs[float32](newTestCell(t, tc.cellSpec))
 		in := newTestInputs(c.Shape, tc.batch, 2*tc.steps, tc.elapsed, tc.allSteps, rand.New(rand.NewPCG(tc.seed, 6)))
@@ -36,21 +35,9 @@ func TestVectorKernelsMatchGeneric(t *testing.T) {
 		var vec, gen []namedArray[float32]
 		withKernels(t, true, func() { vec = run(t, c, nil, s, tc.allSteps, gy, gh).named(c) })
 		withKernels(t, false, func() { gen = run(t, c, nil, s, tc.allSteps, gy, gh).named(c) })
-		for j := range gen {
-			e := relErr(vec[j].data, gen[j].data)
-			tol, ok := tols[gen[j].name]
-			if !ok {
-				tol = 1e-5
-				worst = math.Max(worst, e)
-			} else {
-				worstLoose = math.Max(worstLoose, e)
-			}
-			if e > tol {
-				t.Errorf("%v: %s: vector vs generic kernels relative error %.3g > %g", tc, gen[j].name, e, tol)
-			}
-		}
+		worst.compare(t, fmt.Sprintf("%v: vector vs generic kernels", tc), vec, gen)
 	}
-	t.Logf("worst relative error %.3g, of cm's and elapsed's gradients %.3g", worst, worstLoose)
+	t.Logf("worst relative error %.3g, of cm's and elapsed's gradients %.3g", worst.tight, worst.loose)
 }
 
 // TestGenericKernelsOnAMD64 reruns the float32 property tests with the
