@@ -40,7 +40,7 @@ func SaveNPZ[T Float](w io.Writer, p *Params[T], sh Shape, in, out Mapping) erro
 	}
 	zw := zip.NewWriter(w)
 	for _, f := range p.Fields(sh, in, out) {
-		b := npyBytes(*f.Data, f.Shape)
+		b := EncodeNPY(*f.Data, f.Shape)
 		hdr := &zip.FileHeader{
 			Name:               f.Name + ".npy",
 			Method:             zip.Store,
@@ -62,10 +62,14 @@ func SaveNPZ[T Float](w io.Writer, p *Params[T], sh Shape, in, out Mapping) erro
 	return nil
 }
 
-// npyBytes is the .npy (format 1.0) encoding of data with the given shape:
+// NPYElem is an element type EncodeNPY writes: the floats of a cell, and
+// int32 for wiring matrices.
+type NPYElem interface{ ~float32 | ~float64 | ~int32 }
+
+// EncodeNPY is the .npy (format 1.0) encoding of data with the given shape:
 // the header, padded with spaces to a multiple of 64 bytes as numpy pads it,
-// then the values in little-endian byte order.
-func npyBytes[T Float](data []T, shape []int) []byte {
+// then the values in little-endian byte order ('<f4', '<f8' or '<i4').
+func EncodeNPY[T NPYElem](data []T, shape []int) []byte {
 	dims := make([]string, len(shape))
 	for i, d := range shape {
 		dims[i] = strconv.Itoa(d)
@@ -74,10 +78,16 @@ func npyBytes[T Float](data []T, shape []int) []byte {
 	if len(shape) == 1 {
 		tuple = "(" + dims[0] + ",)"
 	}
-	descr := "<f8"
-	esize := 8
-	if is32[T]() {
+	var descr string
+	var esize int
+	var zero T
+	switch any(zero).(type) {
+	case float32:
 		descr, esize = "<f4", 4
+	case float64:
+		descr, esize = "<f8", 8
+	default:
+		descr, esize = "<i4", 4
 	}
 	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, tuple)
 	const pre = 10 // magic, version, header length
@@ -89,13 +99,65 @@ func npyBytes[T Float](data []T, shape []int) []byte {
 	b = append(b, bytes.Repeat([]byte{' '}, pad)...)
 	b = append(b, '\n')
 	for _, v := range data {
-		if esize == 4 {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(v)))
-		} else {
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(v)))
+		switch x := any(v).(type) {
+		case float32:
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+		case float64:
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+		case int32:
+			b = binary.LittleEndian.AppendUint32(b, uint32(x))
 		}
 	}
 	return b
+}
+
+// DecodeNPY reads a C-ordered float32 or float64 .npy array (any byte
+// order; formats 1.0 to 3.0) from b and converts it to T. It returns the
+// values and the shape, or an error saying what is malformed; it never
+// panics on bad input.
+func DecodeNPY[T Float](b []byte) ([]T, []int, error) {
+	r := bytes.NewReader(b)
+	h, err := readNPYHeader(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.fortran && len(h.shape) > 2 {
+		return nil, nil, errors.New("Fortran-ordered arrays of more than 2 dimensions are not supported")
+	}
+	// The payload must fit in what follows the header, which bounds the
+	// element count before anything is multiplied out.
+	n := int64(1)
+	for _, d := range h.shape {
+		if n *= int64(d); n*int64(max(h.esize, 1)) > int64(r.Len()) {
+			return nil, nil, fmt.Errorf("truncated payload: shape %s needs more than the %d bytes present", shapeString(h.shape), r.Len())
+		}
+	}
+	d, err := decodePayload[T](h, r, h.shape, int64(r.Len()))
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, h.shape, nil
+}
+
+// NPZIsFloat64 reports whether the .npz archive r of size bytes stores
+// its gleak array (under any prefix) as float64: the precision its
+// parameters were saved in.
+func NPZIsFloat64(r io.ReaderAt, size int64) bool {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return false
+	}
+	for _, f := range zr.File {
+		if f.Name == "gleak.npy" || strings.HasSuffix(f.Name, ".gleak.npy") {
+			h, rc, err := openNPY(f)
+			if err != nil {
+				return false
+			}
+			rc.Close()
+			return h.esize == 8
+		}
+	}
+	return false
 }
 
 // LoadNPZ reads a cell's parameters from the .npz archive r of size bytes:
@@ -511,20 +573,27 @@ func readNPY[T Float](f *zip.File, shape []int) ([]T, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	if h.esize == 0 {
-		return nil, fmt.Errorf("has dtype %q, want float32 or float64 ('<f4', '<f8', '>f4' or '>f8')", h.descr)
-	}
-	if !slices.Equal(h.shape, shape) {
+	if !slices.Equal(h.shape, shape) && h.esize != 0 {
 		return nil, fmt.Errorf("must have shape %s, got %s", shapeString(shape), shapeString(h.shape))
 	}
-	n := size(shape)
-	if need := uint64(h.offset) + uint64(n)*uint64(h.esize); f.UncompressedSize64 < need {
-		return nil, fmt.Errorf("truncated payload: the entry has %d bytes, the header announces %d", f.UncompressedSize64, need)
+	return decodePayload[T](h, rc, shape, int64(f.UncompressedSize64)-int64(h.offset))
+}
+
+// decodePayload reads the values of an array of the given shape, whose
+// header h has been read from r, and converts them to T in C order. avail
+// is the number of payload bytes the container says it holds.
+func decodePayload[T Float](h *npyHeader, r io.Reader, shape []int, avail int64) ([]T, error) {
+	if h.esize == 0 {
+		return nil, fmt.Errorf("must be float32 or float64 ('<f4', '<f8', '>f4' or '>f8'), got dtype %q", h.descr)
 	}
-	// Read to the end of the entry, so that archive/zip checks its CRC and
-	// a payload longer than the header says shows; memory grows with the
-	// data actually present, not with what the header claims.
-	raw, err := io.ReadAll(io.LimitReader(rc, int64(n*h.esize)+1))
+	n := size(shape)
+	if need := int64(n) * int64(h.esize); avail < need {
+		return nil, fmt.Errorf("truncated payload: %d bytes, the header announces %d", max(avail, 0), need)
+	}
+	// Read to the end, so that archive/zip checks its CRC and a payload
+	// longer than the header says shows; memory grows with the data
+	// actually present, not with what the header claims.
+	raw, err := io.ReadAll(io.LimitReader(r, int64(n*h.esize)+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the payload: %w", err)
 	}

@@ -9,62 +9,14 @@ import "C"
 import (
 	"archive/zip"
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"strings"
 	"unsafe"
-
-	"codeberg.org/sbinet/npyio/npy"
 
 	"github.com/kerasncp-go/kerasncp-go/core"
 	"github.com/kerasncp-go/kerasncp-go/wiring"
 )
-
-// npyFile encodes a little-endian array as a version 1.0 .npy file.
-func npyFile(descr string, shape []int, payload []byte) []byte {
-	dims := ""
-	for i, d := range shape {
-		dims += fmt.Sprint(d)
-		if len(shape) == 1 || i < len(shape)-1 {
-			dims += ","
-		}
-	}
-	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, dims)
-	// Magic, version, header length, header padded so that the payload
-	// starts on a 64-byte boundary, then a newline.
-	pad := (64 - (10+len(header)+1)%64) % 64
-	header += strings.Repeat(" ", pad) + "\n"
-	out := append([]byte("\x93NUMPY\x01\x00"), byte(len(header)), byte(len(header)>>8))
-	out = append(out, header...)
-	return append(out, payload...)
-}
-
-func npyInt32(data []int32, shape []int) []byte {
-	b := make([]byte, 0, 4*len(data))
-	for _, v := range data {
-		b = binary.LittleEndian.AppendUint32(b, uint32(v))
-	}
-	return npyFile("<i4", shape, b)
-}
-
-func npyFloat[T core.Float](data []T, shape []int) []byte {
-	var z T
-	if unsafe.Sizeof(z) == 4 {
-		b := make([]byte, 0, 4*len(data))
-		for _, v := range data {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(v)))
-		}
-		return npyFile("<f4", shape, b)
-	}
-	b := make([]byte, 0, 8*len(data))
-	for _, v := range data {
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(v)))
-	}
-	return npyFile("<f8", shape, b)
-}
 
 //export kncp_wiring_npz
 func kncp_wiring_npz(h C.uint64_t, out **C.uint8_t, outlen *C.int64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
@@ -84,11 +36,11 @@ func kncp_wiring_npz(h C.uint64_t, out **C.uint8_t, outlen *C.int64_t, err *C.ch
 			return err
 		}
 		u := w.Units()
-		if err := add("adjacency_matrix", npyInt32(w.Adjacency(), []int{u, u})); err != nil {
+		if err := add("adjacency_matrix", core.EncodeNPY(w.Adjacency(), []int{u, u})); err != nil {
 			return err
 		}
 		if w.IsBuilt() {
-			if err := add("sensory_adjacency_matrix", npyInt32(w.SensoryAdjacency(), []int{w.InputDim(), u})); err != nil {
+			if err := add("sensory_adjacency_matrix", core.EncodeNPY(w.SensoryAdjacency(), []int{w.InputDim(), u})); err != nil {
 				return err
 			}
 		}
@@ -160,7 +112,7 @@ func kncp_ltc_forward_npz(params *C.uint8_t, plen C.int64_t, x *C.uint8_t, xlen 
 	// float64 when its gleak is float64.
 	var res []byte
 	var e error
-	if isFloat64Archive(pb) {
+	if core.NPZIsFloat64(bytes.NewReader(pb), int64(len(pb))) {
 		res, e = forwardNPZ[float64](pb, xb, o)
 	} else {
 		res, e = forwardNPZ[float32](pb, xb, o)
@@ -170,30 +122,6 @@ func kncp_ltc_forward_npz(params *C.uint8_t, plen C.int64_t, x *C.uint8_t, xlen 
 	}
 	cBytes(res, out, outlen)
 	return C.KNCP_OK
-}
-
-// isFloat64Archive reports whether the archive's gleak array is float64.
-func isFloat64Archive(b []byte) bool {
-	z, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		return false
-	}
-	for _, f := range z.File {
-		if f.Name == "gleak.npy" || bytes.HasSuffix([]byte(f.Name), []byte(".gleak.npy")) {
-			r, err := f.Open()
-			if err != nil {
-				return false
-			}
-			defer r.Close()
-			nr, err := newNPYReaderFrom(r)
-			if err != nil {
-				return false
-			}
-			t := strings.Trim(nr.Header.Descr.Type, `'"`)
-			return t == "<f8" || t == ">f8"
-		}
-	}
-	return false
 }
 
 func forwardNPZ[T core.Float](pb, xb []byte, o npzOptions) ([]byte, error) {
@@ -217,20 +145,12 @@ func forwardNPZ[T core.Float](pb, xb []byte, o npzOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := newNPYReader(xb)
+	xs, shape, err := core.DecodeNPY[T](xb)
 	if err != nil {
-		return nil, err
+		return nil, errf(C.KNCP_ERR_FORMAT, "kerasncp: x_npy %v", err)
 	}
-	shape := r.Header.Descr.Shape
 	if len(shape) != 3 || shape[2] != sh.Sensory || shape[0] < 1 || shape[1] < 1 {
 		return nil, fmt.Errorf("kerasncp: x_npy must have shape (batch, steps, %d), got %v", sh.Sensory, shape)
-	}
-	if r.Header.Descr.Fortran {
-		return nil, fmt.Errorf("kerasncp: x_npy must be C-ordered")
-	}
-	xs, err := readAs[T](r, strings.Trim(r.Header.Descr.Type, `'"`), shape[0]*shape[1]*shape[2])
-	if err != nil {
-		return nil, err
 	}
 	b, t := shape[0], shape[1]
 	y := make([]T, b*t*sh.Motor)
@@ -238,64 +158,5 @@ func forwardNPZ[T core.Float](pb, xb []byte, o npzOptions) ([]byte, error) {
 	if err := cell.Forward(&ws, core.Sequence[T]{Batch: b, Steps: t, X: xs}, core.Output[T]{Y: y, AllSteps: true}, false); err != nil {
 		return nil, err
 	}
-	return npyFloat(y, []int{b, t, sh.Motor}), nil
-}
-
-// readAs reads n elements of .npy dtype descr into a []T.
-func readAs[T core.Float](r *npy.Reader, descr string, n int) (out []T, err error) {
-	defer func() {
-		if e := recover(); e != nil {
-			err = errf(C.KNCP_ERR_FORMAT, "kerasncp: x_npy: malformed payload: %v", e)
-		}
-	}()
-	switch descr {
-	case "<f4", ">f4":
-		var v []float32
-		if err := r.Read(&v); err != nil {
-			return nil, errf(C.KNCP_ERR_FORMAT, "kerasncp: x_npy: %v", err)
-		}
-		out = make([]T, len(v))
-		for i, f := range v {
-			out[i] = T(f)
-		}
-	case "<f8", ">f8":
-		var v []float64
-		if err := r.Read(&v); err != nil {
-			return nil, errf(C.KNCP_ERR_FORMAT, "kerasncp: x_npy: %v", err)
-		}
-		out = make([]T, len(v))
-		for i, f := range v {
-			out[i] = T(f)
-		}
-	default:
-		return nil, errf(C.KNCP_ERR_TYPE, "kerasncp: x_npy must be float32 or float64, got dtype %q", descr)
-	}
-	if len(out) != n {
-		return nil, errf(C.KNCP_ERR_FORMAT, "kerasncp: x_npy holds %d values, its shape says %d", len(out), n)
-	}
-	return out, nil
-}
-
-// newNPYReader parses the header of the .npy buffer b. npyio can panic on
-// some malformed headers; that becomes a format error here.
-func newNPYReader(b []byte) (r *npy.Reader, err error) {
-	defer func() {
-		if e := recover(); e != nil {
-			r, err = nil, errf(C.KNCP_ERR_FORMAT, "kerasncp: x_npy: malformed header: %v", e)
-		}
-	}()
-	r, err = npy.NewReader(bytes.NewReader(b))
-	if err != nil {
-		return nil, errf(C.KNCP_ERR_FORMAT, "kerasncp: x_npy: %v", err)
-	}
-	return r, nil
-}
-
-func newNPYReaderFrom(r io.Reader) (nr *npy.Reader, err error) {
-	defer func() {
-		if e := recover(); e != nil {
-			nr, err = nil, fmt.Errorf("malformed header: %v", e)
-		}
-	}()
-	return npy.NewReader(r)
+	return core.EncodeNPY(y, []int{b, t, sh.Motor}), nil
 }
