@@ -19,31 +19,31 @@ func (c *Cell[T]) Backward(ws *Workspace[T], gy, gh []T, g Gradients[T]) error {
 	b, t := ws.seq.Batch, ws.seq.Steps
 	if gy != nil {
 		if ws.allSteps {
-			if err := checkShape("gy", len(gy), b*t*m, "(batch=%d, steps=%d, motor=%d)", b, t, m); err != nil {
+			if err := checkShape("gy", len(gy), axis{"batch", b}, axis{"steps", t}, axis{"motor", m}); err != nil {
 				return err
 			}
-		} else if err := checkShape("gy", len(gy), b*m, "(batch=%d, motor=%d)", b, m); err != nil {
+		} else if err := checkShape("gy", len(gy), axis{"batch", b}, axis{"motor", m}); err != nil {
 			return err
 		}
 	}
 	if gh != nil {
-		if err := checkShape("gh", len(gh), b*u, "(batch=%d, units=%d)", b, u); err != nil {
+		if err := checkShape("gh", len(gh), axis{"batch", b}, axis{"units", u}); err != nil {
 			return err
 		}
 	}
-	for _, a := range []struct {
-		name, shape string
-		got, want   int
-		present     bool
-	}{
-		{"grad x", fmt.Sprintf("(batch=%d, steps=%d, sensory=%d)", b, t, s), len(g.X), b * t * s, g.X != nil},
-		{"grad h0", fmt.Sprintf("(batch=%d, units=%d)", b, u), len(g.H0), b * u, g.H0 != nil},
-		{"grad elapsed", fmt.Sprintf("(batch=%d, steps=%d)", b, t), len(g.Elapsed), b * t, g.Elapsed != nil},
-	} {
-		if a.present {
-			if err := checkLen(a.name, a.got, a.want, a.shape); err != nil {
-				return err
-			}
+	if g.X != nil {
+		if err := checkShape("grad x", len(g.X), axis{"batch", b}, axis{"steps", t}, axis{"sensory", s}); err != nil {
+			return err
+		}
+	}
+	if g.H0 != nil {
+		if err := checkShape("grad h0", len(g.H0), axis{"batch", b}, axis{"units", u}); err != nil {
+			return err
+		}
+	}
+	if g.Elapsed != nil {
+		if err := checkShape("grad elapsed", len(g.Elapsed), axis{"batch", b}, axis{"steps", t}); err != nil {
+			return err
 		}
 	}
 	if g.Params != nil {
@@ -79,7 +79,7 @@ func (p *Params[T]) checkGrads(sh Shape, o Options) error {
 }
 
 func (ws *Workspace[T]) backwardBlock(w *worker[T], blk int, gy, gh []T, g Gradients[T]) {
-	u, s, m, k := ws.sh.Units, ws.sh.Sensory, ws.sh.Motor, ws.opts.ODEUnfolds
+	u, s, k := ws.sh.Units, ws.sh.Sensory, ws.opts.ODEUnfolds
 	ul := u * lanes
 	steps := ws.seq.Steps
 	p := ws.params
@@ -87,26 +87,17 @@ func (ws *Workspace[T]) backwardBlock(w *worker[T], blk int, gy, gh []T, g Gradi
 	rec := synapseGrads[T]{w.dRecWm, w.dRecSigma, w.dRecMu, w.dRecErev}
 	sen := synapseGrads[T]{w.dSenWm, w.dSenSigma, w.dSenMu, w.dSenErev}
 	gv, gvn := w.gv, w.gvn
-	clear(gv)
 	if gh != nil {
-		for l := 0; l < nv; l++ {
-			for i, x := range gh[(b0+l)*u : (b0+l+1)*u] {
-				gv[i*lanes+l] = x
-			}
-		}
+		toLanes(gv, gh, b0, nv, u)
+	} else {
+		clear(gv)
 	}
 	for t := steps - 1; t >= 0; t-- {
 		tp := ws.tapeAt(blk, t)
 		if gy != nil && (ws.allSteps || t == steps-1) {
 			vK := tp[k*ul : (k+1)*ul]
 			for l := 0; l < nv; l++ {
-				var gyr []T
-				if ws.allSteps {
-					gyr = gy[((b0+l)*steps+t)*m:][:m]
-				} else {
-					gyr = gy[(b0+l)*m:][:m]
-				}
-				for i, gi := range gyr {
+				for i, gi := range ws.outputRow(gy, b0+l, t) {
 					il := i*lanes + l
 					switch ws.opts.OutputMapping {
 					case Affine:
@@ -188,12 +179,7 @@ func (ws *Workspace[T]) backwardBlock(w *worker[T], blk int, gy, gh []T, g Gradi
 		}
 	}
 	if g.H0 != nil {
-		for l := 0; l < nv; l++ {
-			h := g.H0[(b0+l)*u : (b0+l+1)*u]
-			for i := range h {
-				h[i] = gv[i*lanes+l]
-			}
-		}
+		fromLanes(g.H0, gv, b0, nv, u)
 	}
 	w.gv, w.gvn = gv, gvn
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -315,12 +316,28 @@ func checkLen(name string, got, want int, shape string) error {
 	return nil
 }
 
-// checkShape is checkLen with the shape formatted only on failure.
-func checkShape(name string, got, want int, format string, dims ...any) error {
-	if got != want {
-		return checkLen(name, got, want, fmt.Sprintf(format, dims...))
+// axis is one named dimension of an array.
+type axis struct {
+	name string
+	n    int
+}
+
+// checkShape checks that an array named name holds the product of the
+// axes' sizes; the shape is formatted, as "(batch=2, units=19)", only on
+// failure, so that the check costs nothing on every call.
+func checkShape(name string, got int, axes ...axis) error {
+	want := 1
+	for _, a := range axes {
+		want *= a.n
 	}
-	return nil
+	if got == want {
+		return nil
+	}
+	parts := make([]string, len(axes))
+	for i, a := range axes {
+		parts[i] = fmt.Sprintf("%s=%d", a.name, a.n)
+	}
+	return checkLen(name, got, want, "("+strings.Join(parts, ", ")+")")
 }
 
 func (c *Cell[T]) checkSequence(in Sequence[T], out Output[T]) error {
@@ -332,30 +349,30 @@ func (c *Cell[T]) checkSequence(in Sequence[T], out Output[T]) error {
 	if t < 1 {
 		return fmt.Errorf("core: steps must be >= 1, got %d", t)
 	}
-	if err := checkShape("x", len(in.X), b*t*s, "(batch=%d, steps=%d, sensory=%d)", b, t, s); err != nil {
+	if err := checkShape("x", len(in.X), axis{"batch", b}, axis{"steps", t}, axis{"sensory", s}); err != nil {
 		return err
 	}
 	if in.H0 != nil {
-		if err := checkShape("h0", len(in.H0), b*u, "(batch=%d, units=%d)", b, u); err != nil {
+		if err := checkShape("h0", len(in.H0), axis{"batch", b}, axis{"units", u}); err != nil {
 			return err
 		}
 	}
 	if in.Elapsed != nil {
-		if err := checkShape("elapsed", len(in.Elapsed), b*t, "(batch=%d, steps=%d)", b, t); err != nil {
+		if err := checkShape("elapsed", len(in.Elapsed), axis{"batch", b}, axis{"steps", t}); err != nil {
 			return err
 		}
 	}
 	if out.Y != nil {
 		if out.AllSteps {
-			if err := checkShape("y", len(out.Y), b*t*m, "(batch=%d, steps=%d, motor=%d)", b, t, m); err != nil {
+			if err := checkShape("y", len(out.Y), axis{"batch", b}, axis{"steps", t}, axis{"motor", m}); err != nil {
 				return err
 			}
-		} else if err := checkShape("y", len(out.Y), b*m, "(batch=%d, motor=%d)", b, m); err != nil {
+		} else if err := checkShape("y", len(out.Y), axis{"batch", b}, axis{"motor", m}); err != nil {
 			return err
 		}
 	}
 	if out.H != nil {
-		if err := checkShape("h", len(out.H), b*u, "(batch=%d, units=%d)", b, u); err != nil {
+		if err := checkShape("h", len(out.H), axis{"batch", b}, axis{"units", u}); err != nil {
 			return err
 		}
 	}

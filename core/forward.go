@@ -47,6 +47,41 @@ func (ws *Workspace[T]) rows(blk int) (b0, n int) {
 	return b0, min(lanes, ws.seq.Batch-b0)
 }
 
+// toLanes copies the rows b0..b0+n-1 of src (rows of width w) into the
+// lanes of dst (w x lanes), zeroing the padding lanes.
+func toLanes[T Float](dst, src []T, b0, n, w int) {
+	if n < lanes {
+		clear(dst)
+	}
+	for l := 0; l < n; l++ {
+		for i, x := range src[(b0+l)*w : (b0+l+1)*w] {
+			dst[i*lanes+l] = x
+		}
+	}
+}
+
+// fromLanes copies the first n lanes of src (w x lanes) into the rows
+// b0..b0+n-1 of dst (rows of width w).
+func fromLanes[T Float](dst, src []T, b0, n, w int) {
+	for l := 0; l < n; l++ {
+		row := dst[(b0+l)*w : (b0+l+1)*w]
+		for i := range row {
+			row[i] = src[i*lanes+l]
+		}
+	}
+}
+
+// outputRow is the slice of an output-shaped array (y, or its gradient) of
+// row b at step t: every step's outputs or, when only the last step's are
+// kept, the row's.
+func (ws *Workspace[T]) outputRow(y []T, b, t int) []T {
+	m := ws.sh.Motor
+	if ws.allSteps {
+		return y[(b*ws.seq.Steps+t)*m:][:m]
+	}
+	return y[b*m:][:m]
+}
+
 // loadInputs writes the mapped inputs of step t of block blk into xt
 // (sensory x lanes).
 func (ws *Workspace[T]) loadInputs(xt []T, blk, t int) {
@@ -57,8 +92,7 @@ func (ws *Workspace[T]) loadInputs(xt []T, blk, t int) {
 		clear(xt) // padding lanes see zero inputs
 	}
 	for l := 0; l < nv; l++ {
-		x := ws.seq.X[((b0+l)*steps+t)*s:][:s]
-		for i, v := range x {
+		for i, v := range ws.seq.X[((b0+l)*steps+t)*s:][:s] {
 			xt[i*lanes+l] = v
 		}
 	}
@@ -119,20 +153,17 @@ func (ws *Workspace[T]) loadCapacitance(c []T, blk, t int, first bool) {
 }
 
 func (ws *Workspace[T]) forwardBlock(w *worker[T], blk int, out Output[T]) {
-	u, m, k := ws.sh.Units, ws.sh.Motor, ws.opts.ODEUnfolds
+	u, k := ws.sh.Units, ws.opts.ODEUnfolds
 	ul := u * lanes
 	steps := ws.seq.Steps
 	p := ws.params
 	eps := T(ws.opts.Epsilon)
 	b0, nv := ws.rows(blk)
 	v, vn := w.v, w.vn
-	clear(v)
 	if ws.seq.H0 != nil {
-		for l := 0; l < nv; l++ {
-			for i, h := range ws.seq.H0[(b0+l)*u : (b0+l+1)*u] {
-				v[i*lanes+l] = h
-			}
-		}
+		toLanes(v, ws.seq.H0, b0, nv, u)
+	} else {
+		clear(v)
 	}
 	for t := 0; t < steps; t++ {
 		ws.loadInputs(w.xt, blk, t)
@@ -163,12 +194,7 @@ func (ws *Workspace[T]) forwardBlock(w *worker[T], blk int, out Output[T]) {
 		}
 		if out.Y != nil && (out.AllSteps || t == steps-1) {
 			for l := 0; l < nv; l++ {
-				var y []T
-				if out.AllSteps {
-					y = out.Y[((b0+l)*steps+t)*m:][:m]
-				} else {
-					y = out.Y[(b0+l)*m:][:m]
-				}
+				y := ws.outputRow(out.Y, b0+l, t)
 				for i := range y {
 					vi := v[i*lanes+l]
 					switch ws.opts.OutputMapping {
@@ -184,12 +210,7 @@ func (ws *Workspace[T]) forwardBlock(w *worker[T], blk int, out Output[T]) {
 		}
 	}
 	if out.H != nil {
-		for l := 0; l < nv; l++ {
-			h := out.H[(b0+l)*u : (b0+l+1)*u]
-			for i := range h {
-				h[i] = v[i*lanes+l]
-			}
-		}
+		fromLanes(out.H, v, b0, nv, u)
 	}
 	// After an odd number of swaps v is the worker's vn buffer; keep the
 	// two distinct for the next block.

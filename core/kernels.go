@@ -25,19 +25,26 @@ func sensoryDrive[T Float](ns, ds, xt []T, sen *synapses[T]) {
 	}
 	u := len(ns) / lanes
 	for j := 0; j < u; j++ {
-		var num, den [lanes]T
-		for e := sen.start[j]; e < sen.start[j+1]; e++ {
-			x := xt[int(sen.src[e])*lanes:][:lanes]
-			wm, sg, mu, er := sen.wm[e], sen.sigma[e], sen.mu[e], sen.erev[e]
-			for l := range num {
-				a := wm * sigmoid(sg*(x[l]-mu))
-				num[l] += a * er
-				den[l] += a
-			}
-		}
+		num, den := synapseSums(xt, sen, j)
 		copy(ns[j*lanes:][:lanes], num[:])
 		copy(ds[j*lanes:][:lanes], den[:])
 	}
+}
+
+// synapseSums returns, for every lane, the sums over the synapses into
+// neuron j of a*erev and of a, with a = P(w)*mask*sigmoid(sigma*(x-mu))
+// evaluated at the source values x (sources x lanes).
+func synapseSums[T Float](x []T, syn *synapses[T], j int) (num, den [lanes]T) {
+	for e := syn.start[j]; e < syn.start[j+1]; e++ {
+		xs := x[int(syn.src[e])*lanes:][:lanes]
+		wm, sg, mu, er := syn.wm[e], syn.sigma[e], syn.mu[e], syn.erev[e]
+		for l := range num {
+			a := wm * sigmoid(sg*(xs[l]-mu))
+			num[l] += a * er
+			den[l] += a
+		}
+	}
+	return num, den
 }
 
 // unfoldForward is one semi-implicit Euler step: from the state v it writes
@@ -53,16 +60,7 @@ func unfoldForward[T Float](vn, q, v, ns, ds, c, gleak, glvl []T, rec *synapses[
 	}
 	u := len(v) / lanes
 	for j := 0; j < u; j++ {
-		var num, den [lanes]T
-		for e := rec.start[j]; e < rec.start[j+1]; e++ {
-			vi := v[int(rec.src[e])*lanes:][:lanes]
-			wm, sg, mu, er := rec.wm[e], rec.sigma[e], rec.mu[e], rec.erev[e]
-			for l := range num {
-				a := wm * sigmoid(sg*(vi[l]-mu))
-				num[l] += a * er
-				den[l] += a
-			}
-		}
+		num, den := synapseSums(v, rec, j)
 		jl := j * lanes
 		for l := range num {
 			numer := c[jl+l]*v[jl+l] + glvl[j] + (num[l] + ns[jl+l])
