@@ -67,7 +67,9 @@ func (c *Cell[T]) Backward(ws *Workspace[T], gy, gh []T, g Gradients[T]) error {
 
 // checkGrads checks the trainable parameters' lengths (masks may be absent).
 func (p *Params[T]) checkGrads(sh Shape, o Options) error {
-	for _, f := range p.Fields(sh, o.InputMapping, o.OutputMapping) {
+	var buf [NumParams]Field[T]
+	var dims [7]int
+	for _, f := range p.FieldsInto(&buf, &dims, sh, o.InputMapping, o.OutputMapping) {
 		if !f.Trainable {
 			continue
 		}

@@ -117,18 +117,13 @@ const NumParams = 17
 // cell of shape sh under mappings in and out. Fields whose mapping is not
 // used are left out.
 func (p *Params[T]) Fields(sh Shape, in, out Mapping) []Field[T] {
-	return p.fieldsInto(new([NumParams]Field[T]), new([7]int), sh, in, out)
+	return p.FieldsInto(new([NumParams]Field[T]), new([7]int), sh, in, out)
 }
 
 // FieldsInto is Fields writing into buf and dims, which the caller owns: a
-// caller that keeps both on its stack allocates nothing.
+// caller that keeps both on its stack (the per-call paths) allocates
+// nothing.
 func (p *Params[T]) FieldsInto(buf *[NumParams]Field[T], dims *[7]int, sh Shape, in, out Mapping) []Field[T] {
-	return p.fieldsInto(buf, dims, sh, in, out)
-}
-
-// fieldsInto is Fields writing into buf and dims, which the caller owns (on
-// its stack, in the hot paths, so that nothing is allocated).
-func (p *Params[T]) fieldsInto(buf *[NumParams]Field[T], dims *[7]int, sh Shape, in, out Mapping) []Field[T] {
 	u, s, m := sh.Units, sh.Sensory, sh.Motor
 	// One backing array serves every shape: U | U U | S U | S | M.
 	*dims = [7]int{u, u, u, s, u, s, m}
@@ -187,7 +182,7 @@ func Alloc[T Float](sh Shape, in, out Mapping) *Params[T] {
 func (p *Params[T]) Check(sh Shape, in, out Mapping) error {
 	var buf [NumParams]Field[T]
 	var dims [7]int
-	for _, f := range p.fieldsInto(&buf, &dims, sh, in, out) {
+	for _, f := range p.FieldsInto(&buf, &dims, sh, in, out) {
 		if n := size(f.Shape); len(*f.Data) != n {
 			return fmt.Errorf("core: parameter %s must have shape %v (%d values), got %d values", f.Name, f.Shape, n, len(*f.Data))
 		}

@@ -40,17 +40,18 @@ func mapping(code C.int32_t) (core.Mapping, bool) {
 	return 0, false
 }
 
-// cellFrom builds a core cell over the parameters c points to; with clone
-// they are copied into Go memory.
-func cellFrom[T core.Float](c *C.kncp_ltc_cell, clone bool) (*core.Cell[T], error) {
+// cellFrom builds a core cell over the parameters c points to (views of
+// the caller's memory: for use during the call only).
+func cellFrom[T core.Float](c *C.kncp_ltc_cell) (*core.Cell[T], error) {
 	cell := &core.Cell[T]{Params: &core.Params[T]{}}
-	if err := fillCell(cell, c, clone); err != nil {
+	if err := fillCell(cell, c, false); err != nil {
 		return nil, err
 	}
 	return cell, nil
 }
 
-// fillCell is cellFrom into a cell (and its Params) the caller provides.
+// fillCell is cellFrom into a cell (and its Params) the caller provides;
+// with clone the parameters are copied into Go memory.
 func fillCell[T core.Float](cell *core.Cell[T], c *C.kncp_ltc_cell, clone bool) error {
 	in, ok1 := mapping(c.input_mapping)
 	out, ok2 := mapping(c.output_mapping)
@@ -99,62 +100,60 @@ type tape struct {
 }
 
 type tapeOf[T core.Float] struct {
-	cell *core.Cell[T]
-	ws   *core.Workspace[T]
+	st   *callState[T] // nil once released
 	pool *sync.Pool
 }
 
-// release returns the tape's workspace to its pool (its buffers and cached
+// release returns the tape's state to its pool (its buffers and cached
 // synapse structure serve the next call).
 func (t *tapeOf[T]) release() {
-	if t != nil && t.ws != nil {
-		t.ws.Release()
-		t.pool.Put(t.ws)
-		t.ws = nil
+	if t != nil && t.st != nil {
+		t.st.release(t.pool)
+		t.st = nil
 	}
 }
 
 var (
-	pool32 = sync.Pool{New: func() any { return new(core.Workspace[float32]) }}
-	pool64 = sync.Pool{New: func() any { return new(core.Workspace[float64]) }}
-	call32 = sync.Pool{New: func() any { return new(callState[float32]) }}
-	call64 = sync.Pool{New: func() any { return new(callState[float64]) }}
+	calls32 = sync.Pool{New: func() any { return new(callState[float32]) }}
+	calls64 = sync.Pool{New: func() any { return new(callState[float64]) }}
 )
 
-// callState is what one call without a tape needs, pooled so that such a
-// call allocates nothing.
+// callState is what one forward pass needs: the cell over the caller's
+// parameters, and a workspace. It is pooled, so that a call without a tape
+// allocates nothing; a forward tape keeps its callState (parameters and
+// inputs copied into Go memory) until the tape is freed.
 type callState[T core.Float] struct {
 	cell   core.Cell[T]
 	params core.Params[T]
 	ws     core.Workspace[T]
 }
 
+// release drops every reference to the last call's memory and puts st back
+// into pool.
+func (st *callState[T]) release(pool *sync.Pool) {
+	st.ws.Release()
+	st.params = core.Params[T]{}
+	pool.Put(st)
+}
+
 func forward[T core.Float](c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el, y C.kncp_buf, all C.int32_t, h C.kncp_buf,
-	tp *C.uint64_t, pool, calls *sync.Pool, wrap func(*tapeOf[T]) *tape) error {
-	keep := tp != nil
-	var cell *core.Cell[T]
-	var st *callState[T]
-	if keep {
-		var err error
-		if cell, err = cellFrom[T](c, true); err != nil {
-			return err
-		}
-	} else {
-		st = calls.Get().(*callState[T])
-		defer func() {
-			st.ws.Release()
-			st.params = core.Params[T]{}
-			calls.Put(st)
-		}()
-		cell = &st.cell
-		cell.Params = &st.params
-		if err := fillCell(cell, c, false); err != nil {
-			return err
-		}
-	}
-	var err error
+	tp *C.uint64_t, pool *sync.Pool, wrap func(*tapeOf[T]) *tape) (err error) {
 	if batch < 1 || steps < 1 || batch > 1<<30 || steps > 1<<30 {
 		return fmt.Errorf("kerasncp: batch and steps must be >= 1, got %d and %d", int64(batch), int64(steps))
+	}
+	keep := tp != nil
+	st := pool.Get().(*callState[T])
+	defer func() {
+		if !keep || err != nil {
+			st.release(pool)
+		}
+	}()
+	cell := &st.cell
+	cell.Params = &st.params
+	// A tape outlives the call: it works on copies of the parameters and
+	// inputs, so that Go keeps no pointer into the caller's memory.
+	if err := fillCell(cell, c, keep); err != nil {
+		return err
 	}
 	seq := core.Sequence[T]{Batch: int(batch), Steps: int(steps)}
 	for _, a := range []struct {
@@ -181,15 +180,12 @@ func forward[T core.Float](c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el
 	if out.H, err = view[T](h, "h"); err != nil {
 		return err
 	}
-	if !keep {
-		return cell.Forward(&st.ws, seq, out, false)
-	}
-	t := &tapeOf[T]{cell: cell, ws: pool.Get().(*core.Workspace[T]), pool: pool}
-	if err := cell.Forward(t.ws, seq, out, true); err != nil {
-		t.release()
+	if err := cell.Forward(&st.ws, seq, out, keep); err != nil {
 		return err
 	}
-	*tp = newHandle(wrap(t))
+	if keep {
+		*tp = newHandle(wrap(&tapeOf[T]{st: st, pool: pool}))
+	}
 	return nil
 }
 
@@ -202,17 +198,20 @@ func kncp_ltc_forward(c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el, y C
 	}
 	switch c.dtype {
 	case C.KNCP_FLOAT32:
-		return finish(forward(c, batch, steps, x, h0, el, y, all, h, tp, &pool32, &call32,
+		return finish(forward(c, batch, steps, x, h0, el, y, all, h, tp, &calls32,
 			func(t *tapeOf[float32]) *tape { return &tape{f32: t} }), err, errlen)
 	case C.KNCP_FLOAT64:
-		return finish(forward(c, batch, steps, x, h0, el, y, all, h, tp, &pool64, &call64,
+		return finish(forward(c, batch, steps, x, h0, el, y, all, h, tp, &calls64,
 			func(t *tapeOf[float64]) *tape { return &tape{f64: t} }), err, errlen)
 	}
 	return finish(errf(C.KNCP_ERR_TYPE, "kerasncp: dtype must be float32 (0) or float64 (1), got %d", int32(c.dtype)), err, errlen)
 }
 
 func backward[T core.Float](t *tapeOf[T], gy, gh C.kncp_buf, grads *C.kncp_buf, gx, gh0, gel C.kncp_buf) error {
-	c := t.cell
+	if t.st == nil {
+		return errf(C.KNCP_ERR_HANDLE, "kerasncp: the tape was released")
+	}
+	c := &t.st.cell
 	var g core.Gradients[T]
 	var err error
 	if g.X, err = view[T](gx, "gx"); err != nil {
@@ -253,10 +252,7 @@ func backward[T core.Float](t *tapeOf[T], gy, gh C.kncp_buf, grads *C.kncp_buf, 
 			*f.Data = v
 		}
 	}
-	if t.ws == nil {
-		return errf(C.KNCP_ERR_HANDLE, "kerasncp: the tape was released")
-	}
-	return c.Backward(t.ws, gys, ghs, g)
+	return c.Backward(&t.st.ws, gys, ghs, g)
 }
 
 //export kncp_ltc_backward
@@ -300,13 +296,13 @@ func kncp_ltc_apply_constraints(c *C.kncp_ltc_cell, err *C.char, errlen C.size_t
 	}
 	switch c.dtype {
 	case C.KNCP_FLOAT32:
-		cell, e := cellFrom[float32](c, false)
+		cell, e := cellFrom[float32](c)
 		if e != nil {
 			return finish(e, err, errlen)
 		}
 		cell.Params.ApplyConstraints()
 	case C.KNCP_FLOAT64:
-		cell, e := cellFrom[float64](c, false)
+		cell, e := cellFrom[float64](c)
 		if e != nil {
 			return finish(e, err, errlen)
 		}

@@ -76,7 +76,7 @@ func kncp_ltc_params_to_npz(c *C.kncp_ltc_cell, out **C.uint8_t, outlen *C.int64
 }
 
 func saveCell[T core.Float](c *C.kncp_ltc_cell, w io.Writer) error {
-	cell, err := cellFrom[T](c, false)
+	cell, err := cellFrom[T](c)
 	if err != nil {
 		return err
 	}
