@@ -171,11 +171,14 @@ _EXCEPTIONS = {ERR_VALUE: ValueError, ERR_TYPE: TypeError, ERR_FORMAT: ValueErro
 
 _local = threading.local()
 
+#: Size of the per-thread error message buffer.
+ERRLEN = 1024
+
 
 def _errbuf() -> ctypes.Array:
     buf = getattr(_local, "buf", None)
     if buf is None:
-        buf = _local.buf = ctypes.create_string_buffer(1024)
+        buf = _local.buf = ctypes.create_string_buffer(ERRLEN)
     return buf
 
 

@@ -234,15 +234,41 @@ def elapsed_array(elapsed, batch: int, steps: int, dtype) -> Optional[np.ndarray
 
 
 _scratch = threading.local()
+_forward_fn = _lib.lib.kncp_ltc_forward
 
 
 def _bufs():
     """Five reusable Buf structs of this thread (ctypes copies a struct
-    argument at each call, so reuse is safe)."""
+    argument at each call, so reuse is safe) and its error buffer."""
     b = getattr(_scratch, "bufs", None)
     if b is None:
-        b = _scratch.bufs = tuple(_lib.Buf() for _ in range(5))
+        b = _scratch.bufs = tuple(_lib.Buf() for _ in range(5)) + (_lib._errbuf(),)
     return b
+
+
+def _run(spec: CellSpec, xa: np.ndarray, ha: Optional[np.ndarray], ea: Optional[np.ndarray], b: int, t: int,
+         all_steps: bool, tape_out) -> Tuple[np.ndarray, np.ndarray]:
+    """The Go call of forward() and step(), on checked C-contiguous arrays
+    of the spec's dtype: allocates the outputs and returns (y, h)."""
+    dt = spec.dtype
+    y = np.empty((b, t, spec.motor) if all_steps else (b, spec.motor), dt)
+    h = np.empty((b, spec.units), dt)
+    bx, bh, be, by, bH, err = _bufs()
+    bx.data, bx.len = addr(xa), xa.size
+    if ha is None:
+        bh.data, bh.len = None, 0
+    else:
+        bh.data, bh.len = addr(ha), ha.size
+    if ea is None:
+        be.data, be.len = None, 0
+    else:
+        be.data, be.len = addr(ea), ea.size
+    by.data, by.len = addr(y), y.size
+    bH.data, bH.len = addr(h), h.size
+    rc = _forward_fn(spec.ref, b, t, bx, bh, be, by, 1 if all_steps else 0, bH, tape_out, err, _lib.ERRLEN)
+    if rc:
+        _lib.raise_error(rc, err)
+    return y, h
 
 
 def forward(spec: CellSpec, x, h0=None, elapsed=None, all_steps: bool = True, keep: bool = False
@@ -267,43 +293,12 @@ def forward(spec: CellSpec, x, h0=None, elapsed=None, all_steps: bool = True, ke
         if ha.shape != (b, spec.units):
             raise ValueError(f"h0 must have shape (batch={b}, units={spec.units}), got {ha.shape}")
     ea = None if elapsed is None else elapsed_array(elapsed, b, t, dt)
-    ny = b * t * spec.motor if all_steps else b * spec.motor
-    out = np.empty(ny + b * spec.units, dt)  # y and h in one allocation
-    y = out[:ny].reshape((b, t, spec.motor) if all_steps else (b, spec.motor))
-    h = out[ny:].reshape((b, spec.units))
-    if keep:
-        handle = ctypes.c_uint64()
-        tp = ctypes.byref(handle)
-    else:
-        tp = None
-    bx, bh, be, by, bH = _bufs()
-    bx.data, bx.len = addr(xa), xa.size
-    if ha is None:
-        bh.data, bh.len = None, 0
-    else:
-        bh.data, bh.len = addr(ha), ha.size
-    if ea is None:
-        be.data, be.len = None, 0
-    else:
-        be.data, be.len = addr(ea), ea.size
-    o = addr(out)
-    by.data, by.len = o, ny
-    bH.data, bH.len = o + ny * dt.itemsize, b * spec.units
-    _lib.call("kncp_ltc_forward", spec.ref, b, t, bx, bh, be, by, 1 if all_steps else 0, bH, tp)
-    tape = Tape(handle.value, spec, b, t, all_steps, ea is not None) if keep else None
-    return y, h, tape
-
-
-_forward_fn = _lib.lib.kncp_ltc_forward
-
-
-def _step_bufs():
-    """This thread's Buf structs for step() (the elapsed one stays empty)
-    and its error buffer."""
-    b = getattr(_scratch, "step_bufs", None)
-    if b is None:
-        b = _scratch.step_bufs = tuple(_lib.Buf() for _ in range(5)) + (_lib._errbuf(),)
-    return b
+    if not keep:
+        y, h = _run(spec, xa, ha, ea, b, t, all_steps, None)
+        return y, h, None
+    handle = ctypes.c_uint64()
+    y, h = _run(spec, xa, ha, ea, b, t, all_steps, ctypes.byref(handle))
+    return y, h, Tape(handle.value, spec, b, t, all_steps, ea is not None)
 
 
 def step(spec: CellSpec, x: np.ndarray, h0: Optional[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
@@ -311,22 +306,7 @@ def step(spec: CellSpec, x: np.ndarray, h0: Optional[np.ndarray]) -> Tuple[np.nd
     checked their arrays: x C-contiguous (batch, sensory) and h0 None or
     C-contiguous (batch, units), both of the spec's dtype. The lean path
     behind LTCCell.__call__, for control loops where microseconds count."""
-    b = x.shape[0]
-    dt = spec.dtype
-    y = np.empty((b, spec.motor), dt)
-    h = np.empty((b, spec.units), dt)
-    bx, bh, be, by, bH, err = _step_bufs()
-    bx.data, bx.len = addr(x), x.size
-    if h0 is None:
-        bh.data, bh.len = None, 0
-    else:
-        bh.data, bh.len = addr(h0), h0.size
-    by.data, by.len = addr(y), y.size
-    bH.data, bH.len = addr(h), h.size
-    rc = _forward_fn(spec.ref, b, 1, bx, bh, be, by, 0, bH, None, err, 1024)
-    if rc:
-        _lib.raise_error(rc, err)
-    return y, h
+    return _run(spec, x, h0, None, x.shape[0], 1, False, None)
 
 
 def apply_constraints(spec: CellSpec) -> None:
