@@ -36,6 +36,36 @@ def mapping_code(value, name: str) -> int:
         raise ValueError(f"{name} must be 'affine', 'linear' or None, got {value!r}") from None
 
 
+def check_options(input_mapping, output_mapping, ode_unfolds, epsilon) -> Tuple[int, int, int, float]:
+    """The cell options every binding takes, checked: (input mapping code,
+    output mapping code, ode_unfolds, epsilon).
+
+    Raises:
+        ValueError: naming the first bad option.
+    """
+    in_code = mapping_code(input_mapping, "input_mapping")
+    out_code = mapping_code(output_mapping, "output_mapping")
+    if isinstance(ode_unfolds, bool) or not isinstance(ode_unfolds, (int, np.integer)) or ode_unfolds < 1:
+        raise ValueError(f"ode_unfolds must be an int >= 1, got {ode_unfolds!r}")
+    if not (float(epsilon) >= 0 and np.isfinite(epsilon)):
+        raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+    return in_code, out_code, int(ode_unfolds), float(epsilon)
+
+
+def build_wiring(wiring, in_features) -> None:
+    """Builds wiring for in_features (when given) and checks it is built,
+    as the reference's torch cells do.
+
+    Raises:
+        ValueError: the number of input features is unknown, or conflicts.
+    """
+    if in_features is not None:
+        wiring.build(in_features)
+    if not wiring.is_built():
+        raise ValueError("Wiring error! Unknown number of input features. Please pass the parameter "
+                         "'in_features' or call the 'wiring.build()'.")
+
+
 def dtype_code(dtype) -> Tuple[np.dtype, int]:
     dt = np.dtype(dtype)
     if dt not in DTYPES:

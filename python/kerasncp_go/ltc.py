@@ -92,20 +92,11 @@ class LTCCell(WiringSizes):
                  initialization_ranges: Optional[Mapping[str, Any]] = None) -> None:
         if not isinstance(wiring, Wiring):
             raise TypeError(f"wiring must be a kerasncp_go.wirings.Wiring, got {type(wiring).__name__}")
-        if in_features is not None:
-            wiring.build(in_features)
-        if not wiring.is_built():
-            raise ValueError("Wiring error! Unknown number of input features. Please pass the parameter "
-                             "'in_features' or call the 'wiring.build()'.")
+        _ops.build_wiring(wiring, in_features)
         self._wiring = wiring
-        self._input_mapping = _ops.mapping_code(input_mapping, "input_mapping")
-        self._output_mapping = _ops.mapping_code(output_mapping, "output_mapping")
+        self._input_mapping, self._output_mapping, self.ode_unfolds, self.epsilon = _ops.check_options(
+            input_mapping, output_mapping, ode_unfolds, epsilon)
         self.input_mapping, self.output_mapping = input_mapping, output_mapping
-        if isinstance(ode_unfolds, bool) or not isinstance(ode_unfolds, (int, np.integer)) or ode_unfolds < 1:
-            raise ValueError(f"ode_unfolds must be an int >= 1, got {ode_unfolds!r}")
-        if not (float(epsilon) >= 0 and np.isfinite(epsilon)):
-            raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
-        self.ode_unfolds, self.epsilon = int(ode_unfolds), float(epsilon)
         self.implicit_param_constraints = bool(implicit_param_constraints)
         self.dtype, _ = _ops.dtype_code(dtype)
         out = wiring.output_dim if wiring.output_dim is not None else wiring.units

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import _lib
 
-__all__ = ["Wiring", "FullyConnected", "Random", "NCP", "AutoNCP"]
+__all__ = ["Wiring", "FullyConnected", "Random", "NCP", "AutoNCP", "as_wiring"]
 
 _NEURON_TYPES = {0: "motor", 1: "command", 2: "inter"}
 _KINDS = {0: "wiring", 1: "fully_connected", 2: "random", 3: "ncp", 4: "autoncp"}
@@ -454,6 +454,31 @@ class Wiring:
         return (f"{type(self).__name__}(units={self.units}, input_dim={self.input_dim}, "
                 f"output_dim={self.output_dim}, synapses={self.synapse_count}, "
                 f"sensory_synapses={self.sensory_synapse_count})")
+
+
+def as_wiring(wiring: Any, input_dim: Optional[int] = None) -> Any:
+    """A kerasncp_go wiring as it is. A keras-ncp or ncps wiring is built
+    for input_dim (when given and it is not built yet) and, once built,
+    converted into a kerasncp_go :class:`Wiring` with the same matrices; an
+    unbuilt one is returned as it is, to be converted when built (its
+    synapses may be drawn at build time).
+
+    Raises:
+        TypeError: not a wiring.
+    """
+    if isinstance(wiring, Wiring):
+        return wiring
+    if hasattr(wiring, "adjacency_matrix") and hasattr(wiring, "units") and hasattr(wiring, "build"):
+        if input_dim is not None and getattr(wiring, "input_dim", None) is None:
+            wiring.build(input_dim)
+        if getattr(wiring, "input_dim", None) is None:
+            return wiring
+        return Wiring.from_config({
+            "units": int(wiring.units), "adjacency_matrix": np.asarray(wiring.adjacency_matrix),
+            "sensory_adjacency_matrix": np.asarray(wiring.sensory_adjacency_matrix),
+            "input_dim": int(wiring.input_dim), "output_dim": wiring.output_dim})
+    raise TypeError(f"wiring must be a kerasncp_go.wirings.Wiring (or a keras-ncp / ncps wiring), "
+                    f"got {type(wiring).__name__}")
 
 
 def _free_wiring(handle: int) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 from .. import _ops
 from .._sizes import WiringSizes
 from .. import wirings as _wirings
+from ..wirings import as_wiring
 from . import _op
 from ._keras import RNNCellBase, keras, register_serializable, tf
 
@@ -57,27 +58,6 @@ def validate_initialization_ranges(ranges: Optional[Mapping[str, Any]]) -> Dict[
                              f"(initialization_ranges['{k}'] = {tuple(v)!r}: low > high)")
         out[k] = (lo, hi)
     return out
-
-
-def as_wiring(wiring: Any) -> Any:
-    """A kerasncp_go wiring as it is; a built keras-ncp / ncps wiring as a
-    kerasncp_go Wiring with the same matrices; an unbuilt foreign wiring as
-    it is (converted when built).
-
-    Raises:
-        TypeError: not a wiring.
-    """
-    if isinstance(wiring, _wirings.Wiring):
-        return wiring
-    if hasattr(wiring, "adjacency_matrix") and hasattr(wiring, "units") and hasattr(wiring, "build"):
-        if getattr(wiring, "input_dim", None) is None:
-            return wiring
-        return _wirings.Wiring.from_config({
-            "units": int(wiring.units), "adjacency_matrix": np.asarray(wiring.adjacency_matrix),
-            "sensory_adjacency_matrix": np.asarray(wiring.sensory_adjacency_matrix),
-            "input_dim": int(wiring.input_dim), "output_dim": wiring.output_dim})
-    raise TypeError(f"wiring must be a kerasncp_go.wirings.Wiring (or a keras-ncp / ncps wiring), "
-                    f"got {type(wiring).__name__}")
 
 
 def wiring_to_config(wiring: _wirings.Wiring) -> Dict[str, Any]:
@@ -214,12 +194,8 @@ class LTCCell(WiringSizes, RNNCellBase):
         self._init_ranges = validate_initialization_ranges(initialization_ranges)
         self._initialization_ranges = None if initialization_ranges is None else {
             k: (list(v) if isinstance(v, (tuple, list)) else v) for k, v in initialization_ranges.items()}
-        self._in_code = _ops.mapping_code(input_mapping, "input_mapping")
-        self._out_code = _ops.mapping_code(output_mapping, "output_mapping")
-        if isinstance(ode_unfolds, bool) or not isinstance(ode_unfolds, (int, np.integer)) or ode_unfolds < 1:
-            raise ValueError(f"ode_unfolds must be an int >= 1, got {ode_unfolds!r}")
-        if not (float(epsilon) >= 0 and np.isfinite(epsilon)):
-            raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+        self._in_code, self._out_code, ode_unfolds, epsilon = _ops.check_options(
+            input_mapping, output_mapping, ode_unfolds, epsilon)
         wiring = as_wiring(wiring)
         kwargs.setdefault("name", "ltc_cell")
         super().__init__(**kwargs)

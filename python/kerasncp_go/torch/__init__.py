@@ -38,22 +38,6 @@ def _np_dtype(dtype: torch.dtype) -> np.dtype:
     return np.dtype(str(dtype).replace("torch.", ""))
 
 
-def _as_wiring(wiring, in_features: Optional[int]) -> _wirings.Wiring:
-    """Accepts a kerasncp_go wiring, or any keras-ncp/ncps wiring (converted
-    through its matrices)."""
-    if isinstance(wiring, _wirings.Wiring):
-        return wiring
-    if hasattr(wiring, "adjacency_matrix") and hasattr(wiring, "units"):
-        if in_features is not None and getattr(wiring, "input_dim", None) is None:
-            wiring.build(in_features)
-        return _wirings.Wiring.from_config({
-            "units": wiring.units, "adjacency_matrix": np.asarray(wiring.adjacency_matrix),
-            "sensory_adjacency_matrix": None if wiring.sensory_adjacency_matrix is None
-            else np.asarray(wiring.sensory_adjacency_matrix),
-            "input_dim": wiring.input_dim, "output_dim": wiring.output_dim})
-    raise TypeError(f"wiring must be a kerasncp_go.wirings.Wiring, got {type(wiring).__name__}")
-
-
 class _LTCSequence(torch.autograd.Function):
     """y, h = LTC(x, h0, elapsed; params) over whole sequences, one Go call
     each way."""
@@ -113,22 +97,13 @@ class LTCCell(WiringSizes, nn.Module):
                  output_mapping: Optional[str] = "affine", ode_unfolds: int = 6, epsilon: float = 1e-8,
                  implicit_param_constraints: bool = False) -> None:
         super().__init__()
-        wiring = _as_wiring(wiring, in_features)
-        if in_features is not None:
-            wiring.build(in_features)
-        if not wiring.is_built():
-            raise ValueError("Wiring error! Unknown number of input features. Please pass the parameter "
-                             "'in_features' or call the 'wiring.build()'.")
+        wiring = _wirings.as_wiring(wiring, in_features)
+        _ops.build_wiring(wiring, in_features)
         self._wiring = wiring
         self._input_mapping = input_mapping
         self._output_mapping = output_mapping
-        self._in_code = _ops.mapping_code(input_mapping, "input_mapping")
-        self._out_code = _ops.mapping_code(output_mapping, "output_mapping")
-        if isinstance(ode_unfolds, bool) or not isinstance(ode_unfolds, int) or ode_unfolds < 1:
-            raise ValueError(f"ode_unfolds must be an int >= 1, got {ode_unfolds!r}")
-        if not (float(epsilon) >= 0 and np.isfinite(epsilon)):
-            raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
-        self._ode_unfolds, self._epsilon = int(ode_unfolds), float(epsilon)
+        self._in_code, self._out_code, self._ode_unfolds, self._epsilon = _ops.check_options(
+            input_mapping, output_mapping, ode_unfolds, epsilon)
         self._implicit_param_constraints = bool(implicit_param_constraints)
         self._init_ranges = {k: v for k, v in _ops.DEFAULT_INIT_RANGES.items()}
         self._params = {}
@@ -332,7 +307,7 @@ class LTC(WiringSizes, nn.Module):
         if isinstance(units, (int, np.integer)) and not isinstance(units, bool):
             wiring = _wirings.FullyConnected(int(units))
         else:
-            wiring = _as_wiring(units, input_size)
+            wiring = _wirings.as_wiring(units, input_size)
         self.rnn_cell = LTCCell(wiring, in_features=input_size, input_mapping=input_mapping,
                                 output_mapping=output_mapping, ode_unfolds=ode_unfolds, epsilon=epsilon,
                                 implicit_param_constraints=implicit_param_constraints)
