@@ -38,6 +38,20 @@ def _np_dtype(dtype: torch.dtype) -> np.dtype:
     return np.dtype(str(dtype).replace("torch.", ""))
 
 
+def _run(spec: _ops.CellSpec, x: torch.Tensor, h0: Optional[torch.Tensor], elapsed: Optional[torch.Tensor],
+         all_steps: bool, keep: bool):
+    """One Go call over torch tensors (converted to the spec's dtype and
+    viewed as NumPy arrays on the CPU): (y, h, tape), y and h on x's
+    device."""
+    dtype = torch.float32 if spec.dtype == np.float32 else torch.float64
+
+    def arr(t):
+        return None if t is None else _np(t.to(dtype))
+
+    y, h, tape = _ops.forward(spec, arr(x), arr(h0), arr(elapsed), all_steps=all_steps, keep=keep)
+    return torch.from_numpy(y).to(x.device), torch.from_numpy(h).to(x.device), tape
+
+
 class _LTCSequence(torch.autograd.Function):
     """y, h = LTC(x, h0, elapsed; params) over whole sequences, one Go call
     each way."""
@@ -45,14 +59,10 @@ class _LTCSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, meta, x, h0, elapsed, *params):
         spec_of, names, all_steps = meta
-        device, dtype = x.device, params[0].dtype
-        spec = spec_of(params)
-        keep = any(ctx.needs_input_grad[1:])
-        y, h, tape = _ops.forward(spec, _np(x.to(dtype)), _np(h0.to(dtype)), _np(None if elapsed is None else elapsed.to(dtype)),
-                                  all_steps=all_steps, keep=keep)
-        ctx.tape, ctx.names, ctx.device = tape, names, device
+        y, h, tape = _run(spec_of(params), x, h0, elapsed, all_steps, keep=any(ctx.needs_input_grad[1:]))
+        ctx.tape, ctx.names, ctx.device = tape, names, x.device
         ctx.has_elapsed = elapsed is not None
-        return torch.from_numpy(y).to(device), torch.from_numpy(h).to(device)
+        return y, h
 
     @staticmethod
     def backward(ctx, gy, gh):
@@ -65,7 +75,7 @@ class _LTCSequence(torch.autograd.Function):
 
         grads = [None,
                  t(g["x"], ctx.needs_input_grad[1]),
-                 t(g["h0"], ctx.needs_input_grad[2]),
+                 t(g["h0"], ctx.needs_input_grad[2]),  # False when h0 was None
                  t(g.get("elapsed"), ctx.needs_input_grad[3] and ctx.has_elapsed)]
         for i, n in enumerate(ctx.names):
             grads.append(t(g.get(n), ctx.needs_input_grad[4 + i]))
@@ -194,19 +204,14 @@ class LTCCell(WiringSizes, nn.Module):
         if x.dim() != 3 or x.shape[2] != self.sensory_size:
             raise ValueError(f"inputs must have shape (batch, steps, {self.sensory_size}), got {tuple(x.shape)}")
         b = x.shape[0]
-        dtype = self._params["gleak"].dtype
-        if h0 is None:
-            h0 = torch.zeros((b, self.state_size), dtype=dtype, device=x.device)
-        elif h0.shape != (b, self.state_size):
+        if h0 is not None and h0.shape != (b, self.state_size):  # None: zeros, in Go
             raise ValueError(f"states must have shape (batch={b}, units={self.state_size}), got {tuple(h0.shape)}")
         params = [self._params[n] for n in self._params]
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, h0, elapsed, *params)):
             return _LTCSequence.apply(self._meta(all_steps), x, h0, elapsed, *params)
         # Nothing to differentiate: one Go call, no tape.
-        spec = self._spec_of(params)
-        y, h, _ = _ops.forward(spec, _np(x.to(dtype)), _np(h0.to(dtype)),
-                               _np(None if elapsed is None else elapsed.to(dtype)), all_steps=all_steps)
-        return torch.from_numpy(y).to(x.device), torch.from_numpy(h).to(x.device)
+        y, h, _ = _run(self._spec_of(params), x, h0, elapsed, all_steps, keep=False)
+        return y, h
 
     def forward(self, inputs: torch.Tensor, states: Optional[torch.Tensor] = None,
                 elapsed_time: Union[float, torch.Tensor] = 1.0) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -346,7 +351,8 @@ class LTC(WiringSizes, nn.Module):
         b, steps = x.shape[0], x.shape[1]
         dtype = self.rnn_cell._params["gleak"].dtype
         if hx is None:
-            h = torch.zeros((b, self.state_size), dtype=dtype, device=device)
+            # Without memory cells the zero initial state is Go's default.
+            h = torch.zeros((b, self.state_size), dtype=dtype, device=device) if self.use_mixed else None
             c = torch.zeros((b, self.state_size), dtype=dtype, device=device) if self.use_mixed else None
         else:
             if self.use_mixed and isinstance(hx, torch.Tensor):
