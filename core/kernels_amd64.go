@@ -7,10 +7,10 @@ import "unsafe"
 // The float32 kernels in assembly (kernels_amd64.s): AVX2 and FMA, the
 // eight lanes of a block in one YMM register. They compute the expressions
 // of the generic kernels in kernels.go, with the sigmoid below, and are
-// used whenever the CPU has AVX2 and FMA (no build tag or GOEXPERIMENT is
-// needed). They replace vector kernels written with simd/archsimd, whose
-// generated code kept the sigmoid's constants and the accumulators on the
-// stack and reloaded or spilled them for every synapse.
+// used whenever the CPU has AVX2 and FMA. (Written with Go's experimental
+// simd/archsimd package instead, the compiled code kept the sigmoid's
+// constants and the accumulators on the stack and reloaded or spilled them
+// for every synapse.)
 //
 // Sigmoid. sigmoid(z) = 1/(1+exp(-z)) with exp(-z) = 2**n * p(r),
 // n = round(-z*log2(e)), r = -z - n*ln2 (Cody-Waite, with ln2 split in two
@@ -32,7 +32,8 @@ import "unsafe"
 // Speed. The kernels run the synapse list as a software pipeline (see
 // "Pipelining" in kernels_amd64.s): on the Zen 4 this was tuned on, a
 // synapse evaluation (one synapse, one lane) costs about 0.33 ns forward
-// and 0.6 ns backward on one core (TestKernelTiming).
+// and 0.6 ns backward on one core (go test -bench Kernel -cpu 1 -count 5;
+// take the minima on a busy machine).
 
 // simdEnabled selects the assembly kernels for float32 cells; it is a
 // variable so that tests can compare them with the generic kernels on the

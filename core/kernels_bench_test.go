@@ -2,9 +2,7 @@ package core
 
 import (
 	"math/rand/v2"
-	"os"
 	"testing"
-	"time"
 )
 
 // Benchmarks of the kernels alone, on synthetic blocks (the per-config
@@ -86,49 +84,6 @@ func BenchmarkKernelSynapsesBackward(b *testing.B) {
 		synapsesBackward(k.gv, k.v, k.gnum, k.gden, &k.syn, &acc)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(k.syn.src)*lanes), "ns/syn-eval")
-}
-
-// TestKernelTiming prints, per synapse evaluation, the best time of 300
-// batches of calls of the unfold and synapse-backward kernels on three list
-// shapes (set KERNEL_TIMING=1). Minima filter out the time slices lost to
-// other processes on a busy machine, which the benchmarks' means do not.
-func TestKernelTiming(t *testing.T) {
-	if os.Getenv("KERNEL_TIMING") == "" {
-		t.Skip("set KERNEL_TIMING=1")
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	cases := []struct {
-		name string
-		k    *kernelBench
-	}{
-		{"long256", newKernelBench(256, func(int) int { return 256 })},
-		{"fixed8", newKernelBench(64, func(int) int { return 8 })},
-		{"random8", newKernelBench(64, func(int) int { return 4 + rng.IntN(8) })},
-	}
-	for _, c := range cases {
-		k := c.k
-		acc := synapseGrads[float32]{k.aw, k.as, k.am, k.ae}
-		variants := []struct {
-			name string
-			f    func()
-		}{
-			{"unfold", func() { unfoldForward(k.vn, k.q, k.v, k.ns, k.ds, k.c, k.gleak, k.glvl, &k.syn, 1e-8) }},
-			{"backward", func() { synapsesBackward(k.gv, k.v, k.gnum, k.gden, &k.syn, &acc) }},
-		}
-		n := len(k.syn.src) * lanes
-		batch := max(1, 200000/n)
-		for _, v := range variants {
-			best := time.Duration(1 << 62)
-			for rep := 0; rep < 300; rep++ {
-				t0 := time.Now()
-				for i := 0; i < batch; i++ {
-					v.f()
-				}
-				best = min(best, time.Since(t0))
-			}
-			t.Logf("%-8s %-12s %.4f ns/syn-eval", c.name, v.name, float64(best.Nanoseconds())/float64(batch*n))
-		}
-	}
 }
 
 // BenchmarkKernelNeuronsBackward times neuronsBackward on 64 neurons (one
