@@ -7,7 +7,7 @@
 // from a seed is bit-identical to the reference's wiring built from that seed:
 //
 //   - RandomState: Randint (masked rejection), Interval (numpy's
-//     random_interval), Permutation and ChoiceWithoutReplacement (a full
+//     random_interval) and ChoiceWithoutReplacement (a full
 //     permutation of the population, then its first k entries).
 //   - Generator: Bounded (Lemire's method on buffered 32-bit halves),
 //     Integers and ChoiceWithoutReplacement (Floyd's algorithm followed by a

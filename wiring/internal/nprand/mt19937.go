@@ -96,22 +96,9 @@ func (r *RandomState) Randint(n int) int {
 	return int(r.Interval(uint64(n - 1)))
 }
 
-// Permutation returns RandomState.permutation(n): 0..n-1 shuffled by the
-// legacy Fisher-Yates pass from the last index down to 1.
-func (r *RandomState) Permutation(n int) []int {
-	p := make([]int, n)
-	for i := range p {
-		p[i] = i
-	}
-	for i := n - 1; i >= 1; i-- {
-		j := int(r.Interval(uint64(i)))
-		p[i], p[j] = p[j], p[i]
-	}
-	return p
-}
-
 // ChoiceWithoutReplacement returns the indices RandomState.choice(n, k,
-// replace=False) selects: the first k entries of Permutation(n). The whole
+// replace=False) selects: the first k entries of numpy's permutation(n) (0..n-1
+// shuffled by the legacy Fisher-Yates pass from the last index down). The whole
 // population is shuffled whatever k is, so the stream advances by the same
 // amount for every k. It panics if k < 0 or k > n.
 func (r *RandomState) ChoiceWithoutReplacement(n, k int) []int {
