@@ -74,8 +74,9 @@ type Wiring struct {
 	pcg *nprand.Generator   // FullyConnected, Random
 	mt  *nprand.RandomState // NCP, AutoNCP
 
-	// NCP layers, neuron ids in ascending order.
-	layered               bool
+	// NCP and AutoNCP: the NCP arguments (for AutoNCP, the derived ones)
+	// and the layers, neuron ids in ascending order.
+	ncp                   Config
 	inter, command, motor []int
 }
 
@@ -268,7 +269,7 @@ func NewNCP(interNeurons, commandNeurons, motorNeurons, sensoryFanout, interFano
 		RecurrentCommandSynapses: recurrentCommandSynapses, MotorFanin: motorFanin, Seed: seed},
 		units, motorNeurons)
 	w.mt = nprand.NewRandomState(uint32(seed))
-	w.layered = true
+	w.ncp = w.cfg
 	w.motor = span(0, motorNeurons)
 	w.command = span(motorNeurons, motorNeurons+commandNeurons)
 	w.inter = span(motorNeurons+commandNeurons, units)
@@ -459,11 +460,7 @@ func (w *Wiring) Build(inputDim int) error {
 // one RandomState.
 func (w *Wiring) buildNCP() {
 	u := w.units
-	c := w.cfg
-	if w.cfg.Kind == AutoNCP {
-		// The derived NCP arguments, recovered from the layer sizes.
-		c = w.autoNCPArgs()
-	}
+	c := w.ncp
 	sensory := span(0, w.inputDim)
 
 	// fanIn is the reference's int(a*b/c) (true division, then truncation)
@@ -539,31 +536,14 @@ func (w *Wiring) buildNCP() {
 	}
 }
 
-// autoNCPArgs returns the NCP arguments an AutoNCP configuration derives.
-func (w *Wiring) autoNCPArgs() Config {
-	density := 1.0 - w.cfg.SparsityLevel
-	command, inter := len(w.command), len(w.inter)
-	return Config{
-		Kind: NCP, InterNeurons: inter, CommandNeurons: command, MotorNeurons: len(w.motor),
-		SensoryFanout:            max(int(float64(inter)*density), 1),
-		InterFanout:              max(int(float64(command)*density), 1),
-		RecurrentCommandSynapses: max(int(float64(command)*density*2), 1),
-		MotorFanin:               max(int(float64(command)*density), 1),
-		Seed:                     w.cfg.Seed,
-	}
-}
-
 // NCPConfig returns the NCP arguments of an NCP or AutoNCP wiring (for
 // AutoNCP, the ones it derived), and false for other kinds.
 func (w *Wiring) NCPConfig() (Config, bool) {
-	switch w.cfg.Kind {
-	case NCP:
-		return w.cfg, true
-	case AutoNCP:
-		return w.autoNCPArgs(), true
-	}
-	return Config{}, false
+	return w.ncp, w.isNCP()
 }
+
+// isNCP reports whether the wiring is layered as an NCP.
+func (w *Wiring) isNCP() bool { return w.ncp.Kind == NCP }
 
 // AddSynapse sets the synapse from neuron src to neuron dst to polarity, -1
 // or +1, replacing any synapse already there.
@@ -604,7 +584,7 @@ func (w *Wiring) AddSensorySynapse(src, dst, polarity int) error {
 // NumLayers returns 3 for NCP and AutoNCP wirings (inter, command, motor) and
 // 1 for the others.
 func (w *Wiring) NumLayers() int {
-	if w.layered {
+	if w.isNCP() {
 		return 3
 	}
 	return 1
@@ -614,7 +594,7 @@ func (w *Wiring) NumLayers() int {
 // inter, 1 command and 2 motor; other wirings have one layer holding every
 // neuron. The result is a fresh slice.
 func (w *Wiring) NeuronsOfLayer(l int) ([]int, error) {
-	if !w.layered {
+	if !w.isNCP() {
 		if l != 0 {
 			return nil, fmt.Errorf("wiring: layer_id must be 0 for a single-layer wiring, got %d", l)
 		}
@@ -637,7 +617,7 @@ func (w *Wiring) TypeOfNeuron(id int) (string, error) {
 	if id < 0 || id >= w.units {
 		return "", fmt.Errorf("wiring: neuron_id must be in [0, units=%d), got %d", w.units, id)
 	}
-	if w.layered {
+	if w.isNCP() {
 		switch {
 		case id < len(w.motor):
 			return Motor, nil
