@@ -147,7 +147,7 @@ def best_torch_threads(runners):
     return best[0]
 
 
-def measure(runners, bwd, reps, budget_s, gap_s, burst_s):
+def measure(runners, bwd, reps, budget_s, burst_s):
     """Medians of per-call times. Each round runs every implementation in
     turn; an implementation's turn is a burst of back-to-back calls lasting
     about burst_s (one call when a call is longer), timed as a whole."""
@@ -162,11 +162,6 @@ def measure(runners, bwd, reps, budget_s, gap_s, burst_s):
     t_end = time.perf_counter() + budget_s
     for r in range(reps):
         for k, f in fns.items():
-            # Optional busy wait (not a sleep, which lets the CPU drop into
-            # idle states so that every call starts cold).
-            t_gap = time.perf_counter() + gap_s
-            while time.perf_counter() < t_gap:
-                pass
             n = calls[k]
             t0 = time.perf_counter()
             for _ in range(n):
@@ -186,7 +181,6 @@ def main():
     ap.add_argument("--configs", default="ABCDE")
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--budget", type=float, default=40.0, help="seconds per configuration and mode (at least 5 reps)")
-    ap.add_argument("--gap", type=float, default=0.0, help="seconds of busy waiting before each timed call (0: none)")
     ap.add_argument("--burst", type=float, default=0.02,
                     help="seconds of back-to-back calls per implementation per round (0: single calls)")
     ap.add_argument("--json")
@@ -199,7 +193,7 @@ def main():
         runners = make_runners(CONFIGS[name])
         threads = best_torch_threads(runners)
         for bwd in (False, True):
-            med, n = measure(runners, bwd, a.reps, a.budget, a.gap, a.burst)
+            med, n = measure(runners, bwd, a.reps, a.budget, a.burst)
             mode = "fwd+bwd" if bwd else "fwd"
             results[f"{name} {mode}"] = med
             print(f"| {name} | {mode} | {fmt(med['keras-ncp'])} | {fmt(med['ncps'])} | {fmt(med['go-numpy'])} | "
