@@ -73,11 +73,17 @@ func (p *Params[T]) checkGrads(sh Shape, o Options) error {
 		if !f.Trainable {
 			continue
 		}
-		if err := checkLen("gradient of "+f.Name, len(*f.Data), size(f.Shape), fmt.Sprint(f.Shape)); err != nil {
-			return err
+		if n := size(f.Shape); len(*f.Data) != n {
+			return checkLen("gradient of "+f.Name, len(*f.Data), n, fmt.Sprint(f.Shape))
 		}
 	}
 	return nil
+}
+
+// laneSum adds one synapse's lanes pairwise (eight dependent additions
+// took half of a one-step backward pass on small cells).
+func laneSum[T Float](a *[lanes]T) T {
+	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
 }
 
 func (ws *Workspace[T]) backwardBlock(w *worker[T], blk int, gy, gh []T, g Gradients[T]) {
@@ -206,26 +212,21 @@ func (ws *Workspace[T]) reduce(nw int, dst *Params[T]) {
 			}
 		}
 	}
-	laneSum := func(acc []T, e int) (s T) {
-		for _, v := range acc[e*lanes : (e+1)*lanes] {
-			s += v
-		}
-		return s
-	}
 	scatter := func(syn *synapses[T], mask, raw, dW, dSigma, dMu, dErev []T, acc synapseGrads[T]) {
 		clear(dW)
 		clear(dSigma)
 		clear(dMu)
 		clear(dErev)
 		for e, f := range syn.flat {
-			gw := laneSum(acc.wm, e) * mask[f]
+			o := e * lanes
+			gw := laneSum((*[lanes]T)(acc.wm[o:])) * mask[f]
 			if imp {
 				gw *= softplusGrad(raw[f])
 			}
 			dW[f] = gw
-			dSigma[f] = laneSum(acc.sigma, e)
-			dMu[f] = -laneSum(acc.mu, e) * syn.sigma[e]
-			dErev[f] = laneSum(acc.erev, e)
+			dSigma[f] = laneSum((*[lanes]T)(acc.sigma[o:]))
+			dMu[f] = -laneSum((*[lanes]T)(acc.mu[o:])) * syn.sigma[e]
+			dErev[f] = laneSum((*[lanes]T)(acc.erev[o:]))
 		}
 	}
 	scatter(&ws.rec, p.SparsityMask, p.W, dst.W, dst.Sigma, dst.Mu, dst.Erev,
