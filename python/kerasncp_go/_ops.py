@@ -158,28 +158,57 @@ class CellSpec:
         self.ref = ctypes.byref(desc)
         self._layouts: Dict[tuple, tuple] = {}
 
-    def grad_layout(self, batch: int, steps: int, irregular: bool, params: bool) -> tuple:
-        """Where each gradient sits in one flat buffer: ([(name, KNCP_P index
-        or -1, offset, size, shape)], total size), x, h0 and elapsed first."""
+    def grad_layout(self, batch: int, steps: int, irregular: bool, params: bool) -> "GradLayout":
+        """Where each gradient of a backward pass sits in one flat buffer."""
         key = (batch, steps, irregular, params)
         lay = self._layouts.get(key)
         if lay is None:
-            entries, off = [], 0
-            fixed = [("x", (batch, steps, self.sensory)), ("h0", (batch, self.units))]
-            if irregular:
-                fixed.append(("elapsed", (batch, steps)))
-            for name, shape in fixed:
-                n = int(np.prod(shape))
-                entries.append((name, -1, off, n, shape))
-                off += n
-            if params:
-                for i, name in enumerate(_lib.PARAM_NAMES):
-                    if name in self.shapes and name in TRAINABLE:
-                        n = int(np.prod(self.shapes[name]))
-                        entries.append((name, i, off, n, self.shapes[name]))
-                        off += n
-            lay = self._layouts[key] = (entries, off)
+            if len(self._layouts) >= 64:  # batch sizes come and go
+                self._layouts.clear()
+            lay = self._layouts[key] = GradLayout(self, batch, steps, irregular, params)
         return lay
+
+
+class GradLayout:
+    """The gradients of one backward pass in one flat buffer: x, h0 and
+    (with elapsed times) elapsed first, then the trainable parameters in
+    KNCP_P order.
+
+    Attributes:
+        names, shapes, sizes, offsets: per gradient, in buffer order.
+        total: the buffer's length.
+        index: name -> position in the lists above.
+    """
+
+    def __init__(self, spec: CellSpec, batch: int, steps: int, irregular: bool, params: bool) -> None:
+        entries = [("x", -1, (batch, steps, spec.sensory)), ("h0", -1, (batch, spec.units))]
+        if irregular:
+            entries.append(("elapsed", -1, (batch, steps)))
+        if params:
+            entries += [(n, i, spec.shapes[n]) for i, n in enumerate(_lib.PARAM_NAMES)
+                        if n in spec.shapes and n in TRAINABLE]
+        self.names = tuple(e[0] for e in entries)
+        self.shapes = tuple(e[2] for e in entries)
+        self.sizes = tuple(int(np.prod(sh)) for sh in self.shapes)
+        self.offsets = tuple(int(o) for o in np.cumsum((0,) + self.sizes[:-1]))
+        self.total = int(sum(self.sizes))
+        self.index = {n: k for k, n in enumerate(self.names)}
+        self._slots = tuple(e[1] for e in entries)
+        self._itemsize = spec.dtype.itemsize
+
+    def bufs(self, base: int):
+        """(the KNCP_NUM_PARAMS parameter gradient Bufs, x, h0, elapsed
+        Bufs) of a buffer at address base."""
+        grads = (_lib.Buf * _lib.NUM_PARAMS)()
+        fixed = [_lib.Buf(None, 0)] * 3
+        size = self._itemsize
+        for k, (slot, off, n) in enumerate(zip(self._slots, self.offsets, self.sizes)):
+            if slot >= 0:
+                g = grads[slot]
+                g.data, g.len = base + off * size, n
+            else:
+                fixed[k] = _lib.Buf(base + off * size, n)
+        return grads, fixed[0], fixed[1], fixed[2]
 
 
 class Tape:
@@ -204,6 +233,18 @@ class Tape:
             a dict with "x", "h0", "elapsed" (when the pass had elapsed
             times) and, when params is true, every trainable parameter.
         """
+        lay = self.layout(params)
+        flat = np.empty(lay.total, self.spec.dtype)
+        self.backward_into(flat, gy, gh, params)
+        return {n: flat[o:o + k].reshape(sh) for n, o, k, sh in zip(lay.names, lay.offsets, lay.sizes, lay.shapes)}
+
+    def layout(self, params: bool = True) -> GradLayout:
+        """Where backward_into puts each gradient."""
+        return self.spec.grad_layout(self.batch, self.steps, self.irregular, params)
+
+    def backward_into(self, out: np.ndarray, gy=None, gh=None, params: bool = True) -> None:
+        """As backward, writing every gradient into out, a C-contiguous 1-D
+        array of the spec's dtype laid out as layout(params) says."""
         if not self._finalizer.alive:
             raise ValueError("this tape was closed")
         s = self.spec
@@ -216,24 +257,12 @@ class Tape:
         gha = None if gh is None else as_array(gh, dt, "gh")
         if gha is not None and gha.shape != (b, s.units):
             raise ValueError(f"gh must have the state's shape {(b, s.units)}, got {gha.shape}")
-        # Every gradient lives in one allocation; the dict holds views.
-        layout = s.grad_layout(b, t, self.irregular, params)
-        flat = np.empty(layout[-1], dt)
-        base, size = addr(flat), dt.itemsize
-        out = {}
-        grads = (_lib.Buf * _lib.NUM_PARAMS)()
-        views = []
-        for name, idx, off, n, shape in layout[0]:
-            out[name] = flat[off:off + n].reshape(shape)
-            if idx >= 0:
-                g = grads[idx]
-                g.data, g.len = base + off * size, n
-            else:
-                views.append(_lib.Buf(base + off * size, n))
-        bx, bh0 = views[0], views[1]
-        bel = views[2] if self.irregular else _lib.Buf(None, 0)
+        lay = self.layout(params)
+        if not (type(out) is np.ndarray and out.dtype == dt and out.ndim == 1 and out.size == lay.total
+                and out.flags.c_contiguous and out.flags.writeable):
+            raise ValueError(f"out must be a writeable C-contiguous 1-D {dt} array of {lay.total} values")
+        grads, bx, bh0, bel = lay.bufs(addr(out))
         _lib.call("kncp_ltc_backward", self.handle, buf(gya), buf(gha), grads, bx, bh0, bel)
-        return out
 
 
 def _free_tape(handle: int) -> None:

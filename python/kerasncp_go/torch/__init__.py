@@ -38,47 +38,80 @@ def _np_dtype(dtype: torch.dtype) -> np.dtype:
     return np.dtype(str(dtype).replace("torch.", ""))
 
 
+_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def _host(t: Optional[torch.Tensor], dtype: torch.dtype) -> Optional[np.ndarray]:
+    """t as a NumPy array of dtype on the host: the tensor's own memory when
+    it already is a CPU tensor of dtype (strided views are made contiguous
+    by _ops)."""
+    if t is None:
+        return None
+    if t.dtype is not dtype:
+        t = t.to(dtype)
+    if not t.is_cpu:
+        t = t.cpu()
+    try:
+        return t.detach().numpy()
+    except RuntimeError:  # conjugate or negative views
+        return t.detach().resolve_conj().resolve_neg().numpy()
+
+
 def _run(spec: _ops.CellSpec, x: torch.Tensor, h0: Optional[torch.Tensor], elapsed: Optional[torch.Tensor],
          all_steps: bool, keep: bool):
-    """One Go call over torch tensors (converted to the spec's dtype and
-    viewed as NumPy arrays on the CPU): (y, h, tape), y and h on x's
+    """One Go call over torch tensors: (y, h, tape), y and h on x's
     device."""
-    dtype = torch.float32 if spec.dtype == np.float32 else torch.float64
+    dt = _TORCH_DTYPES[spec.dtype]
+    y, h, tape = _ops.forward(spec, _host(x, dt), _host(h0, dt), _host(elapsed, dt), all_steps=all_steps,
+                              keep=keep)
+    y, h = torch.from_numpy(y), torch.from_numpy(h)
+    if not x.is_cpu:
+        y, h = y.to(x.device), h.to(x.device)
+    return y, h, tape
 
-    def arr(t):
-        return None if t is None else _np(t.to(dtype))
 
-    y, h, tape = _ops.forward(spec, arr(x), arr(h0), arr(elapsed), all_steps=all_steps, keep=keep)
-    return torch.from_numpy(y).to(x.device), torch.from_numpy(h).to(x.device), tape
+def _grad_plan(lay: _ops.GradLayout, slots: Tuple[str, ...]):
+    """(position among _LTCSequence's inputs, position in lay, shape to view
+    as or None for 1-D) of every gradient lay holds; cached on lay."""
+    plans = lay.__dict__.setdefault("_torch_plans", {})
+    plan = plans.get(slots)
+    if plan is None:
+        names = ("x", "h0", "elapsed") + slots
+        plan = plans[slots] = tuple((2 + i, lay.index[n], lay.shapes[lay.index[n]] if len(lay.shapes[lay.index[n]]) > 1
+                                     else None) for i, n in enumerate(names) if n in lay.index)
+    return plan
 
 
 class _LTCSequence(torch.autograd.Function):
     """y, h = LTC(x, h0, elapsed; params) over whole sequences, one Go call
-    each way."""
+    each way. Inputs: (cell, all_steps, x, h0, elapsed, *parameters in the
+    cell's order)."""
 
     @staticmethod
-    def forward(ctx, meta, x, h0, elapsed, *params):
-        spec_of, names, all_steps = meta
-        y, h, tape = _run(spec_of(params), x, h0, elapsed, all_steps, keep=any(ctx.needs_input_grad[1:]))
-        ctx.tape, ctx.names, ctx.device = tape, names, x.device
-        ctx.has_elapsed = elapsed is not None
+    def forward(ctx, cell, all_steps, x, h0, elapsed, *params):
+        # An unused output (usually the final state) arrives as None in
+        # backward instead of a tensor of zeros.
+        ctx.set_materialize_grads(False)
+        y, h, tape = _run(cell._spec_of(params), x, h0, elapsed, all_steps, keep=any(ctx.needs_input_grad))
+        ctx.tape, ctx.device, ctx.slots = tape, x.device, cell._grad_slots
         return y, h
 
     @staticmethod
     def backward(ctx, gy, gh):
-        want_params = any(ctx.needs_input_grad[4:])
-        g = ctx.tape.backward(_np(gy), _np(gh), params=want_params)
-        dev = ctx.device
-
-        def t(a, needed):
-            return torch.from_numpy(a).to(dev) if (needed and a is not None) else None
-
-        grads = [None,
-                 t(g["x"], ctx.needs_input_grad[1]),
-                 t(g["h0"], ctx.needs_input_grad[2]),  # False when h0 was None
-                 t(g.get("elapsed"), ctx.needs_input_grad[3] and ctx.has_elapsed)]
-        for i, n in enumerate(ctx.names):
-            grads.append(t(g.get(n), ctx.needs_input_grad[4 + i]))
+        need = ctx.needs_input_grad
+        want_params = any(need[5:])
+        tape = ctx.tape
+        dt = _TORCH_DTYPES[tape.spec.dtype]
+        lay = tape.layout(want_params)
+        flat = torch.empty(lay.total, dtype=dt)
+        tape.backward_into(flat.numpy(), _host(gy, dt), _host(gh, dt), params=want_params)
+        if not ctx.device.type == "cpu":
+            flat = flat.to(ctx.device)
+        parts = flat.split_with_sizes(lay.sizes)
+        grads = [None] * len(need)
+        for pos, k, shape in _grad_plan(lay, ctx.slots):
+            if need[pos]:
+                grads[pos] = parts[k] if shape is None else parts[k].view(shape)
         return tuple(grads)
 
 
@@ -167,8 +200,9 @@ class LTCCell(WiringSizes, nn.Module):
                 for n in ("w", "sensory_w", "cm", "gleak"):
                     self._params[n].clamp_(min=0)
 
-    def _meta(self, all_steps: bool):
-        return (self._spec_of, tuple(self._params), all_steps)
+    @property
+    def _grad_slots(self) -> Tuple[str, ...]:
+        return tuple(self._params)
 
     def _spec_of(self, params) -> _ops.CellSpec:
         """The C ABI view of the parameter tensors, cached while they keep
@@ -208,7 +242,7 @@ class LTCCell(WiringSizes, nn.Module):
             raise ValueError(f"states must have shape (batch={b}, units={self.state_size}), got {tuple(h0.shape)}")
         params = [self._params[n] for n in self._params]
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, h0, elapsed, *params)):
-            return _LTCSequence.apply(self._meta(all_steps), x, h0, elapsed, *params)
+            return _LTCSequence.apply(self, all_steps, x, h0, elapsed, *params)
         # Nothing to differentiate: one Go call, no tape.
         y, h, _ = _run(self._spec_of(params), x, h0, elapsed, all_steps, keep=False)
         return y, h
