@@ -66,6 +66,28 @@ def test_inputs_are_converted():
     np.testing.assert_array_equal(y64, yl)
 
 
+def test_tapes_keep_their_own_copies():
+    """A tape computes with the inputs and parameters of its forward pass,
+    whatever happens to the caller's arrays afterwards, and live tapes do
+    not share memory."""
+    rng = np.random.default_rng(1)
+    cell = _small_cell()
+    x1, x2 = rng.normal(size=(2, 5, 3)).astype(np.float32), rng.normal(size=(3, 4, 3)).astype(np.float32)
+    gy1, gy2 = np.ones((2, 5, 2), np.float32), np.ones((3, 4, 2), np.float32)
+    want1 = cell.backward(cell.forward_with_tape(x1)[2], gy1)
+    want2 = cell.backward(cell.forward_with_tape(x2)[2], gy2)
+    t1 = cell.forward_with_tape(x1)[2]
+    t2 = cell.forward_with_tape(x2)[2]
+    x1[:] = 7
+    cell.params["w"][:] = 0.5
+    cell.params["sigma"][:] = -1
+    got2 = cell.backward(t2, gy2)
+    got1 = cell.backward(t1, gy1)
+    for name in want1:
+        np.testing.assert_array_equal(got1[name], want1[name], err_msg=name)
+        np.testing.assert_array_equal(got2[name], want2[name], err_msg=name)
+
+
 @pytest.mark.parametrize("call,exc,match", [
     (lambda c: c.forward_sequence(np.zeros((2, 3, 4))), ValueError, r"x must have shape \(batch, steps, 3\), got \(2, 3, 4\)"),
     (lambda c: c.forward_sequence(np.zeros((2, 3))), ValueError, "x must have shape"),

@@ -8,7 +8,6 @@ import "C"
 
 import (
 	"fmt"
-	"slices"
 	"sync"
 	"unsafe"
 
@@ -44,15 +43,15 @@ func mapping(code C.int32_t) (core.Mapping, bool) {
 // the caller's memory: for use during the call only).
 func cellFrom[T core.Float](c *C.kncp_ltc_cell) (*core.Cell[T], error) {
 	cell := &core.Cell[T]{Params: &core.Params[T]{}}
-	if err := fillCell(cell, c, false); err != nil {
+	if err := fillCell(cell, c, nil); err != nil {
 		return nil, err
 	}
 	return cell, nil
 }
 
 // fillCell is cellFrom into a cell (and its Params) the caller provides;
-// with clone the parameters are copied into Go memory.
-func fillCell[T core.Float](cell *core.Cell[T], c *C.kncp_ltc_cell, clone bool) error {
+// with a slab the parameters are copied into Go memory (appended to it).
+func fillCell[T core.Float](cell *core.Cell[T], c *C.kncp_ltc_cell, slab *[]T) error {
 	in, ok1 := mapping(c.input_mapping)
 	out, ok2 := mapping(c.output_mapping)
 	if !ok1 || !ok2 {
@@ -83,13 +82,22 @@ func fillCell[T core.Float](cell *core.Cell[T], c *C.kncp_ltc_cell, clone bool) 
 		if v == nil {
 			return fmt.Errorf("kerasncp: parameter %s is missing (shape %v)", f.Name, f.Shape)
 		}
-		if clone {
-			v = slices.Clone(v)
+		if slab != nil {
+			v = appendCopy(slab, v)
 		}
 		*f.Data = v
 	}
 	cell.Shape, cell.Opts = sh, o
 	return cell.Validate()
+}
+
+// appendCopy appends v to *slab and returns the copy. When the slab grows,
+// copies made before stay valid in the old array; the grown slab serves
+// the next call without allocating.
+func appendCopy[T core.Float](slab *[]T, v []T) []T {
+	n := len(*slab)
+	*slab = append(*slab, v...)
+	return (*slab)[n:len(*slab):len(*slab)]
 }
 
 // tape is what a forward tape handle refers to.
@@ -126,6 +134,7 @@ type callState[T core.Float] struct {
 	cell   core.Cell[T]
 	params core.Params[T]
 	ws     core.Workspace[T]
+	slab   []T // a tape's copies of the parameters and inputs
 }
 
 // release drops every reference to the last call's memory and puts st back
@@ -152,7 +161,12 @@ func forward[T core.Float](c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el
 	cell.Params = &st.params
 	// A tape outlives the call: it works on copies of the parameters and
 	// inputs, so that Go keeps no pointer into the caller's memory.
-	if err := fillCell(cell, c, keep); err != nil {
+	var slab *[]T
+	if keep {
+		st.slab = st.slab[:0]
+		slab = &st.slab
+	}
+	if err := fillCell(cell, c, slab); err != nil {
 		return err
 	}
 	seq := core.Sequence[T]{Batch: int(batch), Steps: int(steps)}
@@ -165,8 +179,8 @@ func forward[T core.Float](c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el
 		if err != nil {
 			return err
 		}
-		if keep {
-			v = slices.Clone(v)
+		if keep && v != nil {
+			v = appendCopy(slab, v)
 		}
 		*a.dst = v
 	}

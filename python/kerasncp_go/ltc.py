@@ -123,12 +123,6 @@ class LTCCell(WiringSizes):
     def wiring(self) -> Wiring:
         return self._wiring
 
-
-
-
-
-
-
     # -- computation -------------------------------------------------------
 
     def spec(self) -> _ops.CellSpec:
