@@ -8,10 +8,15 @@ implementation alike:
 * ``ncps``       ncps 1.0.1's torch LTC (which also loops over steps);
 * ``go-numpy``   kerasncp_go.LTCCell: the Go core through the C ABI, one call
                  per sequence;
-* ``go-torch``   kerasncp_go.torch.LTC: the same, inside torch autograd.
+* ``go-torch``   kerasncp_go.torch.LTC: the same, inside torch autograd;
+* ``floor``      a torch.autograd.Function over the same parameters that
+                 computes nothing (zero outputs, zero gradients): what torch
+                 itself charges for a module with these 17 parameters, and
+                 so the least any binding keeping them can cost.
 
 "fwd" is a forward pass without gradients; "fwd+bwd" a forward pass, a
-scalar loss and the backward pass to every parameter and the inputs. The
+scalar loss and the backward pass to every parameter (the inputs need no
+gradient, as in training; go-numpy computes theirs anyway). The
 table gives medians and each reference's time divided by kerasncp-go's. The
 references run with whichever torch thread count (1 or 2) is faster for the
 configuration.
@@ -113,16 +118,36 @@ def make_runners(cfg):
         return run
 
     def go_torch(bwd):
-        xr = x.clone().requires_grad_()
-
         def run():
             with torch.set_grad_enabled(bwd):
-                y, _ = gltc(xr if bwd else x)
+                y, _ = gltc(x)
                 if bwd:
                     y.sum().backward()
         return run
 
-    return {"keras-ncp": keras_ncp, "ncps": ncps, "go-numpy": go_numpy, "go-torch": go_torch}
+    params = list(gltc.parameters())
+    sizes = [p.numel() for p in params]
+    motor = gcell.motor_size
+
+    class Floor(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, *ps):
+            return x.new_zeros(b, t, motor)
+
+        @staticmethod
+        def backward(ctx, gy):
+            parts = torch.zeros(sum(sizes)).split_with_sizes(sizes)
+            return (None,) + tuple(g.view(p.shape) if p.requires_grad else None for g, p in zip(parts, params))
+
+    def floor(bwd):
+        def run():
+            with torch.set_grad_enabled(bwd):
+                y = Floor.apply(x, *params)
+                if bwd:
+                    y.sum().backward()
+        return run
+
+    return {"keras-ncp": keras_ncp, "ncps": ncps, "go-numpy": go_numpy, "go-torch": go_torch, "floor": floor}
 
 
 def best_torch_threads(runners):
@@ -186,9 +211,9 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     results = {}
-    print("| config | mode | keras-ncp | ncps | go-numpy | go-torch | keras-ncp / go-torch | ncps / go-torch "
-          "| ncps / go-numpy | reps | torch threads |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| config | mode | keras-ncp | ncps | go-numpy | go-torch | floor | keras-ncp / go-torch | ncps / go-torch "
+          "| ncps / go-numpy | ncps / floor | reps | torch threads |")
+    print("|---" * 13 + "|")
     for name in a.configs:
         runners = make_runners(CONFIGS[name])
         threads = best_torch_threads(runners)
@@ -197,9 +222,9 @@ def main():
             mode = "fwd+bwd" if bwd else "fwd"
             results[f"{name} {mode}"] = med
             print(f"| {name} | {mode} | {fmt(med['keras-ncp'])} | {fmt(med['ncps'])} | {fmt(med['go-numpy'])} | "
-                  f"{fmt(med['go-torch'])} | {med['keras-ncp'] / med['go-torch']:.1f}x | "
-                  f"{med['ncps'] / med['go-torch']:.1f}x | {med['ncps'] / med['go-numpy']:.1f}x | {n} | {threads} |",
-                  flush=True)
+                  f"{fmt(med['go-torch'])} | {fmt(med['floor'])} | {med['keras-ncp'] / med['go-torch']:.1f}x | "
+                  f"{med['ncps'] / med['go-torch']:.1f}x | {med['ncps'] / med['go-numpy']:.1f}x | "
+                  f"{med['ncps'] / med['floor']:.1f}x | {n} | {threads} |", flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
