@@ -205,6 +205,14 @@ def test_adam_100_steps_track_the_reference():
     (lambda m: m(torch.randn(2, 3, 3), timespans=torch.ones(3, 3)), ValueError, "broadcastable"),
     (lambda m: m(np.zeros((2, 3, 3))), TypeError, "must be a torch.Tensor"),
     (lambda m: m(torch.randn(3)), ValueError, "2-D"),
+    (lambda m: m(torch.randn(2, 3, 3, dtype=torch.complex64)), TypeError, "inputs must be real"),
+    (lambda m: m(torch.randn(2, 3, 3), np.zeros((2, 4), np.float32)), TypeError,
+     r"states \(hx\) must be a torch.Tensor, got ndarray"),
+    (lambda m: m(torch.randn(2, 3, 3, device="meta")), ValueError,
+     "inputs are on meta but the cell's parameters on cpu"),
+    (lambda m: m.to("meta")(torch.randn(2, 3, 3)), ValueError, "inputs are on cpu but the cell's parameters on meta"),
+    (lambda m: m.rnn_cell.sequence(torch.randn(2, 3, 3), torch.zeros(2, 4, device="meta")), ValueError,
+     "states are on meta"),
 ])
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):

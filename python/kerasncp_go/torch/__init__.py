@@ -213,6 +213,10 @@ class LTCCell(WiringSizes, nn.Module):
         cached = getattr(self, "_spec_cache", None)
         if cached is not None and cached[0] == key:
             return cached[1]
+        devices = {p.device for p in params}
+        if len(devices) > 1:
+            raise ValueError(f"the cell's parameters are spread over devices {sorted(map(str, devices))}: "
+                             "move the module to one device")
         spec = _ops.CellSpec({n: _np(p) for n, p in zip(self._params, params)}, self.state_size, self.sensory_size,
                              self.motor_size, self._in_code, self._out_code, self._ode_unfolds, self._epsilon,
                              self._implicit_param_constraints, _np_dtype(params[0].dtype))
@@ -241,6 +245,17 @@ class LTCCell(WiringSizes, nn.Module):
         if h0 is not None and h0.shape != (b, self.state_size):  # None: zeros, in Go
             raise ValueError(f"states must have shape (batch={b}, units={self.state_size}), got {tuple(h0.shape)}")
         params = [self._params[n] for n in self._params]
+        dev = params[0].device
+        for name, t in (("inputs", x), ("states", h0), ("elapsed times", elapsed)):
+            if t is None:
+                continue
+            if not isinstance(t, torch.Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+            if t.device != dev:
+                raise ValueError(f"{name} are on {t.device} but the cell's parameters on {dev}: "
+                                 "move them to one device")
+            if t.is_complex():
+                raise TypeError(f"{name} must be real, got {t.dtype}")
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, h0, elapsed, *params)):
             return _LTCSequence.apply(self, all_steps, x, h0, elapsed, *params)
         # Nothing to differentiate: one Go call, no tape.
@@ -393,6 +408,9 @@ class LTC(WiringSizes, nn.Module):
                 raise RuntimeError("Running an LTC with mixed_memory=True requires a tuple (h0, c0) as state "
                                    "(got a torch.Tensor instead)")
             h, c = hx if self.use_mixed else (hx, None)
+            for name, t in (("hx", h), ("the memory state c0", c)):
+                if t is not None and not isinstance(t, torch.Tensor):
+                    raise TypeError(f"states ({name}) must be a torch.Tensor, got {type(t).__name__}")
             want_dim = 2 if is_batched else 1
             if h.dim() != want_dim:
                 raise RuntimeError(f"For {'batched 3-D' if is_batched else 'unbatched 2-D'} input, hx should be "
