@@ -1,6 +1,8 @@
 """The NumPy LTC cell against the reference's fixtures, its error paths, and
 its behaviour under threads."""
 
+import copy
+import pickle
 import threading
 import time
 
@@ -151,6 +153,17 @@ def test_weight_constraints_clamp():
     cell.params["cm"][1] = -2.0
     cell.apply_weight_constraints()
     assert cell.params["w"][0, 0] == 0 and cell.params["cm"][1] == 0
+
+
+def test_pickle_and_deepcopy_after_use():
+    cell = _small_cell()
+    x = np.ones((2, 3, 3), np.float32)
+    y0 = cell.forward_sequence(x)[0]
+    for other in (copy.deepcopy(cell), pickle.loads(pickle.dumps(cell))):
+        np.testing.assert_array_equal(other.forward_sequence(x)[0], y0)
+        other.params["output_b"][:] += 1  # the copy has its own parameters
+        np.testing.assert_allclose(other.forward_sequence(x)[0], y0 + 1, rtol=1e-6)
+    np.testing.assert_array_equal(cell.forward_sequence(x)[0], y0)
 
 
 def test_npz_roundtrip(tmp_path):

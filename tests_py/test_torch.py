@@ -3,7 +3,9 @@ modules: same state_dict keys and initial values, outputs, gradients,
 training trajectories; gradcheck; bad input."""
 
 import contextlib
+import copy
 import io
+import pickle
 
 import kerasncp.torch as KT
 import kerasncp.wirings as KW
@@ -12,6 +14,7 @@ import ncps.wirings as NW
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import kerasncp_go.torch as GT
 import kerasncp_go.wirings as GW
@@ -251,3 +254,52 @@ def test_nan_pattern_matches_ncps_on_a_sparse_wiring():
     (yr, hr), (yo, ho) = ref(x), ours(x)
     assert torch.equal(torch.isnan(yr), torch.isnan(yo)) and torch.equal(torch.isnan(hr), torch.isnan(ho))
     assert torch.isnan(yo[1, 2:]).all() and torch.isfinite(yo[[0, 2]]).all()
+
+
+def test_pickle_deepcopy_and_torch_save_after_use(tmp_path):
+    torch.manual_seed(0)
+    m = GT.LTC(3, GW.NCP(4, 3, 2, 2, 2, 2, 2))
+    x = torch.randn(2, 5, 3)
+    y0, _ = m(x)
+    torch.save(m, tmp_path / "m.pt")
+    for other in (copy.deepcopy(m), pickle.loads(pickle.dumps(m)), torch.load(tmp_path / "m.pt", weights_only=False)):
+        assert torch.equal(other(x)[0], y0)
+        with torch.no_grad():
+            other.rnn_cell.output_b += 1  # the copy has its own parameters
+        assert torch.equal(other(x)[0], y0 + 1)
+    assert torch.equal(m(x)[0], y0)
+
+
+def test_functional_call_uses_the_given_parameters():
+    torch.manual_seed(0)
+    m = GT.LTC(3, GW.FullyConnected(4, 2))
+    x = torch.randn(2, 5, 3)
+    y0, _ = m(x)
+    params = {n: p.detach().clone() for n, p in m.named_parameters()}
+    params["rnn_cell.output_b"] += 1
+    yf, _ = torch.func.functional_call(m, params, (x,))
+    torch.testing.assert_close(yf, y0 + 1)
+    # Gradients reach tensors that are not the module's leaves (as in
+    # meta-learning inner loops).
+    w = params["rnn_cell.w"].requires_grad_()
+    torch.func.functional_call(m, params, (x,))[0].sum().backward()
+    assert w.grad is not None and w.grad.abs().sum() > 0
+    assert torch.equal(m(x)[0], y0)
+
+
+def test_parametrizations_run():
+    torch.manual_seed(0)
+    m = GT.LTC(3, GW.FullyConnected(4, 2), implicit_param_constraints=False)
+    x = torch.randn(2, 5, 3)
+    y0, _ = m(x)
+
+    class Double(nn.Module):
+        def forward(self, v):
+            return 2 * v
+
+    torch.nn.utils.parametrize.register_parametrization(m.rnn_cell, "output_w", Double())
+    y, _ = m(x)
+    b = m.rnn_cell.output_b.detach()
+    torch.testing.assert_close(y, 2 * (y0 - b) + b)
+    y.sum().backward()
+    assert m.rnn_cell.parametrizations.output_w.original.grad is not None

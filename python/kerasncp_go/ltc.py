@@ -25,9 +25,9 @@ class _Params(dict):
     array in place, which the cell sees anyway) invalidates the cell's cached
     C ABI view."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.version = 0
+    # A class default: unpickling fills the items before the instance's
+    # attributes are restored.
+    version = 0
 
     def _bump(self):
         self.version += 1
@@ -122,6 +122,13 @@ class LTCCell(WiringSizes):
     @property
     def wiring(self) -> Wiring:
         return self._wiring
+
+    def __getstate__(self):
+        # The cached C ABI view holds ctypes pointers, which do not pickle
+        # (pickle, copy.deepcopy); it is rebuilt on use.
+        state = self.__dict__.copy()
+        state["_spec_cache"] = None
+        return state
 
     # -- computation -------------------------------------------------------
 

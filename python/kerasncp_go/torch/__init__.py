@@ -93,7 +93,7 @@ class _LTCSequence(torch.autograd.Function):
         # backward instead of a tensor of zeros.
         ctx.set_materialize_grads(False)
         y, h, tape = _run(cell._spec_of(params), x, h0, elapsed, all_steps, keep=any(ctx.needs_input_grad))
-        ctx.tape, ctx.device, ctx.slots = tape, x.device, cell._grad_slots
+        ctx.tape, ctx.device, ctx.slots = tape, x.device, cell._names
         return y, h
 
     @staticmethod
@@ -149,7 +149,6 @@ class LTCCell(WiringSizes, nn.Module):
             input_mapping, output_mapping, ode_unfolds, epsilon)
         self._implicit_param_constraints = bool(implicit_param_constraints)
         self._init_ranges = {k: v for k, v in _ops.DEFAULT_INIT_RANGES.items()}
-        self._params = {}
         self._allocate_parameters()
 
     def _allocate_parameters(self) -> None:
@@ -157,6 +156,7 @@ class LTCCell(WiringSizes, nn.Module):
         shapes = _ops.param_shapes(u, s, m, self._in_code, self._out_code)
         adj = np.asarray(self._wiring.adjacency_matrix, dtype=np.float32)
         sens = np.asarray(self._wiring.sensory_adjacency_matrix, dtype=np.float32)
+        self._names = tuple(shapes)
         for name, shape in shapes.items():
             grad = True
             if name == "erev":
@@ -174,7 +174,7 @@ class LTCCell(WiringSizes, nn.Module):
             else:
                 lo, hi = self._init_ranges[name]
                 v = torch.ones(shape) * lo if lo == hi else torch.rand(*shape) * (hi - lo) + lo
-            self._params[name] = self.add_weight(name, v, requires_grad=grad)
+            self.add_weight(name, v, requires_grad=grad)
 
     def add_weight(self, name: str, init_value: torch.Tensor, requires_grad: bool = True) -> nn.Parameter:
         """Registers a parameter under `name` (the reference's helper)."""
@@ -182,11 +182,27 @@ class LTCCell(WiringSizes, nn.Module):
         self.register_parameter(name, param)
         return param
 
-    def _apply(self, fn, *args, **kwargs):
-        # Keep _params pointing at the module's parameters after .to()/.double().
-        out = super()._apply(fn, *args, **kwargs)
-        self._params = {n: getattr(self, n) for n in self._params}
-        return out
+    def _param_list(self) -> list:
+        """The parameters in the reference's order, read from the module at
+        every call, so that torch.func.functional_call's substitutes and
+        torch.nn.utils.parametrize's computed tensors are what runs."""
+        p = self._parameters
+        try:
+            return [p[n] for n in self._names]
+        except KeyError:  # a parametrization moved some out of _parameters
+            return [getattr(self, n) for n in self._names]
+
+    @property
+    def _params(self) -> dict:
+        """The parameters by name (the reference's attribute)."""
+        return dict(zip(self._names, self._param_list()))
+
+    def __getstate__(self):
+        # The cached C ABI view holds ctypes pointers, which do not pickle
+        # (torch.save of the module, copy.deepcopy); it is rebuilt on use.
+        state = dict(super().__getstate__())
+        state.pop("_spec_cache", None)
+        return state
 
     def make_positive_fn(self, x: torch.Tensor) -> torch.Tensor:
         """softplus in implicit mode, else the identity (as the reference)."""
@@ -197,12 +213,10 @@ class LTCCell(WiringSizes, nn.Module):
         implicit constraints)."""
         if not self._implicit_param_constraints:
             with torch.no_grad():
+                params = self._params
                 for n in ("w", "sensory_w", "cm", "gleak"):
-                    self._params[n].clamp_(min=0)
+                    params[n].clamp_(min=0)
 
-    @property
-    def _grad_slots(self) -> Tuple[str, ...]:
-        return tuple(self._params)
 
     def _spec_of(self, params) -> _ops.CellSpec:
         """The C ABI view of the parameter tensors, cached while they keep
@@ -217,10 +231,13 @@ class LTCCell(WiringSizes, nn.Module):
         if len(devices) > 1:
             raise ValueError(f"the cell's parameters are spread over devices {sorted(map(str, devices))}: "
                              "move the module to one device")
-        spec = _ops.CellSpec({n: _np(p) for n, p in zip(self._params, params)}, self.state_size, self.sensory_size,
+        dtype = params[0].dtype
+        spec = _ops.CellSpec({n: _np(p) for n, p in zip(self._names, params)}, self.state_size, self.sensory_size,
                              self.motor_size, self._in_code, self._out_code, self._ode_unfolds, self._epsilon,
-                             self._implicit_param_constraints, _np_dtype(params[0].dtype))
-        if all(p.device.type == "cpu" for p in params):
+                             self._implicit_param_constraints, _np_dtype(dtype))
+        # Cached only when the arrays are the tensors' own memory; a copy
+        # (another device, a mixed dtype, a strided tensor) would go stale.
+        if all(p.is_cpu and p.dtype == dtype and p.is_contiguous() for p in params):
             # nn.Module.__setattr__ would try to register this; bypass it.
             object.__setattr__(self, "_spec_cache", (key, spec))
         return spec
@@ -244,7 +261,7 @@ class LTCCell(WiringSizes, nn.Module):
         b = x.shape[0]
         if h0 is not None and h0.shape != (b, self.state_size):  # None: zeros, in Go
             raise ValueError(f"states must have shape (batch={b}, units={self.state_size}), got {tuple(h0.shape)}")
-        params = [self._params[n] for n in self._params]
+        params = self._param_list()
         dev = params[0].device
         for name, t in (("inputs", x), ("states", h0), ("elapsed times", elapsed)):
             if t is None:
@@ -275,7 +292,7 @@ class LTCCell(WiringSizes, nn.Module):
         if inputs.dim() != 2:
             raise ValueError(f"inputs must have shape (batch, {self.sensory_size}), got {tuple(inputs.shape)}")
         b = inputs.shape[0]
-        elapsed = _elapsed_tensor(elapsed_time, b, 1, self._params["gleak"].dtype, inputs.device)
+        elapsed = _elapsed_tensor(elapsed_time, b, 1, self._param_list()[0].dtype, inputs.device)
         return self.sequence(inputs.unsqueeze(1), states, elapsed, all_steps=False)
 
 
@@ -398,7 +415,7 @@ class LTC(WiringSizes, nn.Module):
         if isinstance(timespans, torch.Tensor) and not self.batch_first and timespans.dim() >= 2:
             timespans = timespans.transpose(0, 1)
         b, steps = x.shape[0], x.shape[1]
-        dtype = self.rnn_cell._params["gleak"].dtype
+        dtype = self.rnn_cell._param_list()[0].dtype
         if hx is None:
             # Without memory cells the zero initial state is Go's default.
             h = torch.zeros((b, self.state_size), dtype=dtype, device=device) if self.use_mixed else None
