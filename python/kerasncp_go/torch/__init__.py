@@ -97,6 +97,7 @@ class _LTCSequence(torch.autograd.Function):
         return y, h
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the Go backward has no backward
     def backward(ctx, gy, gh):
         need = ctx.needs_input_grad
         want_params = any(need[5:])
