@@ -2,6 +2,8 @@
 its behaviour under threads."""
 
 import copy
+import multiprocessing
+import os
 import pickle
 import threading
 import time
@@ -164,6 +166,34 @@ def test_pickle_and_deepcopy_after_use():
         other.params["output_b"][:] += 1  # the copy has its own parameters
         np.testing.assert_allclose(other.forward_sequence(x)[0], y0 + 1, rtol=1e-6)
     np.testing.assert_array_equal(cell.forward_sequence(x)[0], y0)
+
+
+def _use_library_in_child(q):
+    out = []
+    for f in (lambda: _small_cell().forward_sequence(np.ones((64, 50, 3), np.float32)),
+              lambda: W.AutoNCP(2000, 10).build(100)):
+        try:
+            f()
+            out.append("ran")
+        except _lib.NCPError as e:
+            out.append(str(e))
+    q.put(out)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_a_forked_child_gets_a_clear_error_instead_of_hanging():
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_use_library_in_child, args=(q,))
+    p.start()
+    p.join(60)
+    if p.is_alive():
+        p.kill()
+        pytest.fail("the forked child hung")
+    out = q.get(timeout=5)
+    assert len(out) == 2 and all("start worker processes with the 'spawn'" in m for m in out), out
+    # The parent is unaffected.
+    assert _small_cell().forward_sequence(np.ones((2, 3, 3), np.float32))[0].shape == (2, 3, 2)
 
 
 def test_npz_roundtrip(tmp_path):

@@ -96,6 +96,39 @@ def _load() -> ctypes.CDLL:
 
 lib = _load()
 
+#: Why every call fails in a child made by fork() without exec.
+FORK_MESSAGE = (
+    "kerasncp_go cannot run in a process forked from one that loaded it (the Go runtime's threads do "
+    "not survive fork, and a call would hang): start worker processes with the 'spawn' or 'forkserver' "
+    "method, e.g. multiprocessing.get_context('spawn') or DataLoader(..., multiprocessing_context='spawn')"
+)
+
+
+class _Forked:
+    """Stands in for the library in a forked child: every function raises
+    NCPError with FORK_MESSAGE instead of hanging."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise NCPError(FORK_MESSAGE)
+        return fail
+
+
+#: Functions to call in a forked child, after lib is replaced (modules that
+#: keep their own references to library functions register here).
+after_fork_in_child = []
+
+
+def _forked() -> None:
+    global lib
+    lib = _Forked()
+    for f in after_fork_in_child:
+        f()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
 _ERR = (ctypes.c_char_p, c_size_t)
 _p_u64 = POINTER(c_uint64)
 _p_i64 = POINTER(c_int64)

@@ -296,6 +296,14 @@ _scratch = threading.local()
 _forward_fn = _lib.lib.kncp_ltc_forward
 
 
+def _rebind_after_fork() -> None:
+    global _forward_fn
+    _forward_fn = _lib.lib.kncp_ltc_forward
+
+
+_lib.after_fork_in_child.append(_rebind_after_fork)
+
+
 def _bufs():
     """Five reusable Buf structs of this thread (ctypes copies a struct
     argument at each call, so reuse is safe) and its error buffer."""
