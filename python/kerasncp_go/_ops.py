@@ -178,6 +178,7 @@ class GradLayout:
         names, shapes, sizes, offsets: per gradient, in buffer order.
         total: the buffer's length.
         index: name -> position in the lists above.
+        cache: for bindings to keep what they derive from the layout.
     """
 
     def __init__(self, spec: CellSpec, batch: int, steps: int, irregular: bool, params: bool) -> None:
@@ -193,6 +194,7 @@ class GradLayout:
         self.offsets = tuple(int(o) for o in np.cumsum((0,) + self.sizes[:-1]))
         self.total = int(sum(self.sizes))
         self.index = {n: k for k, n in enumerate(self.names)}
+        self.cache: dict = {}
         self._slots = tuple(e[1] for e in entries)
         self._itemsize = spec.dtype.itemsize
 

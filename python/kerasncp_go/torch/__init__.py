@@ -73,12 +73,15 @@ def _run(spec: _ops.CellSpec, x: torch.Tensor, h0: Optional[torch.Tensor], elaps
 def _grad_plan(lay: _ops.GradLayout, slots: Tuple[str, ...]):
     """(position among _LTCSequence's inputs, position in lay, shape to view
     as or None for 1-D) of every gradient lay holds; cached on lay."""
-    plans = lay.__dict__.setdefault("_torch_plans", {})
-    plan = plans.get(slots)
+    plan = lay.cache.get(("torch", slots))
     if plan is None:
-        names = ("x", "h0", "elapsed") + slots
-        plan = plans[slots] = tuple((2 + i, lay.index[n], lay.shapes[lay.index[n]] if len(lay.shapes[lay.index[n]]) > 1
-                                     else None) for i, n in enumerate(names) if n in lay.index)
+        plan = []
+        for i, name in enumerate(("x", "h0", "elapsed") + slots):
+            k = lay.index.get(name)
+            if k is not None:
+                shape = lay.shapes[k]
+                plan.append((2 + i, k, shape if len(shape) > 1 else None))
+        plan = lay.cache[("torch", slots)] = tuple(plan)
     return plan
 
 
@@ -106,7 +109,7 @@ class _LTCSequence(torch.autograd.Function):
         lay = tape.layout(want_params)
         flat = torch.empty(lay.total, dtype=dt)
         tape.backward_into(flat.numpy(), _host(gy, dt), _host(gh, dt), params=want_params)
-        if not ctx.device.type == "cpu":
+        if ctx.device.type != "cpu":
             flat = flat.to(ctx.device)
         parts = flat.split_with_sizes(lay.sizes)
         grads = [None] * len(need)
