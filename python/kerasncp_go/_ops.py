@@ -156,7 +156,7 @@ class CellSpec:
             desc.params[i] = buf(a)
         self.desc = desc
         self.ref = ctypes.byref(desc)
-        self._layouts: Dict[tuple, tuple] = {}
+        self._layouts: Dict[tuple, "GradLayout"] = {}
 
     def grad_layout(self, batch: int, steps: int, irregular: bool, params: bool) -> "GradLayout":
         """Where each gradient of a backward pass sits in one flat buffer."""
