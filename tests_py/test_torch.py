@@ -303,3 +303,10 @@ def test_parametrizations_run():
     torch.testing.assert_close(y, 2 * (y0 - b) + b)
     y.sum().backward()
     assert m.rnn_cell.parametrizations.output_w.original.grad is not None
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace:FutureWarning")
+def test_tracing_raises_instead_of_recording_constants():
+    m = GT.LTC(3, GW.FullyConnected(4, 2))
+    with pytest.raises(RuntimeError, match="cannot be traced by torch.jit.trace"):
+        torch.jit.trace(m, torch.randn(2, 5, 3), check_trace=False)

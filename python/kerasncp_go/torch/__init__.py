@@ -260,6 +260,11 @@ class LTCCell(WiringSizes, nn.Module):
         """
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"inputs must be a torch.Tensor, got {type(x).__name__}")
+        if torch.jit.is_tracing():
+            # A trace would record the Go call's outputs as constants.
+            raise RuntimeError("kerasncp_go.torch modules cannot be traced by torch.jit.trace (or exported "
+                               "through it): the Go kernels are invisible to the tracer, which would record "
+                               "their outputs as constants; run the module eagerly or under torch.compile")
         if x.dim() != 3 or x.shape[2] != self.sensory_size:
             raise ValueError(f"inputs must have shape (batch, steps, {self.sensory_size}), got {tuple(x.shape)}")
         b = x.shape[0]
