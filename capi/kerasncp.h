@@ -96,7 +96,7 @@ typedef struct {
     int64_t units, sensory, motor;  /* U, S, M */
     int32_t input_mapping;          /* KNCP_MAP_* */
     int32_t output_mapping;         /* KNCP_MAP_* */
-    int32_t ode_unfolds;            /* reference default 6 */
+    int32_t ode_unfolds;            /* 1..100000; reference default 6 */
     double epsilon;                 /* reference default 1e-8 */
     int32_t implicit_constraints;   /* 1: softplus on w, sensory_w, cm, gleak */
     kncp_buf params[KNCP_NUM_PARAMS];

@@ -980,9 +980,9 @@ func TestOptionsValidate(t *testing.T) {
 		edit func(*Options)
 		want string
 	}{
-		{"ode_unfolds 0", func(o *Options) { o.ODEUnfolds = 0 }, "ode_unfolds must be in [1, 1000], got 0"},
-		{"ode_unfolds -3", func(o *Options) { o.ODEUnfolds = -3 }, "ode_unfolds must be in [1, 1000], got -3"},
-		{"ode_unfolds 1001", func(o *Options) { o.ODEUnfolds = 1001 }, "ode_unfolds"},
+		{"ode_unfolds 0", func(o *Options) { o.ODEUnfolds = 0 }, "ode_unfolds must be in [1, 100000], got 0"},
+		{"ode_unfolds -3", func(o *Options) { o.ODEUnfolds = -3 }, "ode_unfolds must be in [1, 100000], got -3"},
+		{"ode_unfolds above MaxODEUnfolds", func(o *Options) { o.ODEUnfolds = MaxODEUnfolds + 1 }, "ode_unfolds"},
 		{"negative epsilon", func(o *Options) { o.Epsilon = -1e-8 }, "epsilon must be a finite number >= 0, got -1e-08"},
 		{"NaN epsilon", func(o *Options) { o.Epsilon = math.NaN() }, "epsilon must be a finite number >= 0, got NaN"},
 		{"Inf epsilon", func(o *Options) { o.Epsilon = math.Inf(1) }, "epsilon"},

@@ -60,6 +60,10 @@ type Options struct {
 	ImplicitConstraints bool
 }
 
+// MaxODEUnfolds bounds Options.ODEUnfolds (the tape keeps every unfold's
+// states, so memory grows with it; the reference uses 6).
+const MaxODEUnfolds = 100000
+
 // DefaultOptions returns the reference's defaults: affine mappings, 6
 // unfolds, epsilon 1e-8, explicit constraints.
 func DefaultOptions() Options {
@@ -76,8 +80,8 @@ func (o Options) Validate() error {
 			return fmt.Errorf("core: %s must be affine, linear or none, got %v", m.name, m.v)
 		}
 	}
-	if o.ODEUnfolds < 1 || o.ODEUnfolds > 1000 {
-		return fmt.Errorf("core: ode_unfolds must be in [1, 1000], got %d", o.ODEUnfolds)
+	if o.ODEUnfolds < 1 || o.ODEUnfolds > MaxODEUnfolds {
+		return fmt.Errorf("core: ode_unfolds must be in [1, %d], got %d", MaxODEUnfolds, o.ODEUnfolds)
 	}
 	if !(o.Epsilon >= 0) || math.IsInf(o.Epsilon, 0) {
 		return fmt.Errorf("core: epsilon must be a finite number >= 0, got %v", o.Epsilon)

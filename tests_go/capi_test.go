@@ -212,5 +212,5 @@ func TestForwardErrorsNameTheArgument(t *testing.T) {
 	bad = *dc
 	bad.Unfolds = 0
 	_, _, _, r = d.Forward(&bad, 2, 3, x, nil, nil, 18, true, 0, false)
-	want(t, r, d.Value, "ode_unfolds must be in [1, 1000], got 0")
+	want(t, r, d.Value, "ode_unfolds must be in [1, 100000], got 0")
 }

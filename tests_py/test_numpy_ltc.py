@@ -110,8 +110,16 @@ def test_bad_inputs_raise(call, exc, match):
 def test_bad_construction_raises():
     with pytest.raises(ValueError, match="input_mapping must be 'affine', 'linear' or None, got 'afine'"):
         _small_cell(input_mapping="afine")
-    with pytest.raises(ValueError, match="ode_unfolds must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"ode_unfolds must be an int in \[1, 100000\]"):
         _small_cell(ode_unfolds=0)
+    with pytest.raises(ValueError, match=r"ode_unfolds must be an int in \[1, 100000\], got 4294967297"):
+        _small_cell(ode_unfolds=2**32 + 1)  # would wrap to 1 in the C struct
+    cell = _small_cell()
+    cell.ode_unfolds = 2**32 + 6
+    with pytest.raises(ValueError, match="ode_unfolds must be an int in"):
+        cell.forward_sequence(np.zeros((1, 2, 3), np.float32))
+    y1001, _ = _small_cell(ode_unfolds=1001).forward_sequence(np.ones((1, 2, 3), np.float32))
+    assert np.isfinite(y1001).all()
     with pytest.raises(TypeError, match="dtype must be float32 or float64"):
         _small_cell(dtype=np.int32)
     with pytest.raises(ValueError, match="Unknown number of input features"):

@@ -19,6 +19,8 @@ from . import _lib
 
 MAPPINGS = {"affine": _lib.MAP_AFFINE, "linear": _lib.MAP_LINEAR, None: _lib.MAP_NONE, "none": _lib.MAP_NONE}
 DTYPES = {np.dtype(np.float32): _lib.FLOAT32, np.dtype(np.float64): _lib.FLOAT64}
+#: core.MaxODEUnfolds.
+MAX_ODE_UNFOLDS = 100000
 
 #: Default initial ranges of the reference (uniform draws).
 DEFAULT_INIT_RANGES = {
@@ -45,8 +47,9 @@ def check_options(input_mapping, output_mapping, ode_unfolds, epsilon) -> Tuple[
     """
     in_code = mapping_code(input_mapping, "input_mapping")
     out_code = mapping_code(output_mapping, "output_mapping")
-    if isinstance(ode_unfolds, bool) or not isinstance(ode_unfolds, (int, np.integer)) or ode_unfolds < 1:
-        raise ValueError(f"ode_unfolds must be an int >= 1, got {ode_unfolds!r}")
+    if (isinstance(ode_unfolds, bool) or not isinstance(ode_unfolds, (int, np.integer))
+            or not 1 <= ode_unfolds <= MAX_ODE_UNFOLDS):
+        raise ValueError(f"ode_unfolds must be an int in [1, {MAX_ODE_UNFOLDS}], got {ode_unfolds!r}")
     if not (float(epsilon) >= 0 and np.isfinite(epsilon)):
         raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
     return in_code, out_code, int(ode_unfolds), float(epsilon)
@@ -141,6 +144,8 @@ class CellSpec:
         desc = _lib.LTCCellDesc()
         desc.dtype, desc.units, desc.sensory, desc.motor = code, units, sensory, motor
         desc.input_mapping, desc.output_mapping = input_mapping, output_mapping
+        if not 1 <= ode_unfolds <= MAX_ODE_UNFOLDS:  # the C field is 32 bits wide
+            raise ValueError(f"ode_unfolds must be an int in [1, {MAX_ODE_UNFOLDS}], got {ode_unfolds!r}")
         desc.ode_unfolds, desc.epsilon, desc.implicit_constraints = int(ode_unfolds), float(epsilon), int(bool(implicit))
         for i, name in enumerate(_lib.PARAM_NAMES):
             if name not in self.shapes:
