@@ -204,6 +204,21 @@ def test_a_forked_child_gets_a_clear_error_instead_of_hanging():
     assert _small_cell().forward_sequence(np.ones((2, 3, 3), np.float32))[0].shape == (2, 3, 2)
 
 
+def test_weight_constraints_leave_read_only_arrays_alone(tmp_path):
+    cell = _small_cell()
+    ro = cell.params["w"].copy()
+    ro[0, 0] = -1
+    ro.flags.writeable = False
+    cell.params["w"] = ro
+    cm = cell.params["cm"].copy()
+    cm[0] = -1
+    np.save(tmp_path / "cm.npy", cm)
+    cell.params["cm"] = np.load(tmp_path / "cm.npy", mmap_mode="r")  # Go faulted writing into this
+    cell.apply_weight_constraints()
+    assert ro[0, 0] == -1 and cell.params["w"][0, 0] == 0 and cell.params["w"] is not ro
+    assert cell.params["cm"][0] == 0 and np.load(tmp_path / "cm.npy")[0] == -1
+
+
 def test_npz_roundtrip(tmp_path):
     cell = _small_cell()
     cell.save_npz(tmp_path / "p.npz")

@@ -383,8 +383,20 @@ def step(spec: CellSpec, x: np.ndarray, h0: Optional[np.ndarray]) -> Tuple[np.nd
     return _run(spec, x, h0, None, x.shape[0], 1, False, None)
 
 
+#: The parameters explicit constraints clamp at zero.
+CONSTRAINED = ("w", "sensory_w", "cm", "gleak")
+
+
 def apply_constraints(spec: CellSpec) -> None:
-    """Clamps w, sensory_w, cm and gleak at zero in place."""
+    """Clamps w, sensory_w, cm and gleak at zero in place.
+
+    Raises:
+        ValueError: one of them is a read-only array (Go would write into
+            it regardless, or fault on a read-only memory map).
+    """
+    for n in CONSTRAINED:
+        if not spec.arrays[n].flags.writeable:
+            raise ValueError(f"parameter {n} is a read-only array; apply_weight_constraints clamps it in place")
     _lib.call("kncp_ltc_apply_constraints", ctypes.byref(spec.desc))
 
 

@@ -217,9 +217,13 @@ class LTCCell(WiringSizes):
 
     def apply_weight_constraints(self) -> None:
         """Clamps w, sensory_w, cm and gleak at zero, in place (a no-op in
-        effect with implicit constraints, as in the reference)."""
+        effect with implicit constraints, as in the reference). A read-only
+        entry of params is replaced by a clamped copy."""
         if self.implicit_param_constraints:
             return
+        for n in _ops.CONSTRAINED:
+            if not self._params[n].flags.writeable:  # e.g. np.load(..., mmap_mode="r")
+                self._params[n] = np.array(self._params[n])
         _ops.apply_constraints(self.spec())
 
     # -- persistence -------------------------------------------------------
