@@ -310,3 +310,45 @@ def test_tracing_raises_instead_of_recording_constants():
     m = GT.LTC(3, GW.FullyConnected(4, 2))
     with pytest.raises(RuntimeError, match="cannot be traced by torch.jit.trace"):
         torch.jit.trace(m, torch.randn(2, 5, 3), check_trace=False)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_one_dimensional_timespans_are_per_step_like_ncps_time_major(batch_first):
+    """ncps's time-major LTC reads timespans[t]: a (L,) tensor gives each
+    step its time, also when L equals the batch size."""
+    rw, gw = _pair("AutoNCP", dict(units=12, output_size=3), 4)
+    torch.manual_seed(0)
+    ref = NT.LTC(4, rw, batch_first=False)
+    ours = GT.LTC(4, gw, batch_first=batch_first)
+    ours.load_state_dict(ref.state_dict())
+    ts = torch.tensor([0.2, 0.5, 1.0, 2.0])
+    x = torch.randn(4, 4, 4)  # steps == batch == 4
+    want, _ = ref(x, timespans=ts)
+    got, _ = ours(x if not batch_first else x.transpose(0, 1), timespans=ts)
+    got = got if not batch_first else got.transpose(0, 1)
+    assert rel_err(got.detach(), want.detach()) <= 1e-5
+    # NumPy arrays and lists work as tensors do.
+    for ts_other in (ts.numpy(), ts.tolist()):
+        y, _ = ours(x if not batch_first else x.transpose(0, 1), timespans=ts_other)
+        assert torch.equal(y, got if not batch_first else got.transpose(0, 1))
+
+
+def test_cell_elapsed_time_from_arrays_and_a_broadcast_initial_state():
+    torch.manual_seed(0)
+    m = GT.LTC(3, GW.FullyConnected(4, 2))
+    x = torch.randn(5, 2, 3)
+    e = np.linspace(0.5, 1.5, 5).astype(np.float32)
+    y1, _ = m.rnn_cell(x[:, 0], None, e)
+    y2, _ = m.rnn_cell(x[:, 0], None, torch.from_numpy(e)[:, None])
+    assert torch.equal(y1, y2)
+    h0 = torch.randn(1, 4, requires_grad=True)  # one learned initial state for the batch
+    y, _ = m(x, h0)
+    want, _ = m(x, h0.detach().expand(5, 4))
+    assert torch.equal(y, want)
+    y.sum().backward()
+    assert h0.grad.shape == (1, 4)
+    with pytest.raises(TypeError, match="timespans must be a number, a tensor or an array of numbers"):
+        m(x, timespans="soon")
+    with pytest.raises(ValueError,
+                       match=r"timespans must be broadcastable to \(batch=5, steps=2\), got shape \(3, 4\)"):
+        GT.LTC(3, GW.FullyConnected(4, 2), batch_first=False)(x.transpose(0, 1), timespans=torch.ones(3, 4))

@@ -301,30 +301,50 @@ class LTCCell(WiringSizes, nn.Module):
         if inputs.dim() != 2:
             raise ValueError(f"inputs must have shape (batch, {self.sensory_size}), got {tuple(inputs.shape)}")
         b = inputs.shape[0]
-        elapsed = _elapsed_tensor(elapsed_time, b, 1, self._param_list()[0].dtype, inputs.device)
-        return self.sequence(inputs.unsqueeze(1), states, elapsed, all_steps=False)
+        dtype = self._param_list()[0].dtype
+        e = _as_elapsed(elapsed_time, "elapsed_time", dtype, inputs.device)
+        e = _elapsed_tensor(e, b, 1, "elapsed_time", dtype, inputs.device)
+        return self.sequence(inputs.unsqueeze(1), states, e, all_steps=False)
 
 
-def _elapsed_tensor(elapsed, batch: int, steps: int, dtype, device) -> Optional[torch.Tensor]:
+def _as_elapsed(value, name: str, dtype, device):
+    """value as a float (scalars) or a tensor of dtype on device (tensors,
+    arrays, lists), or None; a TypeError naming the argument otherwise."""
+    if value is None or isinstance(value, torch.Tensor):
+        return value
+    try:
+        if np.ndim(value) == 0:
+            return float(value)
+        return torch.as_tensor(np.asarray(value, dtype=np.float64), dtype=dtype, device=device)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, a tensor or an array of numbers, got {type(value).__name__}") \
+            from None
+
+
+def _elapsed_tensor(elapsed, batch: int, steps: int, name: str, dtype, device, shape=None) -> Optional[torch.Tensor]:
     """(batch, steps) elapsed times from a float or a tensor of shape (),
-    (batch,), (batch, 1), (batch, steps) or (batch, steps, 1); None for the
-    regular 1.0."""
+    (steps,) (one per step), (batch,) (one per sample), (batch, 1),
+    (batch, steps) or (batch, steps, 1); None for the regular 1.0. shape is
+    the argument's shape as the caller gave it, for messages."""
     if elapsed is None:
         return None
     if not isinstance(elapsed, torch.Tensor):
-        if float(elapsed) == 1.0:
+        if elapsed == 1.0:
             return None
-        return torch.full((batch, steps), float(elapsed), dtype=dtype, device=device)
+        return torch.full((batch, steps), elapsed, dtype=dtype, device=device)
     e = elapsed
     if e.dim() == 3 and e.shape[-1] == 1:
         e = e.squeeze(-1)
-    if e.dim() == 1 and e.shape[0] == batch:
-        e = e.unsqueeze(1)
+    if e.dim() == 1:
+        # One per step takes precedence when steps == batch, as in ncps's
+        # time-major LTC, which reads timespans[t].
+        e = e.unsqueeze(0) if e.shape[0] == steps else e.unsqueeze(1) if e.shape[0] == batch else e
     try:
         return e.expand(batch, steps)
     except RuntimeError:
-        raise ValueError(f"elapsed times must be broadcastable to (batch={batch}, steps={steps}), "
-                         f"got shape {tuple(elapsed.shape)}") from None
+        shape = tuple(elapsed.shape) if shape is None else tuple(shape)
+        raise ValueError(f"{name} must be broadcastable to (batch={batch}, steps={steps}), got shape {shape}") \
+            from None
 
 
 class LSTMCell(nn.Module):
@@ -414,6 +434,9 @@ class LTC(WiringSizes, nn.Module):
         if input.dim() not in (2, 3):
             raise ValueError(f"input must be 2-D (unbatched) or 3-D, got {input.dim()}-D")
         device = input.device
+        dtype = self.rnn_cell._param_list()[0].dtype
+        timespans = _as_elapsed(timespans, "timespans", dtype, device)
+        given_shape = timespans.shape if isinstance(timespans, torch.Tensor) else None
         is_batched = input.dim() == 3
         batch_dim = 0 if self.batch_first else 1
         if not is_batched:
@@ -424,7 +447,6 @@ class LTC(WiringSizes, nn.Module):
         if isinstance(timespans, torch.Tensor) and not self.batch_first and timespans.dim() >= 2:
             timespans = timespans.transpose(0, 1)
         b, steps = x.shape[0], x.shape[1]
-        dtype = self.rnn_cell._param_list()[0].dtype
         if hx is None:
             # Without memory cells the zero initial state is Go's default.
             h = torch.zeros((b, self.state_size), dtype=dtype, device=device) if self.use_mixed else None
@@ -444,7 +466,12 @@ class LTC(WiringSizes, nn.Module):
             if not is_batched:
                 h = h.unsqueeze(0)
                 c = c.unsqueeze(0) if c is not None else None
-        elapsed = _elapsed_tensor(timespans, b, steps, dtype, device)
+            elif h.shape[0] == 1 and b > 1:
+                # One initial state for every sequence (a learned one, say),
+                # as ncps's broadcasting allows.
+                h = h.expand(b, -1)
+                c = c.expand(b, -1) if c is not None else None
+        elapsed = _elapsed_tensor(timespans, b, steps, "timespans", dtype, device, given_shape)
         if not self.use_mixed:
             y, h = self.rnn_cell.sequence(x, h, elapsed, all_steps=self.return_sequences)
         else:
