@@ -201,7 +201,9 @@ def test_draw_graph_returns_legend():
     (lambda: W.NCP(3, 2, 1, 1, 1, 1, 1, seed=2**32), r"seed must be in \[0, 2\*\*32-1\]"),
     (lambda: W.NCP(3, 2, 1, 1, 1, 1, 1, seed=-1), r"seed must be in \[0, 2\*\*32-1\], got -1"),
     (lambda: W.Random(5, sparsity_level=1.0), r"sparsity_level must be in \[0, 1\), got 1"),
-    (lambda: W.Random(5, random_seed=-3), r"random_seed must be a non-negative integer"),
+    (lambda: W.Random(5, random_seed=-3), r"random_seed must be in \[0, 2\*\*64-1\], got -3"),
+    (lambda: W.Random(5, sparsity_level=float("nan")), r"sparsity_level must be a finite number, got nan"),
+    (lambda: W.AutoNCP(8, 2, sparsity_level=float("inf")), r"sparsity_level must be a finite number, got inf"),
     (lambda: W.AutoNCP(8, 6), r"output_size must be in \[0, units-3=5\], got 6"),
     (lambda: W.AutoNCP(8, 2, sparsity_level=0.05), r"sparsity_level must be in \[0.1, 1.0\]"),
     (lambda: W.FullyConnected(0), r"units must be in \[1, 65536\], got 0"),
@@ -210,6 +212,46 @@ def test_draw_graph_returns_legend():
 def test_bad_arguments_raise_value_error(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_integers_beyond_int64_raise_instead_of_wrapping():
+    w = W.Wiring(3)
+    with pytest.raises(ValueError, match=rf"src must be in \[-9223372036854775808, 9223372036854775807\], got {2**64}"):
+        w.add_synapse(2**64, 1, 1)
+    assert not np.asarray(w.adjacency_matrix).any()
+    f = W.FullyConnected(3)
+    with pytest.raises(ValueError, match="input_dim must be in"):
+        f.build(2**64 + 2)
+    with pytest.raises(ValueError, match="output_dim must be in"):
+        f.set_output_dim(2**64 + 1)
+    with pytest.raises(ValueError, match="neuron_id must be in"):
+        f.get_type_of_neuron(2**64)
+
+
+def test_reference_conveniences():
+    # Float polarities equal to -1 or 1, as the reference's membership test.
+    w = W.Wiring(3)
+    w.add_synapse(0, 1, 1.0)
+    w.add_synapse(1, 2, np.float32(-1))
+    assert np.asarray(w.adjacency_matrix).tolist() == [[0, 1, 0], [0, 0, -1], [0, 0, 0]]
+    with pytest.raises(ValueError, match="polarity must be -1 or 1, got 0.5"):
+        w.add_synapse(0, 1, 0.5)
+    # A None seed draws one, which get_config keeps, so the wiring rebuilds.
+    for make in (lambda: W.FullyConnected(5, erev_init_seed=None), lambda: W.Random(5, random_seed=None),
+                 lambda: W.NCP(3, 2, 1, 1, 1, 1, 1, seed=None), lambda: W.AutoNCP(8, 2, seed=None)):
+        a = make()
+        a.build(2)
+        b = type(a).from_config(a.get_config())
+        b.build(2)
+        np.testing.assert_array_equal(a.adjacency_matrix, b.adjacency_matrix)
+        np.testing.assert_array_equal(a.sensory_adjacency_matrix, b.sensory_adjacency_matrix)
+    # get_config reports the resolved output_dim, as ncps.
+    assert W.FullyConnected(4).get_config()["output_dim"] == 4
+    assert W.Random(4, 2).get_config()["output_dim"] == 2
+    # A constructor-form config given to the base class is an error, not an
+    # empty wiring.
+    with pytest.raises(ValueError, match="call that class's from_config"):
+        W.Wiring.from_config(W.AutoNCP(10, 2).get_config())
 
 
 def test_bad_synapses_and_types():

@@ -137,7 +137,7 @@ func outputDimOrAll(units, outputDim int) (int, error) {
 		return units, nil
 	}
 	if outputDim < 0 || outputDim > units {
-		return 0, fmt.Errorf("wiring: output_dim must be in [1, units=%d] (or 0 for all units), got %d", units, outputDim)
+		return 0, fmt.Errorf("wiring: output_dim must be in [1, units=%d] (or unset for all units), got %d", units, outputDim)
 	}
 	return outputDim, nil
 }

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import ctypes
 import json
+import math
+import os
 import weakref
 from typing import Any, Dict, List, Optional
 
@@ -34,9 +36,46 @@ _NEURON_TYPES = {0: "motor", 1: "command", 2: "inter"}
 _KINDS = {0: "wiring", 1: "fully_connected", 2: "random", 3: "ncp", 4: "autoncp"}
 
 
-def _as_int(value: Any, name: str) -> int:
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _as_int(value: Any, name: str, lo: int = _INT64[0], hi: int = _INT64[1]) -> int:
+    """value as an int in [lo, hi] (by default what the C ABI's int64_t
+    holds, so that nothing wraps on the way)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    v = int(value)
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {v}")
+    return v
+
+
+def _as_seed(value: Any, name: str, bits: int) -> int:
+    """A seed in [0, 2**bits-1]; None draws one from the operating system,
+    as numpy does for a None seed (the drawn seed then shows in
+    get_config, so the wiring can be rebuilt)."""
+    if value is None:
+        return int.from_bytes(os.urandom(bits // 8), "little")
+    v = _as_int(value, name, -(1 << 64), 1 << 64)
+    if not 0 <= v < (1 << bits):
+        raise ValueError(f"{name} must be in [0, 2**{bits}-1], got {v}")
+    return v
+
+
+def _as_fraction(value: Any, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {v}")
+    return v
+
+
+def _as_polarity(value: Any) -> int:
+    """-1 or +1 (numbers equal to them are accepted, as in the reference)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value not in (-1, 1):
+        raise ValueError(f"polarity must be -1 or 1, got {value!r}")
     return int(value)
 
 
@@ -255,7 +294,7 @@ class Wiring:
             ValueError: an index or the polarity is out of range.
         """
         _lib.call("kncp_wiring_add_synapse", self._handle, _as_int(src, "src"), _as_int(dest, "dest"),
-                  _as_int(polarity, "polarity"))
+                  _as_polarity(polarity))
         self._changed()
 
     def add_sensory_synapse(self, src: int, dest: int, polarity: int) -> None:
@@ -266,7 +305,7 @@ class Wiring:
                 range.
         """
         _lib.call("kncp_wiring_add_sensory_synapse", self._handle, _as_int(src, "src"), _as_int(dest, "dest"),
-                  _as_int(polarity, "polarity"))
+                  _as_polarity(polarity))
         self._changed()
 
     @property
@@ -369,6 +408,10 @@ class Wiring:
                              adj, sens)
             return w
         if cls is Wiring:
+            if set(config) - {"units"}:
+                raise ValueError("Wiring.from_config needs the matrix form (adjacency_matrix, ...) of "
+                                 "Wiring.get_config(); for a subclass's constructor arguments call that class's "
+                                 f"from_config (e.g. AutoNCP.from_config); got keys {sorted(config)}")
             return Wiring(config["units"])
         return cls(**config)
 
@@ -504,15 +547,13 @@ class FullyConnected(Wiring):
         self.self_connections = bool(self_connections)
         self._args = {"units": _as_int(units, "units"),
                       "output_dim": None if output_dim is None else _as_int(output_dim, "output_dim"),
-                      "erev_init_seed": _as_int(erev_init_seed, "erev_init_seed"),
+                      "erev_init_seed": _as_seed(erev_init_seed, "erev_init_seed", 64),
                       "self_connections": bool(self_connections)}
-        if self._args["erev_init_seed"] < 0:
-            raise ValueError(f"erev_init_seed must be a non-negative integer, got {erev_init_seed}")
         self._new({"kind": "fully_connected", **self._args})
 
     def get_config(self) -> Dict[str, Any]:
-        """The constructor arguments (ncps form)."""
-        return dict(self._args)
+        """The constructor arguments (ncps form; output_dim resolved)."""
+        return {**self._args, "output_dim": self.output_dim}
 
 
 class Random(Wiring):
@@ -531,17 +572,16 @@ class Random(Wiring):
 
     def __init__(self, units: int, output_dim: Optional[int] = None, sparsity_level: float = 0.0,
                  random_seed: int = 1111) -> None:
-        self.sparsity_level = float(sparsity_level)
+        self.sparsity_level = _as_fraction(sparsity_level, "sparsity_level")
         self._args = {"units": _as_int(units, "units"),
                       "output_dim": None if output_dim is None else _as_int(output_dim, "output_dim"),
-                      "sparsity_level": float(sparsity_level), "random_seed": _as_int(random_seed, "random_seed")}
-        if self._args["random_seed"] < 0:
-            raise ValueError(f"random_seed must be a non-negative integer, got {random_seed}")
+                      "sparsity_level": self.sparsity_level,
+                      "random_seed": _as_seed(random_seed, "random_seed", 64)}
         self._new({"kind": "random", **self._args})
 
     def get_config(self) -> Dict[str, Any]:
-        """The constructor arguments (ncps form)."""
-        return dict(self._args)
+        """The constructor arguments (ncps form; output_dim resolved)."""
+        return {**self._args, "output_dim": self.output_dim}
 
 
 class NCP(Wiring):
@@ -567,9 +607,8 @@ class NCP(Wiring):
                  "recurrent_command_synapses", "motor_fanin", "seed")
         values = (inter_neurons, command_neurons, motor_neurons, sensory_fanout, inter_fanout,
                   recurrent_command_synapses, motor_fanin, seed)
-        self._args = {n: _as_int(v, n) for n, v in zip(names, values)}
-        if self._args["seed"] < 0:
-            raise ValueError(f"seed must be in [0, 2**32-1], got {seed}")
+        self._args = {n: _as_int(v, n) for n, v in zip(names[:-1], values[:-1])}
+        self._args["seed"] = _as_seed(seed, "seed", 32)
         self._new({"kind": "ncp", **self._args})
 
     def get_config(self) -> Dict[str, Any]:
@@ -591,7 +630,6 @@ class AutoNCP(NCP):
 
     def __init__(self, units: int, output_size: int, sparsity_level: float = 0.5, seed: int = 22222) -> None:
         self._args = {"units": _as_int(units, "units"), "output_size": _as_int(output_size, "output_size"),
-                      "sparsity_level": float(sparsity_level), "seed": _as_int(seed, "seed")}
-        if self._args["seed"] < 0:
-            raise ValueError(f"seed must be in [0, 2**32-1], got {seed}")
+                      "sparsity_level": _as_fraction(sparsity_level, "sparsity_level"),
+                      "seed": _as_seed(seed, "seed", 32)}
         self._new({"kind": "autoncp", **self._args})
