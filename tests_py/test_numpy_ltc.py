@@ -130,6 +130,12 @@ def test_bad_construction_raises():
         _small_cell(initialization_ranges={"w": (-1.0, 1.0)})
     with pytest.raises(ValueError, match="unknown parameter 'erev'"):
         _small_cell(initialization_ranges={"erev": (0, 1)})
+    with pytest.raises(ValueError, match=r"initialization_ranges\['cm'\] must be a number or a \(low, high\) pair"):
+        _small_cell(initialization_ranges={"cm": (0.1, 0.2, 0.3)})
+    with pytest.raises(ValueError, match=r"initialization_ranges\['cm'\] must be finite"):
+        _small_cell(initialization_ranges={"cm": float("nan")})
+    fixed = _small_cell(initialization_ranges={"cm": np.float32(0.5)})  # a NumPy scalar: a fixed value
+    assert (fixed.params["cm"] == 0.5).all()
     cell = _small_cell()
     with pytest.raises(ValueError, match=r"parameter w must have shape \(12, 12\), got \(3,\)"):
         cell.load_state_dict({**cell.params, "w": np.zeros(3)})
@@ -217,6 +223,19 @@ def test_weight_constraints_leave_read_only_arrays_alone(tmp_path):
     cell.apply_weight_constraints()
     assert ro[0, 0] == -1 and cell.params["w"][0, 0] == 0 and cell.params["w"] is not ro
     assert cell.params["cm"][0] == 0 and np.load(tmp_path / "cm.npy")[0] == -1
+
+
+def test_reference_wirings_and_torch_state_dicts_are_accepted():
+    import ncps.wirings as NW
+    import torch
+
+    ref = NW.AutoNCP(10, 3)
+    cell = kg.LTCCell(ref, in_features=4, seed=0)
+    np.testing.assert_array_equal(cell.wiring.adjacency_matrix, ref.adjacency_matrix)
+    sd = {k: torch.tensor(v, requires_grad=not k.endswith("mask")) for k, v in cell.params.items()}
+    sd["output_b"] = sd["output_b"].detach() + 1
+    cell.load_state_dict(sd)
+    assert (cell.params["output_b"] == 1).all()
 
 
 def test_npz_roundtrip(tmp_path):

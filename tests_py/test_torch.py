@@ -209,6 +209,8 @@ def test_adam_100_steps_track_the_reference():
     (lambda m: m(np.zeros((2, 3, 3))), TypeError, "must be a torch.Tensor"),
     (lambda m: m(torch.randn(3)), ValueError, "2-D"),
     (lambda m: m(torch.randn(2, 3, 3, dtype=torch.complex64)), TypeError, "inputs must be real"),
+    (lambda m: m.bfloat16()(torch.randn(2, 3, 3)), TypeError, "parameters must be float32 or float64"),
+    (lambda m: m.half()(torch.randn(2, 3, 3)), TypeError, "parameters must be float32 or float64"),
     (lambda m: m(torch.randn(2, 3, 3), np.zeros((2, 4), np.float32)), TypeError,
      r"states \(hx\) must be a torch.Tensor, got ndarray"),
     (lambda m: m(torch.randn(2, 3, 3, device="meta")), ValueError,

@@ -415,9 +415,16 @@ def init_params(adjacency: np.ndarray, sensory: np.ndarray, motor: int, input_ma
     for k, v in (ranges or {}).items():
         if k not in r:
             raise ValueError(f"initialization_ranges: unknown parameter {k!r}; known: {sorted(r)}")
-        if isinstance(v, (int, float)):
-            v = (v, v)
-        lo, hi = float(v[0]), float(v[1])
+        try:
+            if np.ndim(v) == 0:
+                v = (v, v)
+            if len(v) != 2:
+                raise ValueError
+            lo, hi = float(v[0]), float(v[1])
+        except (TypeError, ValueError):
+            raise ValueError(f"initialization_ranges[{k!r}] must be a number or a (low, high) pair, got {v!r}") from None
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError(f"initialization_ranges[{k!r}] must be finite, got ({lo}, {hi})")
         if lo > hi:
             raise ValueError(f"initialization_ranges[{k!r}]: lower bound {lo} is above upper bound {hi}")
         if k in ("gleak", "cm", "w", "sensory_w") and lo < 0:

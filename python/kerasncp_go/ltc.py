@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _ops
 from ._sizes import WiringSizes
-from .wirings import Wiring
+from .wirings import Wiring, as_wiring
 
 __all__ = ["LTCCell"]
 
@@ -90,8 +90,7 @@ class LTCCell(WiringSizes):
                  output_mapping: Optional[str] = "affine", ode_unfolds: int = 6, epsilon: float = 1e-8,
                  implicit_param_constraints: bool = False, dtype: Any = np.float32, seed: Optional[int] = None,
                  initialization_ranges: Optional[Mapping[str, Any]] = None) -> None:
-        if not isinstance(wiring, Wiring):
-            raise TypeError(f"wiring must be a kerasncp_go.wirings.Wiring, got {type(wiring).__name__}")
+        wiring = as_wiring(wiring, in_features)  # keras-ncp / ncps wirings too, as the torch cell
         _ops.build_wiring(wiring, in_features)
         self._wiring = wiring
         self._input_mapping, self._output_mapping, self.ode_unfolds, self.epsilon = _ops.check_options(
@@ -241,7 +240,10 @@ class LTCCell(WiringSizes):
         for name, shape in shapes.items():
             if name not in state:
                 raise ValueError(f"load_state_dict: parameter {name} is missing")
-            a = np.array(state[name], dtype=self.dtype)
+            v = state[name]
+            if hasattr(v, "detach"):  # a torch tensor, maybe requiring grad
+                v = v.detach().cpu().numpy()
+            a = np.array(v, dtype=self.dtype)
             if a.shape != shape:
                 raise ValueError(f"load_state_dict: parameter {name} must have shape {shape}, got {a.shape}")
             new[name] = a

@@ -448,7 +448,8 @@ class Wiring:
         """Draws the wiring into the current matplotlib axes and returns the
         legend patches, with the reference's arguments and default colours
         (excitatory green, inhibitory red; inter blue, motor orange, sensory
-        olive, command purple).
+        olive). Command neurons of an NCP are purple with a legend entry of
+        their own (the reference draws them in the inter colour).
 
         Args:
             layout: "kamada", "circular", "random", "shell", "spring",

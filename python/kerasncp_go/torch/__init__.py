@@ -34,7 +34,7 @@ def _np(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
 
 def _np_dtype(dtype: torch.dtype) -> np.dtype:
     if dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"parameters must be float32 or float64, got {dtype}")
+        raise TypeError(f"parameters must be float32 or float64 (module.float() or module.double()), got {dtype}")
     return np.dtype(str(dtype).replace("torch.", ""))
 
 
@@ -236,9 +236,10 @@ class LTCCell(WiringSizes, nn.Module):
             raise ValueError(f"the cell's parameters are spread over devices {sorted(map(str, devices))}: "
                              "move the module to one device")
         dtype = params[0].dtype
-        spec = _ops.CellSpec({n: _np(p) for n, p in zip(self._names, params)}, self.state_size, self.sensory_size,
-                             self.motor_size, self._in_code, self._out_code, self._ode_unfolds, self._epsilon,
-                             self._implicit_param_constraints, _np_dtype(dtype))
+        np_dtype = _np_dtype(dtype)  # before any conversion, so that bfloat16 gets this message
+        spec = _ops.CellSpec({n: _np(p.to(dtype)) for n, p in zip(self._names, params)}, self.state_size,
+                             self.sensory_size, self.motor_size, self._in_code, self._out_code, self._ode_unfolds,
+                             self._epsilon, self._implicit_param_constraints, np_dtype)
         # Cached only when the arrays are the tensors' own memory; a copy
         # (another device, a mixed dtype, a strided tensor) would go stale.
         if all(p.is_cpu and p.dtype == dtype and p.is_contiguous() for p in params):
