@@ -273,8 +273,8 @@ def _worker(outdir):
         x_in = keras.Input((T, S))
         ref = keras.Model(x_in, NTF.LTC(NW.AutoNCP(12, 2), mixed_memory=True, return_sequences=True)(x_in))
         ours = keras.Model(x_in, LTC(GW.AutoNCP(12, 2), mixed_memory=True, return_sequences=True)(x_in))
-        weights = {short(w): w.numpy() for w in ref.weights}
-        set_weights(ours, weights)
+        # By position, as users move weights: the order must be ncps's.
+        ours.set_weights(ref.get_weights())
         x, _, gy, _ = case_data("AutoNCP", False, 12, 2)
         gh = np.zeros((B, 12), np.float32)
 
@@ -491,6 +491,25 @@ def test_stateful_rnn_of_cell():
     whole.set_weights(model.get_weights())
     a, b = model(x[:, :3]), model(x[:, 3:])
     assert rel_err(np.concatenate([a, b], 1), whole(x)) <= 1e-6
+
+
+def test_mixed_memory_layer_takes_regular_and_irregular_calls():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(2, 5, 3)).astype(np.float32)
+    ones = np.ones((2, 5, 1), np.float32)
+    for first in ("regular", "irregular"):
+        layer = LTC(GW.AutoNCP(8, 2), mixed_memory=True, return_sequences=True)
+        calls = [lambda: layer(x), lambda: layer([x, ones])]
+        a, b = (calls[0](), calls[1]()) if first == "regular" else (calls[1](), calls[0]())
+        assert rel_err(a, b) <= 1e-6, first  # elapsed 1 is the regular step
+
+
+def test_bidirectional_ltc_with_states():
+    x = np.random.default_rng(10).normal(size=(3, 8, 4)).astype(np.float32)
+    layer = LTC(GW.AutoNCP(8, 2), return_state=True)
+    assert layer.states is None  # not stateful, as keras.layers.RNN
+    out = keras.layers.Bidirectional(layer)(x)
+    assert [tuple(o.shape) for o in out] == [(3, 4), (3, 8), (3, 8)]
 
 
 def test_mixed_memory_irregular_matches_stepping_its_cell():

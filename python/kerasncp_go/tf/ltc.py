@@ -173,9 +173,9 @@ class LTC(keras.layers.Layer):
         else:
             wiring = as_wiring(units)
         super().__init__(**kwargs)
-        self.cell = LTCCell(wiring, input_mapping=input_mapping, output_mapping=output_mapping,
-                            ode_unfolds=ode_unfolds, epsilon=epsilon, initialization_ranges=initialization_ranges,
-                            dtype=kwargs.get("dtype"))
+        cell = LTCCell(wiring, input_mapping=input_mapping, output_mapping=output_mapping,
+                       ode_unfolds=ode_unfolds, epsilon=epsilon, initialization_ranges=initialization_ranges,
+                       dtype=kwargs.get("dtype"))
         self.mixed_memory = bool(mixed_memory)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
@@ -188,9 +188,12 @@ class LTC(keras.layers.Layer):
         self._state_vars = None
         self._rnn = None
         if self.mixed_memory:
-            self._rnn = keras.layers.RNN(MixedMemoryRNN(self.cell), return_sequences=self.return_sequences,
+            # Tracked before the cell, so that the weights come in ncps's
+            # order (the memory cell's first) and set_weights takes ncps's.
+            self._rnn = keras.layers.RNN(MixedMemoryRNN(cell), return_sequences=self.return_sequences,
                                          return_state=self.return_state, go_backwards=self.go_backwards,
                                          stateful=self.stateful)
+        self.cell = cell
 
     # -- sizes (ncps's properties) ------------------------------------------
 
@@ -232,8 +235,10 @@ class LTC(keras.layers.Layer):
             raise ValueError(f"LTC: inputs must be 3-D (batch, steps, features), got shape {tuple(dims)}")
         batch = dims[1] if self.time_major else dims[0]
         if self.mixed_memory:
-            self._rnn.cell._packed_elapsed = irregular
-            self._rnn.build((batch, None, features + int(irregular)))
+            # Elapsed times always travel as a last input feature (ones for
+            # regular calls), so that one layer takes both kinds of call.
+            self._rnn.cell._packed_elapsed = True
+            self._rnn.build((batch, None, features + 1))
             self.built = True
             return
         self.cell.build((batch, features))
@@ -263,10 +268,11 @@ class LTC(keras.layers.Layer):
 
     @property
     def states(self):
-        """The state variables of a stateful layer (else [None])."""
+        """The state variables of a stateful layer (else None, as
+        keras.layers.RNN)."""
         if self.mixed_memory:
             return self._rnn.states
-        return [self._state_vars]
+        return [self._state_vars] if self._state_vars is not None else None
 
     # -- computation -------------------------------------------------------
 
@@ -352,7 +358,9 @@ class LTC(keras.layers.Layer):
             if elapsed.shape.rank != 3 or elapsed.shape[-1] not in (1, None):
                 raise ValueError(f"LTC: elapsed_time must have shape (batch, steps) or (batch, steps, 1), got "
                                  f"{elapsed.shape}")
-            x = tf.concat([x, elapsed], axis=-1)
+        else:
+            elapsed = tf.ones(tf.concat([tf.shape(x)[:2], [1]], 0), x.dtype)
+        x = tf.concat([x, elapsed], axis=-1)
         kwargs = {}
         if initial_state is not None:
             kwargs["initial_state"] = initial_state
