@@ -31,3 +31,38 @@ def test_compat_ncps_and_missing_parts(tmp_path):
                          text=True)
     assert out.stdout.strip() == "kerasncp_go.wirings"
     assert out.returncode != 0 and "ncps.datasets has no kerasncp-go counterpart" in out.stderr
+
+
+def test_compat_runs_a_script_as_python_would(tmp_path):
+    """The script's folder is on sys.path wherever it runs from, spawned
+    children see kerasncp_go too, and a missing script is a one-line error."""
+    (tmp_path / "helper.py").write_text("VALUE = 42\n")
+    script = tmp_path / "main.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing as mp
+        import sys
+
+        import helper
+        import kerasncp
+
+
+        def child(q):
+            import kerasncp.wirings
+            q.put((kerasncp.__name__, type(kerasncp.wirings.NCP(3, 2, 1, 1, 1, 1, 1)).__module__))
+
+
+        if __name__ == "__main__":
+            ctx = mp.get_context("spawn")
+            q = ctx.Queue()
+            p = ctx.Process(target=child, args=(q,))
+            p.start()
+            print(helper.VALUE, kerasncp.__name__, *q.get(timeout=120), sys.argv[1:])
+            p.join()
+    """))
+    out = subprocess.run([sys.executable, "-m", "kerasncp_go.compat", str(script), "a", "b"], capture_output=True,
+                         text=True, cwd="/", timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["42", "kerasncp_go", "kerasncp_go", "kerasncp_go.wirings", "['a',", "'b']"]
+    out = subprocess.run([sys.executable, "-m", "kerasncp_go.compat", str(tmp_path / "nope.py")], capture_output=True,
+                         text=True)
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "can't open file" in out.stderr

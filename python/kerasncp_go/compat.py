@@ -10,7 +10,11 @@ runs the script as ``__main__``. With ``--ncps``, ``import ncps`` (and
 ncps that kerasncp-go does not implement (CfC, datasets) then raise
 ImportError naming the module.
 
-In Python code, :func:`install` does the same redirection.
+The script runs as ``python script.py`` would run it: its folder first on
+sys.path, its arguments in sys.argv. Processes it starts with the spawn or
+forkserver method are redirected too (a stand-in package on sys.path).
+
+In Python code, :func:`install` does the same redirection (in this process).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.util
+import os
 import runpy
 import sys
 from typing import Iterable
@@ -50,11 +55,27 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 def install(ncps: bool = False) -> None:
     """Redirects ``kerasncp`` (and, with ncps=True, ``ncps``) imports to
     kerasncp_go. Modules already imported under those names are replaced."""
-    names = ["kerasncp"] + (["ncps"] if ncps else [])
+    _install(["kerasncp"] + (["ncps"] if ncps else []))
+
+
+def _install(names) -> None:
     for n in list(sys.modules):
         if n.split(".")[0] in names:
             del sys.modules[n]
     sys.meta_path.insert(0, _Alias(names))
+
+
+def _become(name: str) -> None:
+    """What the stand-in package `name` runs when imported: redirect `name`
+    and put kerasncp_go in its place."""
+    if not any(isinstance(f, _Alias) and name in f.names for f in sys.meta_path):
+        _install([name])
+    sys.modules[name] = importlib.import_module("kerasncp_go")
+
+
+def _stand_in_paths(ncps: bool):
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_compat_paths")
+    return [os.path.join(here, n) for n in (["kerasncp"] + (["ncps"] if ncps else []))]
 
 
 def main(argv=None) -> int:
@@ -66,9 +87,18 @@ def main(argv=None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip().splitlines()[0] + "\n\nusage: python -m kerasncp_go.compat [--ncps] script.py [args...]")
         return 0 if argv else 2
+    script = argv[0]
+    if not os.path.isfile(script):
+        print(f"python -m kerasncp_go.compat: can't open file {script!r}: no such file", file=sys.stderr)
+        return 2
     install(ncps=ncps)
+    # As `python script.py`: the script's folder first on sys.path (here it
+    # would be the working directory), then the stand-ins that spawned
+    # children import.
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    sys.path[1:1] = _stand_in_paths(ncps)
     sys.argv = argv
-    runpy.run_path(argv[0], run_name="__main__")
+    runpy.run_path(script, run_name="__main__")
     return 0
 
 
