@@ -5,6 +5,7 @@ bench, loading a saved model into every LTC implementation, and bad input
 
 import contextlib
 import io
+import importlib.util
 import json
 import os
 import subprocess
@@ -219,6 +220,13 @@ def test_draw(sine_model, tmp_path):
         "-o", tmp_path / "b.png")
     for f in ("a.png", "b.png"):
         assert (tmp_path / f).read_bytes()[:8] == PNG_MAGIC
+    # The kamada layout needs scipy: drawn where it is installed, else a
+    # one-line error naming it.
+    p = run("draw", out, "-o", tmp_path / "c.png", "--layout", "kamada", check=False)
+    if importlib.util.find_spec("scipy") is not None:
+        assert p.returncode == 0 and (tmp_path / "c.png").read_bytes()[:8] == PNG_MAGIC
+    else:
+        assert p.returncode == 1 and p.stderr.strip().count("\n") == 0 and "needs the Python package scipy" in p.stderr
 
 
 def test_bench():
@@ -248,6 +256,10 @@ def _bad_inputs(tmp, model):
     truncated.write_bytes(truncated.read_bytes()[:200])
     afile = tmp / "afile"
     afile.write_text("")
+    zero_dt = tmp / "zero_dt.npz"
+    np.savez(zero_dt, x=np.ones((2, 5, 2)), elapsed=np.zeros((2, 5)))
+    unsorted_t = tmp / "unsorted_t.npz"
+    np.savez(unsorted_t, x=np.zeros((2, 3, 2)), y=np.zeros((2, 3, 1)), t=np.array([[0, 2, 1], [0, 1, 2]]))
     return {
         "missing npz": ["train", "--data", tmp / "nope.npz"],
         "malformed npz": ["train", "--data", garbage],
@@ -266,6 +278,10 @@ def _bad_inputs(tmp, model):
         "predict wrong features": ["predict", model, three],
         "info on a non-model": ["info", tmp],
         "unknown bench config": ["bench", "--configs", "XZ"],
+        "zero elapsed times": ["predict", model, zero_dt],
+        "timestamps not increasing": ["train", "--data", unsorted_t],
+        "bench json into a missing folder": ["bench", "--json", tmp / "no" / "b.json"],
+        "autoncp too small": ["train", "--wiring", "autoncp", "--units", 2],
     }
 
 
@@ -274,7 +290,8 @@ BAD_CASES = [
     "t of the wrong shape",
     "unknown wiring", "negative size", "ncp fanout too large", "outputs do not match targets",
     "unwritable output folder", "missing model", "predict malformed npz", "predict wrong features",
-    "info on a non-model", "unknown bench config"]
+    "info on a non-model", "unknown bench config", "zero elapsed times", "timestamps not increasing",
+    "bench json into a missing folder", "autoncp too small"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -289,3 +306,5 @@ def test_bad_input_is_one_line_without_traceback(case, sine_model, tmp_path):
     assert "Traceback" not in p.stderr, p.stderr
     assert len(lines) == 1, p.stderr
     assert "error" in lines[0], lines[0]
+    if case in ("zero elapsed times", "timestamps not increasing"):  # errors about a data file name it
+        assert os.path.basename(str(args[-1])) in lines[0], lines[0]

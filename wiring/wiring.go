@@ -295,6 +295,9 @@ func NewAutoNCP(units, outputSize int, sparsityLevel float64, seed uint64) (*Wir
 	if err := checkUnits("units", units); err != nil {
 		return nil, err
 	}
+	if units < 3 {
+		return nil, fmt.Errorf("wiring: AutoNCP needs units >= 3 (inter and command neurons besides the outputs), got %d", units)
+	}
 	if outputSize < 0 || outputSize >= units-2 {
 		return nil, fmt.Errorf("wiring: output_size must be in [0, units-3=%d], got %d", units-3, outputSize)
 	}

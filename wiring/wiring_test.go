@@ -179,6 +179,7 @@ func TestErrorsNameTheArgument(t *testing.T) {
 		{Config{Kind: NCP, InterNeurons: 3, CommandNeurons: 2, MotorNeurons: 1, InterFanout: -1}, "inter_fanout must be in [0, command_neurons=2], got -1"},
 		{Config{Kind: NCP, InterNeurons: 3, CommandNeurons: 2, MotorNeurons: 1, RecurrentCommandSynapses: -2}, "recurrent_command_synapses must be in"},
 		{Config{Kind: AutoNCP, Units: 8, OutputDim: 6, SparsityLevel: 0.5}, "output_size must be in [0, units-3=5], got 6"},
+		{Config{Kind: AutoNCP, Units: 2, OutputDim: 1, SparsityLevel: 0.5}, "AutoNCP needs units >= 3"},
 		{Config{Kind: AutoNCP, Units: 8, OutputDim: 2, SparsityLevel: 0.05}, "sparsity_level must be in [0.1, 1.0], got 0.05"},
 		{Config{Kind: "lstm"}, `unknown kind "lstm"`},
 	} {

@@ -48,8 +48,8 @@ from . import __version__, _lib
 from . import wirings as W
 from ._lib import NCPError
 from .ltc import LTCCell
-from .train import (Dataset, History, fit, irregular_task, load_model, load_npz_task, make_wiring, predict,
-                    read_model_config, save_model, sine_task, split)
+from .train import (Dataset, History, check_data, fit, irregular_task, load_model, load_npz_task, make_wiring,
+                    predict, read_model_config, save_model, sine_task, split)
 
 __all__ = ["main", "load_model", "build_parser"]
 
@@ -567,7 +567,12 @@ def cmd_train(a: argparse.Namespace) -> int:
                 "final_val_loss": hist.final_val_loss, "optimizer_steps": hist.steps, "wall_s": hist.wall_s,
                 "steps_per_s": hist.steps_per_s}
     files = list(save_model(out, cell, training=training))
-    if not a.no_plots:
+    if a.no_plots:
+        # Plots of an earlier run in this folder would describe another model.
+        for name in ("loss.png", "prediction.png", "wiring.png"):
+            if os.path.isfile(os.path.join(out, name)):
+                os.remove(os.path.join(out, name))
+    else:
         try:
             desc = f"{type(wiring).__name__}, {wiring.units} neurons"
             p = os.path.join(out, "loss.png")
@@ -601,8 +606,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
     if data.input_dim != cell.sensory_size:
         raise ValueError(f"{a.inputs}: x has {data.input_dim} features per step but the model takes "
                          f"{cell.sensory_size}")
-    if data.y is not None and data.y.shape[2] != cell.motor_size:
-        raise ValueError(f"{a.inputs}: y has {data.y.shape[2]} features but the model has {cell.motor_size} outputs")
+    check_data(cell, data, a.inputs)
     if cfg.get("training", {}).get("uses_elapsed") and data.elapsed is None:
         print("note: the model was trained with elapsed times, but the inputs have none (neither 'elapsed' nor "
               "'t'); using 1.0", file=sys.stderr)
@@ -704,6 +708,9 @@ def cmd_draw(a: argparse.Namespace) -> int:
                     a.layout, a.labels)
     except OSError as e:
         raise OSError(f"cannot write {out}: {e.strerror or e}") from None
+    except ImportError as e:  # matplotlib, or scipy for the kamada and spectral layouts
+        raise OSError(f"drawing with --layout {a.layout} needs the Python package {e.name or e}; "
+                      "install it or choose another layout") from None
     print(f"{_describe_wiring(wiring)}\nwrote {out}")
     return 0
 
@@ -737,6 +744,10 @@ def cmd_bench(a: argparse.Namespace) -> int:
     if bad or not names:
         raise ValueError(f"unknown configuration(s) {''.join(bad) or a.configs!r}; choose from "
                          f"{''.join(BENCH_CONFIGS)}")
+    if a.json:  # fail before the benchmark, not after it
+        parent = os.path.dirname(a.json) or "."
+        if not os.path.isdir(parent):
+            raise OSError(f"cannot write {a.json}: the folder {parent} does not exist")
     print(f"kerasncp-go {__version__}, library {_lib.version()}; {_cpu_name()}, {os.cpu_count()} CPUs; "
           f"float32, 6 ODE unfolds; median of {a.reps} runs")
     print()

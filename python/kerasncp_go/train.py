@@ -184,7 +184,7 @@ def elapsed_from_timestamps(t: np.ndarray) -> np.ndarray:
     return np.concatenate([d[:, :1], d], axis=1).astype(np.float32)
 
 
-def _read_npz(path: str) -> Dict[str, np.ndarray]:
+def _read_npz(path: str, hint: str = "write it with np.savez(path, x=..., y=...)") -> Dict[str, np.ndarray]:
     """Every array of an .npz file, with errors as one-line ValueError /
     OSError naming the file."""
     if not os.path.exists(path):
@@ -197,10 +197,9 @@ def _read_npz(path: str) -> Dict[str, np.ndarray]:
     except OSError as e:
         raise OSError(f"cannot read {path}: {e.strerror or e}") from None
     if magic == b"\x93NUMPY":
-        raise ValueError(f"{path} holds a single .npy array, not named arrays; "
-                         "save it with np.savez(path, x=..., y=...)")
+        raise ValueError(f"{path} holds a single .npy array, not named arrays; {hint}")
     if not magic.startswith(b"PK"):
-        raise ValueError(f"{path} is not an .npz file (not a zip archive); write it with np.savez(path, x=..., y=...)")
+        raise ValueError(f"{path} is not an .npz file (not a zip archive); {hint}")
     try:
         z = np.load(path, allow_pickle=False)
     except OSError as e:
@@ -208,7 +207,7 @@ def _read_npz(path: str) -> Dict[str, np.ndarray]:
     except Exception as e:  # zipfile.BadZipFile, EOFError, ValueError (pickled data), ...
         raise ValueError(f"{path} is not a valid .npz file ({_first_line(e)})") from None
     if not isinstance(z, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} holds a single array, not named arrays; save it with np.savez(path, x=..., y=...)")
+        raise ValueError(f"{path} holds a single array, not named arrays; {hint}")
     try:
         with z:
             return {k: z[k] for k in z.files}
@@ -269,10 +268,13 @@ def load_npz_task(path: str, require_y: bool = True) -> Dataset:
             if e.shape != (n, t):
                 raise ValueError(f"{path}: {key} must have shape (N={n}, T={t}) like x, got {z[key].shape}")
             if key == "t":
-                elapsed = elapsed_from_timestamps(e)
+                try:
+                    elapsed = elapsed_from_timestamps(e)
+                except ValueError as err:
+                    raise ValueError(f"{path}: {err}") from None
             else:
-                if np.any(e < 0):
-                    raise ValueError(f"{path}: elapsed times must be >= 0")
+                if not np.all(e > 0):  # NaN too
+                    raise ValueError(f"{path}: elapsed times must be > 0 (the ODE step divides by them)")
                 elapsed = e.astype(np.float32)
             break
     name = os.path.splitext(os.path.basename(path))[0] or "data"
@@ -400,11 +402,13 @@ def _batches(n: int, batch_size: int, rng: Optional[np.random.Generator]):
         yield np.sort(order[i:i + batch_size])
 
 
-def _check_data(cell: LTCCell, data: Dataset, what: str) -> None:
+def check_data(cell: LTCCell, data: Dataset, what: str) -> None:
+    """Raises ValueError, prefixed with `what`, when data does not fit cell."""
     if data.x.ndim != 3 or data.x.shape[2] != cell.sensory_size:
         raise ValueError(f"{what}: x must have shape (N, T, {cell.sensory_size}) for this model, got {data.x.shape}")
-    if data.y is not None and data.y.shape[2] != cell.motor_size:
-        raise ValueError(f"{what}: y has {data.y.shape[2]} features but the model has {cell.motor_size} outputs")
+    m = cell.motor_size
+    if data.y is not None and data.y.shape[2] != m:
+        raise ValueError(f"{what}: y has {data.y.shape[2]} features but the model has {m} output{'' if m == 1 else 's'}")
 
 
 def evaluate(cell: LTCCell, data: Dataset, batch_size: int = 256) -> float:
@@ -417,7 +421,7 @@ def evaluate(cell: LTCCell, data: Dataset, batch_size: int = 256) -> float:
 def predict(cell: LTCCell, data: Dataset, batch_size: int = 256) -> np.ndarray:
     """The model's outputs at every step, (N, T, M), from zero initial
     states; one Go call per batch of sequences."""
-    _check_data(cell, data, "predict")
+    check_data(cell, data, "predict")
     out = np.empty((len(data), data.steps, cell.motor_size), dtype=np.float32)
     for idx in _batches(len(data), batch_size, None):
         e = None if data.elapsed is None else data.elapsed[idx]
@@ -459,9 +463,9 @@ def fit(cell: LTCCell, train: Dataset, val: Optional[Dataset] = None, epochs: in
         raise ValueError(f"the batch size must be an integer >= 1, got {batch_size!r}")
     if train.y is None:
         raise ValueError("the training data have no targets y")
-    _check_data(cell, train, "training data")
+    check_data(cell, train, "training data")
     if val is not None:
-        _check_data(cell, val, "validation data")
+        check_data(cell, val, "validation data")
     cell.spec()  # settle the parameter arrays (dtype, layout) before the optimizer holds them
     trainable = {k: v for k, v in cell.params.items() if not k.endswith("sparsity_mask")}
     opt = Adam(trainable, lr=lr)
@@ -670,7 +674,7 @@ def load_model(folder: str) -> Tuple[W.Wiring, LTCCell]:
     except KeyError as e:
         raise ValueError(f"{folder}/model.json: the cell entry lacks {e}") from None
     npz = os.path.join(folder, "model.npz")
-    state = _read_npz(npz)
+    state = _read_npz(npz, "the model's parameters are damaged; train it again")
     cell.load_state_dict(state)
     adj = np.abs(np.asarray(wiring.adjacency_matrix))
     if not np.array_equal(adj, cell.params["sparsity_mask"]) or not np.array_equal(
