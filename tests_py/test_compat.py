@@ -66,3 +66,24 @@ def test_compat_runs_a_script_as_python_would(tmp_path):
     out = subprocess.run([sys.executable, "-m", "kerasncp_go.compat", str(tmp_path / "nope.py")], capture_output=True,
                          text=True)
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "can't open file" in out.stderr
+
+
+def test_compat_reference_module_paths(tmp_path):
+    script = tmp_path / "deep.py"
+    script.write_text(textwrap.dedent("""
+        from kerasncp.torch.ltc_cell import LTCCell
+        from kerasncp.wirings.wirings import NCP
+        from ncps.torch.ltc import LTC
+        from ncps.wirings import AutoNCP
+        print(LTCCell.__module__, NCP.__module__, LTC.__module__, AutoNCP.__module__)
+        try:
+            from ncps.torch import CfC
+        except ImportError as e:
+            print("CfC:", e)
+    """))
+    out = subprocess.run([sys.executable, "-m", "kerasncp_go.compat", "--ncps", str(script)], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.strip().splitlines()
+    assert first.split() == ["kerasncp_go.torch", "kerasncp_go.wirings", "kerasncp_go.torch", "kerasncp_go.wirings"]
+    assert second.startswith("CfC:") and "not CfC" in second

@@ -719,6 +719,12 @@ def test_malformed_inputs():
         ltc([tf.zeros((2, 5, 3)), tf.ones((2, 5, 2))])
     with pytest.raises(ValueError, match=r"initial_state must have shape \(batch, 4\)"):
         ltc(tf.zeros((2, 5, 3)), initial_state=tf.zeros((2, 3)))
+    with pytest.raises(ValueError, match="initial_state must be one tensor"):
+        ltc(tf.zeros((2, 5, 3)), initial_state=[tf.zeros((2, 4)), tf.zeros((2, 4))])
+    with pytest.raises(ValueError, match="initial_state has batch size 3 but the inputs 2"):
+        ltc(tf.zeros((2, 5, 3)), initial_state=tf.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"initialization_ranges\['vleak'\] must be finite"):
+        LTCCell(GW.FullyConnected(4), initialization_ranges={"vleak": (float("nan"), 1.0)})
     with pytest.raises(ValueError, match="elapsed must be broadcastable"):
         ltc([tf.zeros((2, 5, 3)), tf.ones((2, 4))])
     with pytest.raises(NotImplementedError, match="masks are not supported"):

@@ -27,7 +27,11 @@ import runpy
 import sys
 from typing import Iterable
 
-_SUBMODULES = ("wirings", "torch", "tf")
+#: The reference's subpackages and their kerasncp-go counterparts (ncps.keras
+#: is ncps's Keras 3 binding, which kerasncp_go.tf covers).
+_SUBMODULES = {"wirings": "wirings", "torch": "torch", "tf": "tf", "keras": "tf"}
+#: Modules of the reference for cells kerasncp-go does not implement.
+_MISSING = ("cfc", "cfc_cell", "wired_cfc_cell")
 
 
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -38,15 +42,41 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         top, _, rest = fullname.partition(".")
         if top not in self.names:
             return None
-        if rest and rest.split(".")[0] not in _SUBMODULES:
+        parts = rest.split(".") if rest else []
+        if parts and parts[0] not in _SUBMODULES:
             raise ImportError(f"kerasncp_go.compat: {fullname} has no kerasncp-go counterpart "
                               f"(available: {', '.join(top + '.' + s for s in _SUBMODULES)})")
+        if len(parts) > 1 and parts[1] in _MISSING:
+            raise ImportError(f"kerasncp_go.compat: {fullname}: kerasncp-go implements the LTC cells, "
+                              "not CfC (yet)")
         return importlib.util.spec_from_loader(fullname, self)
 
     def create_module(self, spec):
-        _, _, rest = spec.name.partition(".")
-        target = "kerasncp_go" + ("." + rest if rest else "")
-        return importlib.import_module(target)
+        module = self._target(spec.name)
+        if not hasattr(module, "__path__"):
+            # kerasncp_go.wirings is a module where the reference has a
+            # package: without a __path__ the import system would not look
+            # for kerasncp.wirings.wirings at all.
+            module.__path__ = []
+        return module
+
+    def _target(self, name):
+        _, _, rest = name.partition(".")
+        if not rest:
+            return importlib.import_module("kerasncp_go")
+        parts = rest.split(".")
+        package = "kerasncp_go." + _SUBMODULES[parts[0]]
+        if len(parts) > 1:
+            # The reference's modules inside a subpackage (ncps.torch.ltc,
+            # kerasncp.wirings.wirings, ...) are that subpackage here, unless
+            # a module of the same name exists.
+            inner = package + "." + ".".join(parts[1:])
+            try:
+                if importlib.util.find_spec(inner) is not None:
+                    return importlib.import_module(inner)
+            except ModuleNotFoundError:
+                pass
+        return importlib.import_module(package)
 
     def exec_module(self, module):
         pass

@@ -327,10 +327,16 @@ class LTC(keras.layers.Layer):
             e = None if e is None else tf.reverse(e, [1])
         batch = tf.shape(x)[0]
         if initial_state is not None:
-            h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
-            h0 = tf.cast(h0, dt)
+            if isinstance(initial_state, (list, tuple)):
+                if len(initial_state) != 1:
+                    raise ValueError(f"LTC: initial_state must be one tensor (batch, {meta.units}) without mixed "
+                                     f"memory, got {len(initial_state)}")
+                initial_state = initial_state[0]
+            h0 = tf.cast(initial_state, dt)
             if h0.shape.rank != 2 or (h0.shape[-1] is not None and h0.shape[-1] != meta.units):
                 raise ValueError(f"LTC: initial_state must have shape (batch, {meta.units}), got {h0.shape}")
+            if h0.shape[0] is not None and x.shape[0] is not None and h0.shape[0] != x.shape[0]:
+                raise ValueError(f"LTC: initial_state has batch size {h0.shape[0]} but the inputs {x.shape[0]}")
         elif self.stateful:
             h0 = tf.convert_to_tensor(self._state_vars)
         else:

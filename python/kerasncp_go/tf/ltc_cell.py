@@ -50,6 +50,8 @@ def validate_initialization_ranges(ranges: Optional[Mapping[str, Any]]) -> Dict[
                 raise TypeError
         except (TypeError, ValueError, IndexError):
             raise ValueError(f"initialization_ranges['{k}'] must be a pair (low, high), got {v!r}") from None
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError(f"initialization_ranges['{k}'] must be finite, got {tuple(v)!r}")
         if k in NON_NEGATIVE and lo < 0:
             raise ValueError(f"Initialization range of parameter '{k}' must be non-negative! "
                              f"(initialization_ranges['{k}'] = {tuple(v)!r})")

@@ -492,3 +492,9 @@ class LTC(WiringSizes, nn.Module):
             y = y.squeeze(batch_dim)
             hx = (h[0], c[0]) if self.use_mixed else h[0]
         return y, hx
+
+
+def __getattr__(name):
+    if name in ("CfC", "CfCCell", "WiredCfCCell"):
+        raise ImportError(f"kerasncp_go.torch has no {name}: kerasncp-go implements the LTC cells, not CfC (yet)")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
