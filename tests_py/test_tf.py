@@ -504,6 +504,24 @@ def test_mixed_memory_layer_takes_regular_and_irregular_calls():
         assert rel_err(a, b) <= 1e-6, first  # elapsed 1 is the regular step
 
 
+def test_rnn_of_cell_under_mixed_precision():
+    """keras.layers.RNN loops in float16 under mixed_float16; the cell
+    computes in float32 and hands back the loop's dtype."""
+    x = np.random.default_rng(11).normal(size=(4, 5, 3)).astype(np.float32)
+    want = keras.Sequential([keras.Input((5, 3)), keras.layers.RNN(LTCCell(GW.AutoNCP(8, 2)))])
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = keras.Sequential([keras.Input((5, 3)), keras.layers.RNN(LTCCell(GW.AutoNCP(8, 2)))])
+        model.set_weights(want.get_weights())
+        got = model.predict(x, verbose=0)
+        model.compile("adam", "mse")
+        model.fit(x, np.zeros((4, 2), np.float32), epochs=1, verbose=0)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got, want.predict(x, verbose=0), rtol=0, atol=5e-3)
+
+
 def test_bidirectional_ltc_with_states():
     x = np.random.default_rng(10).normal(size=(3, 8, 4)).astype(np.float32)
     layer = LTC(GW.AutoNCP(8, 2), return_state=True)

@@ -323,9 +323,15 @@ class LTCCell(WiringSizes, RNNCellBase):
         if x.shape[-1] is not None and x.shape[-1] != self.sensory_size:
             raise ValueError(f"LTCCell: inputs have {x.shape[-1]} features but the wiring has "
                              f"input_dim={self.sensory_size}")
+        # Results take the incoming state's dtype: under a mixed-precision
+        # policy keras.layers.RNN loops in float16 while the cell computes in
+        # its variables' dtype.
+        loop_dt = tf.convert_to_tensor(h).dtype
         h = tf.cast(h, dt)
         e = None if elapsed is None else self._elapsed_per_step(elapsed, tf.shape(x)[0])
         y, h = _op.ltc_sequence(self._meta, tf.expand_dims(x, 1), h, e, self._param_tensors(), all_steps=False)
+        if loop_dt != dt:
+            y, h = tf.cast(y, loop_dt), tf.cast(h, loop_dt)
         return y, [h]
 
     def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
