@@ -126,9 +126,11 @@ int32_t kncp_debug_panic(char *err, size_t errlen);
 /* Creates a wiring from a JSON object: {"kind": "wiring" | "fully_connected"
  * | "random" | "ncp" | "autoncp", ...the reference constructor's keyword
  * arguments}, e.g. {"kind": "ncp", "inter_neurons": 12, ..., "seed": 22222}.
- * Omitted arguments take the reference's defaults. Returns KNCP_OK and the
- * handle in *out, KNCP_ERR_FORMAT for bad JSON, KNCP_ERR_VALUE for bad
- * arguments. */
+ * Omitted arguments take the reference's defaults. What kncp_wiring_config
+ * writes is accepted too: "input_dim" (when not null) builds the wiring,
+ * and "units" and "output_dim" must match the wiring made. Returns KNCP_OK
+ * and the handle in *out, KNCP_ERR_FORMAT for bad JSON, KNCP_ERR_VALUE for
+ * bad arguments (a NULL out included). */
 int32_t kncp_wiring_new(const char *config_json, uint64_t *out, char *err, size_t errlen);
 
 /* Creates a custom wiring holding copies of the given matrices: adjacency
@@ -138,7 +140,8 @@ int32_t kncp_wiring_from_matrices(int64_t units, int64_t input_dim, int64_t outp
                                   const int32_t *adjacency, const int32_t *sensory,
                                   uint64_t *out, char *err, size_t errlen);
 
-/* Returns a deep copy of a wiring (random stream included) in *out. */
+/* Returns a deep copy of a wiring (random stream included) in *out (not
+ * NULL). Returns KNCP_OK, KNCP_ERR_HANDLE or KNCP_ERR_VALUE. */
 int32_t kncp_wiring_clone(uint64_t h, uint64_t *out, char *err, size_t errlen);
 
 /* Frees a wiring handle. Returns KNCP_ERR_HANDLE if it is not live. */
@@ -169,18 +172,20 @@ int32_t kncp_wiring_adjacency(uint64_t h, int32_t *dst, int64_t n, char *err, si
 int32_t kncp_wiring_sensory_adjacency(uint64_t h, int32_t *dst, int64_t n, char *err, size_t errlen);
 
 /* Copies the neuron ids of layer `layer` into dst (capacity cap) and their
- * count into *n. Returns KNCP_ERR_VALUE for an unknown layer or a too
- * small dst. */
+ * count into *n. n must not be NULL, nor dst when cap > 0. Returns
+ * KNCP_ERR_VALUE for an unknown layer, a too small dst or a NULL pointer. */
 int32_t kncp_wiring_layer(uint64_t h, int64_t layer, int64_t *dst, int64_t cap, int64_t *n,
                           char *err, size_t errlen);
 
-/* Writes KNCP_NEURON_* of neuron id into *type. */
+/* Writes KNCP_NEURON_* of neuron id into *type (not NULL). Returns KNCP_OK
+ * or KNCP_ERR_VALUE. */
 int32_t kncp_wiring_neuron_type(uint64_t h, int64_t id, int32_t *type, char *err, size_t errlen);
 
 /* Writes the wiring's constructor arguments as a JSON object (the form
  * kncp_wiring_new accepts, plus "units", "input_dim" and "output_dim") into
- * buf of capacity cap, and its length without the NUL into *n. If cap is
- * too small, nothing is written but *n, and KNCP_ERR_VALUE is returned. */
+ * buf of capacity cap, and its length without the NUL into *n (n must not
+ * be NULL, nor buf when cap > 0). If cap is too small, nothing is written
+ * but *n, and KNCP_ERR_VALUE is returned. */
 int32_t kncp_wiring_config(uint64_t h, char *buf, int64_t cap, int64_t *n, char *err, size_t errlen);
 
 /* ---- LTC cell --------------------------------------------------------- */

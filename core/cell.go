@@ -2,7 +2,9 @@ package core
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -50,6 +52,9 @@ type Cell[T Float] struct {
 
 // NewCell checks that the parameters fit the shape and options.
 func NewCell[T Float](sh Shape, o Options, p *Params[T]) (*Cell[T], error) {
+	if p == nil {
+		return nil, errors.New("core: params must not be nil")
+	}
 	c := &Cell[T]{Shape: sh, Opts: o, Params: p}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -60,6 +65,9 @@ func NewCell[T Float](sh Shape, o Options, p *Params[T]) (*Cell[T], error) {
 // Validate reports an error naming the first shape, option or parameter
 // that does not fit (what NewCell checks).
 func (c *Cell[T]) Validate() error {
+	if c.Params == nil {
+		return errors.New("core: params must not be nil")
+	}
 	if err := c.Shape.validate(); err != nil {
 		return err
 	}
@@ -291,22 +299,44 @@ func zeroed[T Float](s []T, n int) []T {
 
 // parallel runs fn over [0, n) split into nw contiguous chunks, one
 // goroutine each (the calling goroutine takes the first).
+//
+// A panic in a worker goroutine is re-raised in the caller's goroutine once
+// every worker has finished, so that the caller's recover (the C ABI's
+// guard, say) sees it instead of the process dying.
 func parallel(nw, n int, fn func(w, lo, hi int)) {
 	if nw <= 1 {
 		fn(0, 0, n)
 		return
 	}
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		panicked any
+	)
 	for w := 1; w < nw; w++ {
 		lo, hi := w*n/nw, (w+1)*n/nw
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					mu.Lock()
+					if panicked == nil {
+						panicked = r
+					}
+					mu.Unlock()
+				}
+			}()
 			fn(w, lo, hi)
 		}()
 	}
-	fn(0, 0, n/nw)
-	wg.Wait()
+	func() {
+		defer wg.Wait() // also when the caller's share panics
+		fn(0, 0, n/nw)
+	}()
+	if panicked != nil {
+		panic(panicked)
+	}
 }
 
 func checkLen(name string, got, want int, shape string) error {
@@ -326,18 +356,25 @@ type axis struct {
 // axes' sizes; the shape is formatted, as "(batch=2, units=19)", only on
 // failure, so that the check costs nothing on every call.
 func checkShape(name string, got int, axes ...axis) error {
-	want := 1
+	want, overflow := 1, false
 	for _, a := range axes {
+		if a.n != 0 && want > math.MaxInt/a.n {
+			overflow = true
+		}
 		want *= a.n
 	}
-	if got == want {
+	if got == want && !overflow {
 		return nil
 	}
 	parts := make([]string, len(axes))
 	for i, a := range axes {
 		parts[i] = fmt.Sprintf("%s=%d", a.name, a.n)
 	}
-	return checkLen(name, got, want, "("+strings.Join(parts, ", ")+")")
+	shape := "(" + strings.Join(parts, ", ") + ")"
+	if overflow {
+		return fmt.Errorf("core: %s of shape %s would hold more values than an int counts", name, shape)
+	}
+	return checkLen(name, got, want, shape)
 }
 
 func (c *Cell[T]) checkSequence(in Sequence[T], out Output[T]) error {

@@ -1,19 +1,32 @@
 package core
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"unsafe"
+)
 
 // Forward runs the cell over a batch of sequences and writes the outputs and
 // final state into out. When keep is true the workspace keeps what Backward
-// needs (the states of every unfold), and the inputs in must stay unchanged
-// until Backward has run; when false nothing is kept and the pass is a little
-// faster. The parameters are read once, at the start.
+// needs (the states of every unfold), and the inputs in and the cell's
+// parameters must stay unchanged until Backward has run; when false nothing
+// is kept and the pass is a little faster. Forward checks the cell as
+// NewCell does, and refuses a tape larger than the machine's memory.
 func (c *Cell[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], keep bool) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
 	if err := c.checkSequence(in, out); err != nil {
 		return err
 	}
+	nb := numBlocks(in.Batch)
+	if keep {
+		if err := c.checkTapeSize(nb, in); err != nil {
+			return err
+		}
+	}
 	ws.prepare(c)
 	ws.seq, ws.allSteps, ws.taped = in, out.AllSteps, keep
-	nb := numBlocks(in.Batch)
 	if keep {
 		ws.tape = grow(ws.tape, nb*in.Steps*ws.tapeStride())
 	}
@@ -25,6 +38,26 @@ func (c *Cell[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], keep 
 		}
 	})
 	return nil
+}
+
+// checkTapeSize refuses a tape larger than the machine's memory (or than an
+// int can count): allocating it would end the process, which no caller
+// could recover from.
+func (c *Cell[T]) checkTapeSize(nb int, in Sequence[T]) error {
+	stride := (2*c.Opts.ODEUnfolds + 1) * c.Shape.Units * lanes
+	var size T
+	elems := float64(nb) * float64(in.Steps) * float64(stride)
+	bytes := elems * float64(unsafe.Sizeof(size))
+	mem := float64(physicalMemory())
+	if elems < math.MaxInt/2 && (mem == 0 || bytes <= mem) {
+		return nil
+	}
+	msg := fmt.Sprintf("core: the tape of this call would take %.3g GB (batch=%d, steps=%d, units=%d, ode_unfolds=%d)",
+		bytes/1e9, in.Batch, in.Steps, c.Shape.Units, c.Opts.ODEUnfolds)
+	if mem > 0 {
+		msg += fmt.Sprintf(", more than this machine's %.3g GB of memory", mem/1e9)
+	}
+	return fmt.Errorf("%s; run shorter sequences or smaller batches per call, or run without a tape (no gradients)", msg)
 }
 
 // tapeStride is the tape length of one step of one block: the states

@@ -825,6 +825,10 @@ func TestForwardErrors(t *testing.T) {
 			[]string{fmt.Sprintf("y must have shape (batch=2, motor=%d) = %d values, got %d", m, b*m, b*st*m)}},
 		{"h short", func(_ *Sequence[float64], o *Output[float64]) { o.H = o.H[1:] },
 			[]string{fmt.Sprintf("h must have shape (batch=2, units=%d)", u)}},
+		// batch*steps*sensory wraps to 0 in an int: refused, not run.
+		{"x size overflows", func(in *Sequence[float64], _ *Output[float64]) {
+			in.Batch, in.Steps, in.X = 1<<62, 1<<62, nil
+		}, []string{"x of shape (batch=4611686018427387904, steps=4611686018427387904, sensory=3) would hold more values than an int counts"}},
 	} {
 		in, out := good()
 		tc.edit(&in, &out)
@@ -964,6 +968,88 @@ func TestNewCellErrors(t *testing.T) {
 	bad.ODEUnfolds = 0
 	_, err := NewCell(sh, bad, c.Params)
 	wantErr(t, "NewCell ode_unfolds 0", err, "ode_unfolds")
+	_, err = NewCell[float64](sh, o, nil)
+	wantErr(t, "NewCell nil params", err, "params must not be nil")
+}
+
+func TestInitErrors(t *testing.T) {
+	sh := Shape{Units: 2, Sensory: 1, Motor: 1}
+	adj, sen := []int32{0, 1, -1, 0}, []int32{1, 1}
+	rng := rand.New(rand.NewPCG(1, 2))
+	o := DefaultOptions()
+	if _, err := Init[float32](sh, adj, sen, o, nil, rng); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		adj, sen []int32
+		ranges   map[string]InitRange
+		rng      *rand.Rand
+		want     string
+	}{
+		{"polarity 5", []int32{0, 5, -1, 0}, sen, nil, rng, "adjacency entries must be -1, 0 or 1, got 5 at 1"},
+		{"sensory polarity -2", adj, []int32{1, -2}, nil, rng, "sensory adjacency entries must be -1, 0 or 1, got -2 at 1"},
+		{"lo > hi", adj, sen, map[string]InitRange{"cm": {0.6, 0.4}}, rng, "initialization range of cm must be finite with lo <= hi"},
+		{"NaN", adj, sen, map[string]InitRange{"gleak": {math.NaN(), 1}}, rng, "initialization range of gleak"},
+		{"negative w", adj, sen, map[string]InitRange{"w": {-1, 1}}, rng, "initialization range of w must be non-negative"},
+		{"nil rng", adj, sen, nil, nil, "rng must not be nil"},
+	} {
+		_, err := Init[float32](sh, tc.adj, tc.sen, o, tc.ranges, tc.rng)
+		wantErr(t, tc.name, err, tc.want)
+	}
+}
+
+// TestForwardChecksTheCell: a Cell changed after NewCell (its fields are
+// exported) is checked again by Forward instead of failing inside a worker.
+func TestForwardChecksTheCell(t *testing.T) {
+	c := newTestCell(t, cellSpec{wiring: "random", in: Affine, out: Affine, unfolds: 2, seed: 17})
+	c.Params.OutputW = nil
+	in := Sequence[float64]{Batch: 64, Steps: 2, X: make([]float64, 64*2*testSensory)}
+	out := Output[float64]{Y: make([]float64, 64*2*c.Shape.Motor), AllSteps: true}
+	var ws Workspace[float64]
+	wantErr(t, "output_w nil", c.Forward(&ws, in, out, false), "parameter output_w must have shape")
+	c.Params.OutputW = make([]float64, c.Shape.Motor)
+	c.Opts.ODEUnfolds = 0
+	wantErr(t, "ode_unfolds 0", c.Forward(&ws, in, out, false), "ode_unfolds must be in")
+}
+
+// TestTapeLargerThanMemory: a tape the machine cannot hold is an error, not
+// an allocation that would end the process.
+func TestTapeLargerThanMemory(t *testing.T) {
+	if physicalMemory() == 0 {
+		t.Skip("the machine's memory is unknown on this platform")
+	}
+	c := newTestCell(t, cellSpec{wiring: "random", in: Affine, out: Affine, unfolds: 2, seed: 17})
+	c.Opts.ODEUnfolds = MaxODEUnfolds // 1000 steps x 200001 states x units x 8 lanes: > 100 GB
+	const b, st = 8, 1000
+	in := Sequence[float64]{Batch: b, Steps: st, X: make([]float64, b*st*testSensory)}
+	out := Output[float64]{Y: make([]float64, b*st*c.Shape.Motor), AllSteps: true}
+	var ws Workspace[float64]
+	wantErr(t, "huge tape", c.Forward(&ws, in, out, true), "the tape of this call would take",
+		"more than this machine's", "run shorter sequences or smaller batches")
+	if len(ws.tape) != 0 {
+		t.Errorf("the refused call allocated a tape of %d values", len(ws.tape))
+	}
+}
+
+// TestParallelReraisesWorkerPanics: a panic in a worker goroutine reaches
+// the caller's goroutine (where the C ABI's guard recovers it) instead of
+// ending the process.
+func TestParallelReraisesWorkerPanics(t *testing.T) {
+	for _, who := range []int{0, 1, 3} {
+		got := func() (r any) {
+			defer func() { r = recover() }()
+			parallel(4, 8, func(w, lo, hi int) {
+				if w == who {
+					panic(fmt.Sprintf("worker %d", w))
+				}
+			})
+			return nil
+		}()
+		if got != fmt.Sprintf("worker %d", who) {
+			t.Errorf("panic in worker %d: recovered %v", who, got)
+		}
+	}
 }
 
 func TestOptionsValidate(t *testing.T) {

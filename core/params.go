@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -30,17 +31,19 @@ func (m Mapping) String() string {
 	return fmt.Sprintf("Mapping(%d)", int(m))
 }
 
-// ParseMapping converts the reference's mapping names: "affine", "linear",
-// and anything else, "none" or "" included, as the identity. (The reference
-// treats every other value, None in Python, as the identity.)
-func ParseMapping(s string) Mapping {
+// ParseMapping converts a mapping name: "affine", "linear", or "none" (or
+// "", the reference's None) for the identity. Any other name is an error:
+// the reference silently treats it as the identity, which hides typos.
+func ParseMapping(s string) (Mapping, error) {
 	switch s {
 	case "affine":
-		return Affine
+		return Affine, nil
 	case "linear":
-		return Linear
+		return Linear, nil
+	case "none", "":
+		return None, nil
 	}
-	return None
+	return None, fmt.Errorf("core: mapping must be \"affine\", \"linear\" or \"none\", got %q", s)
 }
 
 // Shape is the size of a cell: U neurons, S input features, M outputs.
@@ -250,10 +253,29 @@ func Init[T Float](sh Shape, adjacency, sensory []int32, o Options, ranges map[s
 	if len(sensory) != sh.Sensory*sh.Units {
 		return nil, fmt.Errorf("core: sensory adjacency must have sensory*units=%d entries, got %d", sh.Sensory*sh.Units, len(sensory))
 	}
+	for _, m := range []struct {
+		name string
+		v    []int32
+	}{{"adjacency", adjacency}, {"sensory adjacency", sensory}} {
+		for i, x := range m.v {
+			if x < -1 || x > 1 {
+				return nil, fmt.Errorf("core: %s entries must be -1, 0 or 1, got %d at %d", m.name, x, i)
+			}
+		}
+	}
+	if rng == nil {
+		return nil, errors.New("core: rng must not be nil")
+	}
 	r := DefaultInitRanges()
 	for k, v := range ranges {
 		if _, ok := r[k]; !ok {
 			return nil, fmt.Errorf("core: unknown parameter %q in initialization ranges", k)
+		}
+		if !(v.Lo <= v.Hi) || math.IsInf(v.Lo, 0) || math.IsInf(v.Hi, 0) {
+			return nil, fmt.Errorf("core: initialization range of %s must be finite with lo <= hi, got [%v, %v]", k, v.Lo, v.Hi)
+		}
+		if nonNegative[k] && v.Lo < 0 {
+			return nil, fmt.Errorf("core: initialization range of %s must be non-negative, got [%v, %v]", k, v.Lo, v.Hi)
 		}
 		r[k] = v
 	}
@@ -281,6 +303,9 @@ func Init[T Float](sh Shape, adjacency, sensory []int32, o Options, ranges map[s
 	}
 	return p, nil
 }
+
+// nonNegative are the parameters explicit constraints clamp at zero.
+var nonNegative = map[string]bool{"gleak": true, "cm": true, "w": true, "sensory_w": true}
 
 func fromPolarity[T Float](dst []T, pol []int32, abs bool) {
 	for i, v := range pol {

@@ -122,6 +122,63 @@ func TestWiringConfigErrors(t *testing.T) {
 	}
 }
 
+// TestNullOutputPointers: every NULL output pointer is a value error naming
+// it, never a recovered panic (KNCP_ERR_INTERNAL), and creates no handle.
+func TestNullOutputPointers(t *testing.T) {
+	checkNoLeak(t)
+	h, r := d.WiringNew(`{"kind":"ncp","inter_neurons":3,"command_neurons":2,"motor_neurons":1,"sensory_fanout":1,"inter_fanout":1,"recurrent_command_synapses":1,"motor_fanin":1}`)
+	want(t, r, d.OK, "")
+	defer d.WiringFree(h)
+	before := d.LiveHandles()
+	for name, r := range d.NullOutputs(h) {
+		if r.Code != d.Value || !strings.Contains(r.Msg, "must not be NULL") {
+			t.Errorf("%s with a NULL output: got code %d %q, want a value error naming the pointer", name, r.Code, r.Msg)
+		}
+	}
+	if got := d.LiveHandles(); got != before {
+		t.Errorf("live handles went from %d to %d", before, got)
+	}
+}
+
+// TestWiringConfigRoundTrip: what kncp_wiring_config writes,
+// kncp_wiring_new takes back, built for the same input dimension.
+func TestWiringConfigRoundTrip(t *testing.T) {
+	checkNoLeak(t)
+	for _, cfg := range []string{
+		`{"kind":"ncp","inter_neurons":5,"command_neurons":4,"motor_neurons":2,"sensory_fanout":3,"inter_fanout":2,"recurrent_command_synapses":3,"motor_fanin":2,"seed":7}`,
+		`{"kind":"autoncp","units":12,"output_size":3,"seed":3}`,
+		`{"kind":"random","units":6,"output_dim":2,"sparsity_level":0.4,"random_seed":9}`,
+		`{"kind":"fully_connected","units":4}`,
+	} {
+		h, r := d.WiringNew(cfg)
+		want(t, r, d.OK, "")
+		want(t, d.WiringBuild(h, 5), d.OK, "")
+		text, _, r := d.WiringConfig(h, 4096)
+		want(t, r, d.OK, "")
+		h2, r := d.WiringNew(text)
+		want(t, r, d.OK, "")
+		info, _ := d.WiringInfo(h)
+		info2, _ := d.WiringInfo(h2)
+		a, _ := d.WiringAdjacency(h, int(info[0]*info[0]))
+		a2, _ := d.WiringAdjacency(h2, int(info[0]*info[0]))
+		if info != info2 || !slices.Equal(a, a2) {
+			t.Errorf("%s: the round trip through %s changed the wiring", cfg, text)
+		}
+		d.WiringFree(h)
+		d.WiringFree(h2)
+	}
+	h, r := d.WiringNew(`{"kind":"autoncp","units":12,"output_size":3,"output_dim":4}`)
+	if r.Code == d.OK {
+		d.WiringFree(h)
+	}
+	want(t, r, d.Value, "output_dim=4 does not match the autoncp wiring's 3")
+	h, r = d.WiringNew(`{"kind":"fully_connected","units":3} junk`)
+	if r.Code == d.OK {
+		d.WiringFree(h)
+	}
+	want(t, r, d.Format, "unexpected data after the object")
+}
+
 // abiCell makes a random float32 cell over an AutoNCP wiring, for both the
 // driver and the core.
 func abiCell(t *testing.T) (*d.Cell, *core.Cell[float32]) {

@@ -2,6 +2,7 @@ package tests_go
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -96,7 +97,12 @@ func runLTCFixture[T core.Float](t *testing.T, fx ltcFixture, path string) ltcRe
 	defer r.Close()
 	a := fixtureArrays[T]{r}
 	sh := core.Shape{Units: fx.Units, Sensory: fx.InputDim, Motor: fx.OutputDim}
-	o := core.Options{InputMapping: core.ParseMapping(fx.InputMapping), OutputMapping: core.ParseMapping(fx.OutputMapping),
+	in, err1 := core.ParseMapping(fx.InputMapping)
+	out, err2 := core.ParseMapping(fx.OutputMapping)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatalf("%s: %v", fx.Name, err)
+	}
+	o := core.Options{InputMapping: in, OutputMapping: out,
 		ODEUnfolds: fx.ODEUnfolds, Epsilon: fx.Epsilon, ImplicitConstraints: fx.Implicit}
 	p := &core.Params[T]{}
 	for _, f := range p.Fields(sh, o.InputMapping, o.OutputMapping) {

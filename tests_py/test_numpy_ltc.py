@@ -318,6 +318,19 @@ def test_npz_buffers_through_the_library():
     np.savez(nb, **cell.params)
     y2 = np.load(io.BytesIO(_ops.forward_npz(nb.getvalue(), xb.getvalue())))
     np.testing.assert_array_equal(y, y2)
+    # The header's options: "elapsed" is accepted and ignored; trailing data
+    # after the JSON object is refused.
+    def raw_call(options):
+        import ctypes
+
+        out, n = ctypes.POINTER(ctypes.c_uint8)(), ctypes.c_int64()
+        pb, xv = pbytes, xb.getvalue()
+        _lib.call("kncp_ltc_forward_npz", pb, len(pb), xv, len(xv), options, ctypes.byref(out), ctypes.byref(n))
+        return np.load(io.BytesIO(_lib.take_buffer(out, n.value)))
+
+    np.testing.assert_array_equal(raw_call(b'{"ode_unfolds": 6, "elapsed": 1.0}'), y)
+    with pytest.raises(ValueError, match="unexpected data after the object"):
+        raw_call(b'{"ode_unfolds": 6} {}')
     wz = np.load(io.BytesIO(_ops.wiring_to_npz(cell.wiring.handle)))
     np.testing.assert_array_equal(wz["adjacency_matrix"], cell.wiring.adjacency_matrix)
     np.testing.assert_array_equal(wz["sensory_adjacency_matrix"], cell.wiring.sensory_adjacency_matrix)

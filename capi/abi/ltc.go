@@ -80,7 +80,14 @@ func fillCell[T core.Float](cell *core.Cell[T], c *C.kncp_ltc_cell, slab *[]T) e
 			return err
 		}
 		if v == nil {
-			return fmt.Errorf("kerasncp: parameter %s is missing (shape %v)", f.Name, f.Shape)
+			n := 1
+			for _, d := range f.Shape {
+				n *= d
+			}
+			if n > 0 { // an empty one (motor 0) may come as {NULL, 0}
+				return fmt.Errorf("kerasncp: parameter %s is missing (shape %v)", f.Name, f.Shape)
+			}
+			v = []T{}
 		}
 		if slab != nil {
 			v = appendCopy(slab, v)

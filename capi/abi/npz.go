@@ -89,14 +89,20 @@ type npzOptions struct {
 	Epsilon    *float64 `json:"epsilon"`
 	Implicit   bool     `json:"implicit_param_constraints"`
 	Motor      *int     `json:"motor"`
+	// Elapsed is accepted and ignored (the header says so): the archive
+	// runs with regular steps.
+	Elapsed json.RawMessage `json:"elapsed"`
 }
 
 //export kncp_ltc_forward_npz
 func kncp_ltc_forward_npz(params *C.uint8_t, plen C.int64_t, x *C.uint8_t, xlen C.int64_t, options *C.char,
 	out **C.uint8_t, outlen *C.int64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
 	defer guard(&rc, err, errlen)
-	if params == nil || x == nil || out == nil || outlen == nil || plen < 0 || xlen < 0 {
+	if params == nil || x == nil || out == nil || outlen == nil {
 		return finish(fmt.Errorf("kerasncp: params_npz, x_npy, out and outlen must not be NULL"), err, errlen)
+	}
+	if plen < 0 || xlen < 0 {
+		return finish(fmt.Errorf("kerasncp: params_len and x_len must be >= 0, got %d and %d", int64(plen), int64(xlen)), err, errlen)
 	}
 	o := npzOptions{}
 	if options != nil {
@@ -104,6 +110,9 @@ func kncp_ltc_forward_npz(params *C.uint8_t, plen C.int64_t, x *C.uint8_t, xlen 
 		dec.DisallowUnknownFields()
 		if e := dec.Decode(&o); e != nil {
 			return finish(errf(C.KNCP_ERR_FORMAT, "kerasncp: options_json: %v", e), err, errlen)
+		}
+		if dec.More() {
+			return finish(errf(C.KNCP_ERR_FORMAT, "kerasncp: options_json: unexpected data after the object"), err, errlen)
 		}
 	}
 	pb := unsafe.Slice((*byte)(unsafe.Pointer(params)), int(plen))

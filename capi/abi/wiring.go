@@ -42,27 +42,56 @@ var kindArgs = map[wiring.Kind][]argSpec{
 	wiring.AutoNCP: {{"units", nil}, {"output_size", nil}, {"sparsity_level", 0.5}, {"seed", uint64(wiring.DefaultNCPSeed)}},
 }
 
+func ptr(n int) *int { return &n }
+
 // nil_ marks an optional argument whose default is the reference's None.
 var nil_ = struct{}{}
 
+// derivedArgs are the keys kncp_wiring_config writes besides the
+// constructor's arguments; kncp_wiring_new accepts them back (input_dim
+// builds the wiring, units and output_dim must match what it gets).
+type derivedArgs struct {
+	units, inputDim, outputDim *int
+}
+
 // parseConfig turns a JSON object of reference keyword arguments into a
 // wiring.Config, naming the offending argument in every error.
-func parseConfig(text []byte) (wiring.Config, error) {
+func parseConfig(text []byte) (wiring.Config, derivedArgs, error) {
+	var d derivedArgs
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.UseNumber()
 	var raw map[string]any
 	if err := dec.Decode(&raw); err != nil {
-		return wiring.Config{}, errf(C.KNCP_ERR_FORMAT, "kerasncp: wiring configuration is not a JSON object: %v", err)
+		return wiring.Config{}, d, errf(C.KNCP_ERR_FORMAT, "kerasncp: wiring configuration is not a JSON object: %v", err)
+	}
+	if dec.More() {
+		return wiring.Config{}, d, errf(C.KNCP_ERR_FORMAT, "kerasncp: wiring configuration: unexpected data after the object")
 	}
 	kindName, _ := raw["kind"].(string)
 	kind := wiring.Kind(kindName)
 	specs, ok := kindArgs[kind]
 	if !ok {
-		return wiring.Config{}, fmt.Errorf("kerasncp: wiring kind must be one of \"wiring\", \"fully_connected\", \"random\", \"ncp\", \"autoncp\", got %q", kindName)
+		return wiring.Config{}, d, fmt.Errorf("kerasncp: wiring kind must be one of \"wiring\", \"fully_connected\", \"random\", \"ncp\", \"autoncp\", got %q", kindName)
 	}
 	known := map[string]bool{"kind": true}
 	for _, s := range specs {
 		known[s.name] = true
+	}
+	for _, a := range []struct {
+		name string
+		dst  **int
+	}{{"units", &d.units}, {"input_dim", &d.inputDim}, {"output_dim", &d.outputDim}} {
+		if known[a.name] {
+			continue // a constructor argument of this kind
+		}
+		known[a.name] = true
+		if v, ok := raw[a.name]; ok && v != nil {
+			n, err := toInt(v)
+			if err != nil {
+				return wiring.Config{}, d, fmt.Errorf("kerasncp: %s must be an integer or null, got %v", a.name, v)
+			}
+			*a.dst = &n
+		}
 	}
 	var extra []string
 	for k := range raw {
@@ -72,14 +101,14 @@ func parseConfig(text []byte) (wiring.Config, error) {
 	}
 	if len(extra) > 0 {
 		sort.Strings(extra)
-		return wiring.Config{}, fmt.Errorf("kerasncp: unexpected argument %q for a %s wiring", extra[0], kind)
+		return wiring.Config{}, d, fmt.Errorf("kerasncp: unexpected argument %q for a %s wiring", extra[0], kind)
 	}
 	cfg := wiring.Config{Kind: kind}
 	for _, s := range specs {
 		v, present := raw[s.name]
 		if !present || v == nil {
 			if s.def == nil {
-				return wiring.Config{}, fmt.Errorf("kerasncp: missing required argument %q for a %s wiring", s.name, kind)
+				return wiring.Config{}, d, fmt.Errorf("kerasncp: missing required argument %q for a %s wiring", s.name, kind)
 			}
 			if s.def == nil_ {
 				continue
@@ -87,10 +116,10 @@ func parseConfig(text []byte) (wiring.Config, error) {
 			v = s.def
 		}
 		if err := setArg(&cfg, s.name, v); err != nil {
-			return wiring.Config{}, err
+			return wiring.Config{}, d, err
 		}
 	}
-	return cfg, nil
+	return cfg, d, nil
 }
 
 func setArg(cfg *wiring.Config, name string, v any) error {
@@ -191,13 +220,26 @@ func kncp_wiring_new(config *C.char, out *C.uint64_t, err *C.char, errlen C.size
 	if config == nil || out == nil {
 		return finish(fmt.Errorf("kerasncp: config_json and out must not be NULL"), err, errlen)
 	}
-	cfg, e := parseConfig([]byte(C.GoString(config)))
+	cfg, d, e := parseConfig([]byte(C.GoString(config)))
 	if e != nil {
 		return finish(e, err, errlen)
 	}
 	w, e := wiring.New(cfg)
 	if e != nil {
 		return finish(e, err, errlen)
+	}
+	if d.inputDim != nil && *d.inputDim != 0 {
+		if e := w.Build(*d.inputDim); e != nil {
+			return finish(e, err, errlen)
+		}
+	}
+	for _, c := range []struct {
+		name      string
+		want, got *int
+	}{{"units", d.units, ptr(w.Units())}, {"output_dim", d.outputDim, ptr(w.OutputDim())}} {
+		if c.want != nil && *c.want != *c.got {
+			return finish(fmt.Errorf("kerasncp: %s=%d does not match the %s wiring's %d", c.name, *c.want, cfg.Kind, *c.got), err, errlen)
+		}
 	}
 	newWiringHandle(w, out)
 	return C.KNCP_OK
@@ -210,7 +252,10 @@ func kncp_wiring_from_matrices(units, inputDim, outputDim C.int64_t, adj, sens *
 	if units < 1 || units > 1<<16 || inputDim < 0 || inputDim > 1<<16 {
 		return finish(fmt.Errorf("kerasncp: units must be in [1, 65536] and input_dim in [0, 65536], got %d and %d", units, inputDim), err, errlen)
 	}
-	if adj == nil || out == nil || (inputDim > 0 && sens == nil) {
+	if out == nil {
+		return finish(fmt.Errorf("kerasncp: out must not be NULL"), err, errlen)
+	}
+	if adj == nil || (inputDim > 0 && sens == nil) {
 		return finish(fmt.Errorf("kerasncp: adjacency (and sensory adjacency when input_dim > 0) must not be NULL"), err, errlen)
 	}
 	u, s := int(units), int(inputDim)
@@ -241,6 +286,9 @@ func withWiring(h C.uint64_t, fn func(w *wiring.Wiring) error) error {
 //export kncp_wiring_clone
 func kncp_wiring_clone(h C.uint64_t, out *C.uint64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
 	defer guard(&rc, err, errlen)
+	if out == nil { // checked first: a handle made before failing would leak
+		return finish(fmt.Errorf("kerasncp: out must not be NULL"), err, errlen)
+	}
 	return finish(withWiring(h, func(w *wiring.Wiring) error {
 		newWiringHandle(w.Clone(), out)
 		return nil
@@ -353,6 +401,9 @@ func kncp_wiring_sensory_adjacency(h C.uint64_t, dst *C.int32_t, n C.int64_t, er
 func kncp_wiring_layer(h C.uint64_t, layer C.int64_t, dst *C.int64_t, capacity C.int64_t, n *C.int64_t,
 	err *C.char, errlen C.size_t) (rc C.int32_t) {
 	defer guard(&rc, err, errlen)
+	if n == nil || (dst == nil && capacity > 0) {
+		return finish(fmt.Errorf("kerasncp: n must not be NULL, nor dst when capacity > 0"), err, errlen)
+	}
 	return finish(withWiring(h, func(w *wiring.Wiring) error {
 		ids, e := w.NeuronsOfLayer(clampInt(layer))
 		if e != nil {
@@ -375,6 +426,9 @@ func kncp_wiring_layer(h C.uint64_t, layer C.int64_t, dst *C.int64_t, capacity C
 //export kncp_wiring_neuron_type
 func kncp_wiring_neuron_type(h C.uint64_t, id C.int64_t, typ *C.int32_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
 	defer guard(&rc, err, errlen)
+	if typ == nil {
+		return finish(fmt.Errorf("kerasncp: type must not be NULL"), err, errlen)
+	}
 	return finish(withWiring(h, func(w *wiring.Wiring) error {
 		t, e := w.TypeOfNeuron(clampInt(id))
 		if e != nil {
@@ -419,6 +473,9 @@ func nullIfZero(n int) any {
 //export kncp_wiring_config
 func kncp_wiring_config(h C.uint64_t, buf *C.char, capacity C.int64_t, n *C.int64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
 	defer guard(&rc, err, errlen)
+	if n == nil || (buf == nil && capacity > 0) {
+		return finish(fmt.Errorf("kerasncp: n must not be NULL, nor buf when capacity > 0"), err, errlen)
+	}
 	return finish(withWiring(h, func(w *wiring.Wiring) error {
 		b, e := configJSON(w)
 		if e != nil {

@@ -123,6 +123,33 @@ func WiringConfig(h uint64, capacity int) (string, int64, Result) {
 	return C.GoString(p), int64(need), r
 }
 
+// NullOutputs calls, with NULL output pointers, every export that takes
+// one, and returns their results by name (none may create a handle).
+func NullOutputs(h uint64) map[string]Result {
+	hh := C.uint64_t(h)
+	var n C.int64_t
+	var buf [8]C.char
+	var ids [8]C.int64_t
+	return map[string]Result{
+		"wiring_clone": call(func(e *C.char, k C.size_t) C.int32_t { return C.kncp_wiring_clone(hh, nil, e, k) }),
+		"wiring_layer dst": call(func(e *C.char, k C.size_t) C.int32_t {
+			return C.kncp_wiring_layer(hh, 0, nil, 8, &n, e, k)
+		}),
+		"wiring_layer n": call(func(e *C.char, k C.size_t) C.int32_t {
+			return C.kncp_wiring_layer(hh, 0, &ids[0], 8, nil, e, k)
+		}),
+		"wiring_neuron_type": call(func(e *C.char, k C.size_t) C.int32_t {
+			return C.kncp_wiring_neuron_type(hh, 0, nil, e, k)
+		}),
+		"wiring_config buf": call(func(e *C.char, k C.size_t) C.int32_t {
+			return C.kncp_wiring_config(hh, nil, 1000, &n, e, k)
+		}),
+		"wiring_config n": call(func(e *C.char, k C.size_t) C.int32_t {
+			return C.kncp_wiring_config(hh, &buf[0], 8, nil, e, k)
+		}),
+	}
+}
+
 // Cell describes an LTC cell for Forward: float32 parameters by KNCP_P_*
 // index (nil: absent).
 type Cell struct {
