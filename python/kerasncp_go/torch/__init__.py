@@ -26,12 +26,6 @@ from .._sizes import WiringSizes
 __all__ = ["LTCCell", "LTC", "LSTMCell"]
 
 
-def _np(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
-    if t is None:
-        return None
-    return t.detach().cpu().contiguous().numpy()
-
-
 def _np_dtype(dtype: torch.dtype) -> np.dtype:
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"parameters must be float32 or float64 (module.float() or module.double()), got {dtype}")
@@ -237,7 +231,7 @@ class LTCCell(WiringSizes, nn.Module):
                              "move the module to one device")
         dtype = params[0].dtype
         np_dtype = _np_dtype(dtype)  # before any conversion, so that bfloat16 gets this message
-        spec = _ops.CellSpec({n: _np(p.to(dtype)) for n, p in zip(self._names, params)}, self.state_size,
+        spec = _ops.CellSpec({n: _host(p, dtype) for n, p in zip(self._names, params)}, self.state_size,
                              self.sensory_size, self.motor_size, self._in_code, self._out_code, self._ode_unfolds,
                              self._epsilon, self._implicit_param_constraints, np_dtype)
         # Cached only when the arrays are the tensors' own memory; a copy
