@@ -127,8 +127,9 @@ int32_t kncp_debug_panic(char *err, size_t errlen);
  * | "random" | "ncp" | "autoncp", ...the reference constructor's keyword
  * arguments}, e.g. {"kind": "ncp", "inter_neurons": 12, ..., "seed": 22222}.
  * Omitted arguments take the reference's defaults. What kncp_wiring_config
- * writes is accepted too: "input_dim" (when not null) builds the wiring,
- * and "units" and "output_dim" must match the wiring made. Returns KNCP_OK
+ * writes is accepted too, except for custom wirings (kind "wiring", whose
+ * configuration holds no synapses): "input_dim" (when not null) builds the
+ * wiring, and "units" and "output_dim" must match the wiring made. Returns KNCP_OK
  * and the handle in *out, KNCP_ERR_FORMAT for bad JSON, KNCP_ERR_VALUE for
  * bad arguments (a NULL out included). */
 int32_t kncp_wiring_new(const char *config_json, uint64_t *out, char *err, size_t errlen);
@@ -242,7 +243,8 @@ int32_t kncp_ltc_params_to_npz(const kncp_ltc_cell *cell, uint8_t **out, int64_t
  * (batch x steps x sensory, float32 or float64) entirely from buffers.
  * options_json may be NULL or a JSON object with "ode_unfolds", "epsilon",
  * "implicit_param_constraints", "motor" (needed only without an output
- * mapping) and "elapsed" (ignored). Writes the outputs of every step as an
+ * mapping) and "elapsed" (null or 1: the archive runs with regular steps).
+ * Writes the outputs of every step as an
  * .npy array (batch x steps x motor, the dtype of the archive) into a
  * library-allocated buffer (*out, *outlen). Returns KNCP_OK,
  * KNCP_ERR_FORMAT for malformed buffers or KNCP_ERR_VALUE. */

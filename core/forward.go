@@ -11,7 +11,8 @@ import (
 // needs (the states of every unfold), and the inputs in and the cell's
 // parameters must stay unchanged until Backward has run; when false nothing
 // is kept and the pass is a little faster. Forward checks the cell as
-// NewCell does, and refuses a tape larger than the machine's memory.
+// NewCell does, and refuses a tape larger than the memory the process may
+// use (the machine's, or its container's limit).
 func (c *Cell[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], keep bool) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -55,7 +56,7 @@ func (c *Cell[T]) checkTapeSize(nb int, in Sequence[T]) error {
 	msg := fmt.Sprintf("core: the tape of this call would take %.3g GB (batch=%d, steps=%d, units=%d, ode_unfolds=%d)",
 		bytes/1e9, in.Batch, in.Steps, c.Shape.Units, c.Opts.ODEUnfolds)
 	if mem > 0 {
-		msg += fmt.Sprintf(", more than this machine's %.3g GB of memory", mem/1e9)
+		msg += fmt.Sprintf(", more than the %.3g GB of memory this process may use", mem/1e9)
 	}
 	return fmt.Errorf("%s; run shorter sequences or smaller batches per call, or run without a tape (no gradients)", msg)
 }

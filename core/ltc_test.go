@@ -1016,17 +1016,20 @@ func TestForwardChecksTheCell(t *testing.T) {
 // TestTapeLargerThanMemory: a tape the machine cannot hold is an error, not
 // an allocation that would end the process.
 func TestTapeLargerThanMemory(t *testing.T) {
-	if physicalMemory() == 0 {
+	mem := physicalMemory()
+	if mem == 0 {
 		t.Skip("the machine's memory is unknown on this platform")
 	}
 	c := newTestCell(t, cellSpec{wiring: "random", in: Affine, out: Affine, unfolds: 2, seed: 17})
-	c.Opts.ODEUnfolds = MaxODEUnfolds // 1000 steps x 200001 states x units x 8 lanes: > 100 GB
-	const b, st = 8, 1000
+	c.Opts.ODEUnfolds = MaxODEUnfolds
+	// Enough steps for a tape of twice the memory, whatever the machine.
+	perStep := uint64(2*MaxODEUnfolds+1) * uint64(c.Shape.Units) * lanes * 8
+	b, st := 8, int(2*mem/perStep)+1
 	in := Sequence[float64]{Batch: b, Steps: st, X: make([]float64, b*st*testSensory)}
 	out := Output[float64]{Y: make([]float64, b*st*c.Shape.Motor), AllSteps: true}
 	var ws Workspace[float64]
 	wantErr(t, "huge tape", c.Forward(&ws, in, out, true), "the tape of this call would take",
-		"more than this machine's", "run shorter sequences or smaller batches")
+		"of memory this process may use", "run shorter sequences or smaller batches")
 	if len(ws.tape) != 0 {
 		t.Errorf("the refused call allocated a tape of %d values", len(ws.tape))
 	}

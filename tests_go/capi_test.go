@@ -172,11 +172,20 @@ func TestWiringConfigRoundTrip(t *testing.T) {
 		d.WiringFree(h)
 	}
 	want(t, r, d.Value, "output_dim=4 does not match the autoncp wiring's 3")
-	h, r = d.WiringNew(`{"kind":"fully_connected","units":3} junk`)
+	for _, text := range []string{`{"kind":"fully_connected","units":3} junk`, `{"kind":"fully_connected","units":3}}`} {
+		h, r = d.WiringNew(text)
+		if r.Code == d.OK {
+			d.WiringFree(h)
+		}
+		want(t, r, d.Format, "unexpected data after the object")
+	}
+	// A custom wiring's configuration has no synapses: refused, not
+	// rebuilt empty.
+	h, r = d.WiringNew(`{"kind":"wiring","units":5,"input_dim":3,"output_dim":null}`)
 	if r.Code == d.OK {
 		d.WiringFree(h)
 	}
-	want(t, r, d.Format, "unexpected data after the object")
+	want(t, r, d.Value, "a custom wiring cannot be rebuilt from its configuration")
 }
 
 // abiCell makes a random float32 cell over an AutoNCP wiring, for both the

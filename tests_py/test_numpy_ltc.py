@@ -331,6 +331,8 @@ def test_npz_buffers_through_the_library():
     np.testing.assert_array_equal(raw_call(b'{"ode_unfolds": 6, "elapsed": 1.0}'), y)
     with pytest.raises(ValueError, match="unexpected data after the object"):
         raw_call(b'{"ode_unfolds": 6} {}')
+    with pytest.raises(ValueError, match="elapsed must be null or 1"):
+        raw_call(b'{"elapsed": 0.5}')
     wz = np.load(io.BytesIO(_ops.wiring_to_npz(cell.wiring.handle)))
     np.testing.assert_array_equal(wz["adjacency_matrix"], cell.wiring.adjacency_matrix)
     np.testing.assert_array_equal(wz["sensory_adjacency_matrix"], cell.wiring.sensory_adjacency_matrix)

@@ -494,6 +494,9 @@ def test_stateful_rnn_of_cell():
 
 
 def test_mixed_memory_layer_takes_regular_and_irregular_calls():
+    """One layer takes both call forms, whichever built it, and elapsed
+    times of 1 give the regular results (which test_mixed_memory_matches_ncps
+    checks against ncps)."""
     rng = np.random.default_rng(9)
     x = rng.normal(size=(2, 5, 3)).astype(np.float32)
     ones = np.ones((2, 5, 1), np.float32)

@@ -289,6 +289,46 @@ def test_functional_call_uses_the_given_parameters():
     assert torch.equal(m(x)[0], y0)
 
 
+def test_substituted_views_do_not_hit_the_parameter_cache():
+    """A transposed view starts at its tensor's address; after a first call
+    cached the parameters, it must still be what runs."""
+    torch.manual_seed(0)
+    m = GT.LTC(3, GW.FullyConnected(4, 2))
+    x = torch.randn(2, 5, 3)
+    m(x)
+    params = dict(m.named_parameters())
+    with torch.no_grad():
+        params["rnn_cell.w"].copy_(torch.rand(4, 4))  # not symmetric
+    y0, _ = m(x)
+    wt = params["rnn_cell.w"].t()
+    got, _ = torch.func.functional_call(m, {**params, "rnn_cell.w": wt}, (x,))
+    want, _ = torch.func.functional_call(m, {**params, "rnn_cell.w": wt.contiguous()}, (x,))
+    assert torch.equal(got, want) and not torch.equal(got, y0)
+
+
+def test_second_order_gradients_raise():
+    m = GT.LTC(3, GW.FullyConnected(4, 2))
+    y, _ = m(torch.randn(2, 5, 3))
+    with pytest.raises(RuntimeError, match="second-order gradients"):
+        torch.autograd.grad(y.sum(), list(m.parameters())[0], create_graph=True)
+
+
+def test_modules_pickled_by_earlier_builds_load():
+    m = GT.LTC(3, GW.FullyConnected(4, 2))
+    x = torch.randn(2, 5, 3)
+    y0, _ = m(x)
+    cell = m.rnn_cell
+    # What 0.1.0 development builds pickled: a _params dict, no _names.
+    names = cell.__dict__.pop("_names")
+    cell.__dict__["_params"] = {n: getattr(cell, n) for n in names}
+    try:
+        old = pickle.dumps(m)
+    finally:
+        del cell.__dict__["_params"]
+        cell._names = names
+    assert torch.equal(pickle.loads(old)(x)[0], y0)
+
+
 def test_parametrizations_run():
     torch.manual_seed(0)
     m = GT.LTC(3, GW.FullyConnected(4, 2), implicit_param_constraints=False)

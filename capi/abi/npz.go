@@ -89,8 +89,8 @@ type npzOptions struct {
 	Epsilon    *float64 `json:"epsilon"`
 	Implicit   bool     `json:"implicit_param_constraints"`
 	Motor      *int     `json:"motor"`
-	// Elapsed is accepted and ignored (the header says so): the archive
-	// runs with regular steps.
+	// Elapsed may be null or 1 (the archive runs with regular steps); the
+	// header documents the key, so it is not an unknown field.
 	Elapsed json.RawMessage `json:"elapsed"`
 }
 
@@ -106,13 +106,20 @@ func kncp_ltc_forward_npz(params *C.uint8_t, plen C.int64_t, x *C.uint8_t, xlen 
 	}
 	o := npzOptions{}
 	if options != nil {
-		dec := json.NewDecoder(bytes.NewReader([]byte(C.GoString(options))))
+		text := []byte(C.GoString(options))
+		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.DisallowUnknownFields()
 		if e := dec.Decode(&o); e != nil {
 			return finish(errf(C.KNCP_ERR_FORMAT, "kerasncp: options_json: %v", e), err, errlen)
 		}
-		if dec.More() {
+		if trailingData(dec, text) {
 			return finish(errf(C.KNCP_ERR_FORMAT, "kerasncp: options_json: unexpected data after the object"), err, errlen)
+		}
+		if len(o.Elapsed) > 0 {
+			var e *float64
+			if json.Unmarshal(o.Elapsed, &e) != nil || (e != nil && *e != 1) {
+				return finish(fmt.Errorf("kerasncp: options_json: elapsed must be null or 1 (the archive runs with regular steps), got %s", o.Elapsed), err, errlen)
+			}
 		}
 	}
 	pb := unsafe.Slice((*byte)(unsafe.Pointer(params)), int(plen))

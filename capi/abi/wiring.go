@@ -44,6 +44,12 @@ var kindArgs = map[wiring.Kind][]argSpec{
 
 func ptr(n int) *int { return &n }
 
+// trailingData reports whether anything but white space follows the value
+// dec has decoded from text.
+func trailingData(dec *json.Decoder, text []byte) bool {
+	return len(bytes.TrimSpace(text[dec.InputOffset():])) > 0
+}
+
 // nil_ marks an optional argument whose default is the reference's None.
 var nil_ = struct{}{}
 
@@ -64,7 +70,7 @@ func parseConfig(text []byte) (wiring.Config, derivedArgs, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return wiring.Config{}, d, errf(C.KNCP_ERR_FORMAT, "kerasncp: wiring configuration is not a JSON object: %v", err)
 	}
-	if dec.More() {
+	if trailingData(dec, text) {
 		return wiring.Config{}, d, errf(C.KNCP_ERR_FORMAT, "kerasncp: wiring configuration: unexpected data after the object")
 	}
 	kindName, _ := raw["kind"].(string)
@@ -83,6 +89,11 @@ func parseConfig(text []byte) (wiring.Config, derivedArgs, error) {
 	}{{"units", &d.units}, {"input_dim", &d.inputDim}, {"output_dim", &d.outputDim}} {
 		if known[a.name] {
 			continue // a constructor argument of this kind
+		}
+		if _, ok := raw[a.name]; ok && kind == wiring.Custom {
+			// Its configuration has no synapses: rebuilding from it would
+			// silently give an empty wiring.
+			return wiring.Config{}, d, fmt.Errorf("kerasncp: a custom wiring cannot be rebuilt from its configuration (%q given): it holds no synapses; use kncp_wiring_from_matrices", a.name)
 		}
 		known[a.name] = true
 		if v, ok := raw[a.name]; ok && v != nil {

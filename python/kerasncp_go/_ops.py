@@ -19,6 +19,12 @@ from . import _lib
 
 MAPPINGS = {"affine": _lib.MAP_AFFINE, "linear": _lib.MAP_LINEAR, None: _lib.MAP_NONE, "none": _lib.MAP_NONE}
 DTYPES = {np.dtype(np.float32): _lib.FLOAT32, np.dtype(np.float64): _lib.FLOAT64}
+class MissingCell(AttributeError):
+    """A cell of the reference kerasncp-go does not implement (CfC): an
+    AttributeError naming it, so that hasattr() and getattr(..., default)
+    work. (``from ... import CfC`` turns it into Python's ImportError.)"""
+
+
 #: core.MaxODEUnfolds.
 MAX_ODE_UNFOLDS = 100000
 

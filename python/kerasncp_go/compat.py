@@ -25,6 +25,7 @@ import importlib.util
 import os
 import runpy
 import sys
+import zipfile
 from typing import Iterable
 
 #: The reference's subpackages and their kerasncp-go counterparts (ncps.keras
@@ -118,14 +119,15 @@ def main(argv=None) -> int:
         print(__doc__.strip().splitlines()[0] + "\n\nusage: python -m kerasncp_go.compat [--ncps] script.py [args...]")
         return 0 if argv else 2
     script = argv[0]
-    if not os.path.isfile(script):
+    if not os.path.exists(script):
         print(f"python -m kerasncp_go.compat: can't open file {script!r}: no such file", file=sys.stderr)
         return 2
     install(ncps=ncps)
-    # As `python script.py`: the script's folder first on sys.path (here it
-    # would be the working directory), then the stand-ins that spawned
-    # children import.
-    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    # As `python script.py`: the script's folder (or the folder or zip file
+    # holding __main__.py) first on sys.path, where -m put the working
+    # directory; then the stand-ins that spawned children import.
+    path = os.path.abspath(script)
+    sys.path[0] = path if (os.path.isdir(path) or zipfile.is_zipfile(path)) else os.path.dirname(path)
     sys.path[1:1] = _stand_in_paths(ncps)
     sys.argv = argv
     runpy.run_path(script, run_name="__main__")

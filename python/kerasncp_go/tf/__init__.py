@@ -41,7 +41,10 @@ from .ltc_cell import LTCCell
 __all__ = ["LTCCell", "LTC", "MixedMemoryRNN", "keras", "FLAVOUR", "LEGACY", "live_tapes"]
 
 
+from .. import _ops  # noqa: E402
+
+
 def __getattr__(name):
     if name in ("CfC", "CfCCell", "WiredCfCCell"):
-        raise ImportError(f"kerasncp_go.tf has no {name}: kerasncp-go implements the LTC cells, not CfC (yet)")
+        raise _ops.MissingCell(f"kerasncp_go.tf has no {name}: kerasncp-go implements the LTC cells, not CfC (yet)")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -94,8 +94,10 @@ class _LTCSequence(torch.autograd.Function):
         return y, h
 
     @staticmethod
-    @torch.autograd.function.once_differentiable  # the Go backward has no backward
     def backward(ctx, gy, gh):
+        if torch.is_grad_enabled():  # create_graph=True: the caller wants to differentiate the gradients
+            raise RuntimeError("kerasncp_go.torch: the Go backward pass is not differentiable; second-order "
+                               "gradients (create_graph=True, gradient penalties) are not supported")
         need = ctx.needs_input_grad
         want_params = any(need[5:])
         tape = ctx.tape
@@ -202,6 +204,13 @@ class LTCCell(WiringSizes, nn.Module):
         state.pop("_spec_cache", None)
         return state
 
+    def __setstate__(self, state):
+        state = dict(state)
+        old = state.pop("_params", None)  # modules pickled by 0.1.0 development builds kept a dict
+        super().__setstate__(state)
+        if not hasattr(self, "_names"):
+            self._names = tuple(old) if old else tuple(self._parameters)
+
     def make_positive_fn(self, x: torch.Tensor) -> torch.Tensor:
         """softplus in implicit mode, else the identity (as the reference)."""
         return nn.functional.softplus(x) if self._implicit_param_constraints else x
@@ -220,8 +229,10 @@ class LTCCell(WiringSizes, nn.Module):
         """The C ABI view of the parameter tensors, cached while they keep
         their storage (in-place updates, as optimizers make, are seen through
         the shared memory). Tensors off the CPU are copied at every call."""
+        # A strided view (w.t() through functional_call or a parametrization)
+        # starts at its tensor's address: -1 keeps it from hitting the cache.
         key = (params[0].dtype, self._ode_unfolds, self._epsilon, self._implicit_param_constraints,
-               tuple(p.data_ptr() for p in params))
+               tuple(p.data_ptr() if p.is_contiguous() else -1 for p in params))
         cached = getattr(self, "_spec_cache", None)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -262,9 +273,6 @@ class LTCCell(WiringSizes, nn.Module):
                                "their outputs as constants; run the module eagerly or under torch.compile")
         if x.dim() != 3 or x.shape[2] != self.sensory_size:
             raise ValueError(f"inputs must have shape (batch, steps, {self.sensory_size}), got {tuple(x.shape)}")
-        b = x.shape[0]
-        if h0 is not None and h0.shape != (b, self.state_size):  # None: zeros, in Go
-            raise ValueError(f"states must have shape (batch={b}, units={self.state_size}), got {tuple(h0.shape)}")
         params = self._param_list()
         dev = params[0].device
         for name, t in (("inputs", x), ("states", h0), ("elapsed times", elapsed)):
@@ -277,6 +285,9 @@ class LTCCell(WiringSizes, nn.Module):
                                  "move them to one device")
             if t.is_complex():
                 raise TypeError(f"{name} must be real, got {t.dtype}")
+        b = x.shape[0]
+        if h0 is not None and h0.shape != (b, self.state_size):  # None: zeros, in Go
+            raise ValueError(f"states must have shape (batch={b}, units={self.state_size}), got {tuple(h0.shape)}")
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, h0, elapsed, *params)):
             return _LTCSequence.apply(self, all_steps, x, h0, elapsed, *params)
         # Nothing to differentiate: one Go call, no tape.
@@ -490,5 +501,5 @@ class LTC(WiringSizes, nn.Module):
 
 def __getattr__(name):
     if name in ("CfC", "CfCCell", "WiredCfCCell"):
-        raise ImportError(f"kerasncp_go.torch has no {name}: kerasncp-go implements the LTC cells, not CfC (yet)")
+        raise _ops.MissingCell(f"kerasncp_go.torch has no {name}: kerasncp-go implements the LTC cells, not CfC (yet)")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
