@@ -238,6 +238,26 @@ def test_reference_wirings_and_torch_state_dicts_are_accepted():
     assert (cell.params["output_b"] == 1).all()
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads the resident set size from /proc")
+def test_a_freed_big_tape_returns_its_memory():
+    """Big tapes are not kept pooled after they are freed: an idle process
+    gets its memory back without waiting for Go's next garbage collection."""
+    def rss_mib():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    cell = kg.LTCCell(W.FullyConnected(64, 4), in_features=8, seed=0)
+    x = np.zeros((256, 600, 8), np.float32)  # tape: 32 blocks x 600 steps x 13 x 64 x 8 lanes x 4 B = 480 MiB
+    before = rss_mib()
+    tape = cell.forward_with_tape(x)[2]
+    assert rss_mib() > before + 300
+    tape.close()
+    deadline = time.monotonic() + 10
+    while rss_mib() > before + 100 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert rss_mib() <= before + 100
+
+
 def test_npz_roundtrip(tmp_path):
     cell = _small_cell()
     cell.save_npz(tmp_path / "p.npz")

@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"unsafe"
 
@@ -115,17 +116,30 @@ type tape struct {
 }
 
 type tapeOf[T core.Float] struct {
-	st   *callState[T] // nil once released
-	pool *sync.Pool
+	st    *callState[T] // nil once released
+	pool  *sync.Pool
+	bytes int64 // the tape's size
 }
 
+// bigTape is the tape size from which a freed tape's memory goes back to the
+// operating system at once instead of waiting, pooled, for the next call: a
+// host that trained with big batches and then idles (or only frees) would
+// otherwise keep it, since nothing triggers Go's garbage collector.
+const bigTape = 256 << 20
+
 // release returns the tape's state to its pool (its buffers and cached
-// synapse structure serve the next call).
+// synapse structure serve the next call), or drops a big one and returns
+// its memory to the operating system.
 func (t *tapeOf[T]) release() {
-	if t != nil && t.st != nil {
-		t.st.release(t.pool)
-		t.st = nil
+	if t == nil || t.st == nil {
+		return
 	}
+	if t.bytes >= bigTape {
+		*t.st = callState[T]{}
+		go debug.FreeOSMemory()
+	}
+	t.st.release(t.pool)
+	t.st = nil
 }
 
 var (
@@ -205,7 +219,11 @@ func forward[T core.Float](c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el
 		return err
 	}
 	if keep {
-		*tp = newHandle(wrap(&tapeOf[T]{st: st, pool: pool}))
+		var zero T
+		// What core's Forward keeps: (2K+1) x units x 8 lanes per step and block of 8 rows.
+		size := (int64(batch) + 7) / 8 * int64(steps) * int64(2*cell.Opts.ODEUnfolds+1) * int64(cell.Shape.Units) * 8 *
+			int64(unsafe.Sizeof(zero))
+		*tp = newHandle(wrap(&tapeOf[T]{st: st, pool: pool, bytes: size}))
 	}
 	return nil
 }
