@@ -73,7 +73,7 @@ func (p *Params[T]) checkGrads(sh Shape, o Options) error {
 		if !f.Trainable {
 			continue
 		}
-		if n := size(f.Shape); len(*f.Data) != n {
+		if n := f.Len(); len(*f.Data) != n {
 			return checkLen("gradient of "+f.Name, len(*f.Data), n, fmt.Sprint(f.Shape))
 		}
 	}

@@ -116,6 +116,9 @@ type Field[T Float] struct {
 	Index int
 }
 
+// Len is the number of values the field's shape holds.
+func (f Field[T]) Len() int { return size(f.Shape) }
+
 // NumParams is the number of parameter arrays with every mapping present.
 const NumParams = 17
 
@@ -178,7 +181,7 @@ func size(shape []int) int {
 func Alloc[T Float](sh Shape, in, out Mapping) *Params[T] {
 	p := &Params[T]{}
 	for _, f := range p.Fields(sh, in, out) {
-		*f.Data = make([]T, size(f.Shape))
+		*f.Data = make([]T, f.Len())
 	}
 	return p
 }
@@ -190,7 +193,7 @@ func (p *Params[T]) Check(sh Shape, in, out Mapping) error {
 	var buf [NumParams]Field[T]
 	var dims [7]int
 	for _, f := range p.FieldsInto(&buf, &dims, sh, in, out) {
-		if n := size(f.Shape); len(*f.Data) != n {
+		if n := f.Len(); len(*f.Data) != n {
 			return fmt.Errorf("core: parameter %s must have shape %v (%d values), got %d values", f.Name, f.Shape, n, len(*f.Data))
 		}
 	}

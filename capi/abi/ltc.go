@@ -81,11 +81,7 @@ func fillCell[T core.Float](cell *core.Cell[T], c *C.kncp_ltc_cell, slab *[]T) e
 			return err
 		}
 		if v == nil {
-			n := 1
-			for _, d := range f.Shape {
-				n *= d
-			}
-			if n > 0 { // an empty one (motor 0) may come as {NULL, 0}
+			if f.Len() > 0 { // an empty one (motor 0) may come as {NULL, 0}
 				return fmt.Errorf("kerasncp: parameter %s is missing (shape %v)", f.Name, f.Shape)
 			}
 			v = []T{}
@@ -281,12 +277,7 @@ func backward[T core.Float](t *tapeOf[T], gy, gh C.kncp_buf, grads *C.kncp_buf, 
 				return err
 			}
 			if v == nil {
-				// Not wanted: compute into scratch.
-				n := 1
-				for _, d := range f.Shape {
-					n *= d
-				}
-				v = make([]T, n)
+				v = make([]T, f.Len()) // not wanted: computed into scratch
 			}
 			*f.Data = v
 		}
