@@ -47,11 +47,12 @@ func cellFrom[T core.Float](c *C.kncp_ltc_cell) (*core.Cell[T], error) {
 	if err := fillCell(cell, c, nil); err != nil {
 		return nil, err
 	}
-	return cell, nil
+	return cell, cell.Validate()
 }
 
 // fillCell is cellFrom into a cell (and its Params) the caller provides;
 // with a slab the parameters are copied into Go memory (appended to it).
+// It does not validate the cell: core's Forward does, once per call.
 func fillCell[T core.Float](cell *core.Cell[T], c *C.kncp_ltc_cell, slab *[]T) error {
 	in, ok1 := mapping(c.input_mapping)
 	out, ok2 := mapping(c.output_mapping)
@@ -67,9 +68,6 @@ func fillCell[T core.Float](cell *core.Cell[T], c *C.kncp_ltc_cell, slab *[]T) e
 	sh := core.Shape{Units: int(c.units), Sensory: int(c.sensory), Motor: int(c.motor)}
 	o := core.Options{InputMapping: in, OutputMapping: out, ODEUnfolds: int(c.ode_unfolds), Epsilon: float64(c.epsilon),
 		ImplicitConstraints: c.implicit_constraints != 0}
-	if err := o.Validate(); err != nil {
-		return err
-	}
 	p := cell.Params
 	*p = core.Params[T]{}
 	var fields [core.NumParams]core.Field[T]
@@ -92,7 +90,7 @@ func fillCell[T core.Float](cell *core.Cell[T], c *C.kncp_ltc_cell, slab *[]T) e
 		*f.Data = v
 	}
 	cell.Shape, cell.Opts = sh, o
-	return cell.Validate()
+	return nil
 }
 
 // appendCopy appends v to *slab and returns the copy. When the slab grows,
