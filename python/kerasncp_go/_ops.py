@@ -285,22 +285,37 @@ def _free_tape(handle: int) -> None:
         pass
 
 
+def elapsed_shape(shape: Tuple[int, ...], batch: int, steps: int) -> Tuple[int, ...]:
+    """The shape to view elapsed times of `shape` as before broadcasting them
+    to (batch, steps): (batch, steps, 1) drops its last axis; a 1-D array
+    gives one time per step when its length is the step count (first, as
+    ncps's time-major LTC reads timespans[t]), else one per sample when it
+    is the batch size. Every binding applies this one rule."""
+    shape = tuple(shape)
+    if len(shape) == 3 and shape[-1] == 1:
+        return shape[:2]
+    if len(shape) == 1:
+        if shape[0] == steps:
+            return (1, steps)
+        if shape[0] == batch:
+            return (batch, 1)
+    return shape
+
+
 def elapsed_array(elapsed, batch: int, steps: int, dtype) -> Optional[np.ndarray]:
     """Per-sample, per-step elapsed times (batch, steps), or None for the
-    regular 1.0. Accepts a scalar, (batch,), (batch, 1), (batch, steps),
-    (batch, steps, 1) or anything broadcastable to (batch, steps)."""
+    regular 1.0. Accepts a scalar, (steps,), (batch,), (batch, 1),
+    (batch, steps), (batch, steps, 1) or anything broadcastable to (batch,
+    steps) (see elapsed_shape)."""
     if elapsed is None:
         return None
     if isinstance(elapsed, (int, float, np.number)) or np.ndim(elapsed) == 0:
         e = float(elapsed)
         return None if e == 1.0 else np.full((batch, steps), e, dtype=dtype)
     e = as_array(elapsed, dtype, "elapsed")
-    if e.ndim == 3 and e.shape[-1] == 1:
-        e = e[..., 0]
-    if e.ndim == 1 and e.shape[0] == batch and batch != steps:
-        e = e[:, None]
     try:
-        return np.ascontiguousarray(np.broadcast_to(e, (batch, steps)), dtype=dtype)
+        return np.ascontiguousarray(np.broadcast_to(e.reshape(elapsed_shape(e.shape, batch, steps)),
+                                                    (batch, steps)), dtype=dtype)
     except ValueError:
         raise ValueError(f"elapsed must be broadcastable to (batch={batch}, steps={steps}), got shape {e.shape}") from None
 

@@ -328,25 +328,17 @@ def _as_elapsed(value, name: str, dtype, device):
 
 
 def _elapsed_tensor(elapsed, batch: int, steps: int, name: str, dtype, device, shape=None) -> Optional[torch.Tensor]:
-    """(batch, steps) elapsed times from a float or a tensor of shape (),
-    (steps,) (one per step), (batch,) (one per sample), (batch, 1),
-    (batch, steps) or (batch, steps, 1); None for the regular 1.0. shape is
-    the argument's shape as the caller gave it, for messages."""
+    """(batch, steps) elapsed times from a float or a tensor (shapes as
+    _ops.elapsed_shape reads them); None for the regular 1.0. shape is the
+    argument's shape as the caller gave it, for messages."""
     if elapsed is None:
         return None
     if not isinstance(elapsed, torch.Tensor):
         if elapsed == 1.0:
             return None
         return torch.full((batch, steps), elapsed, dtype=dtype, device=device)
-    e = elapsed
-    if e.dim() == 3 and e.shape[-1] == 1:
-        e = e.squeeze(-1)
-    if e.dim() == 1:
-        # One per step takes precedence when steps == batch, as in ncps's
-        # time-major LTC, which reads timespans[t].
-        e = e.unsqueeze(0) if e.shape[0] == steps else e.unsqueeze(1) if e.shape[0] == batch else e
     try:
-        return e.expand(batch, steps)
+        return elapsed.reshape(_ops.elapsed_shape(elapsed.shape, batch, steps)).expand(batch, steps)
     except RuntimeError:
         shape = tuple(elapsed.shape) if shape is None else tuple(shape)
         raise ValueError(f"{name} must be broadcastable to (batch={batch}, steps={steps}), got shape {shape}") \
