@@ -307,7 +307,7 @@ class LTCCell(WiringSizes, nn.Module):
         if inputs.dim() != 2:
             raise ValueError(f"inputs must have shape (batch, {self.sensory_size}), got {tuple(inputs.shape)}")
         b = inputs.shape[0]
-        dtype = self._param_list()[0].dtype
+        dtype = self.gleak.dtype
         e = _as_elapsed(elapsed_time, "elapsed_time", dtype, inputs.device)
         e = _elapsed_tensor(e, b, 1, "elapsed_time", dtype, inputs.device)
         return self.sequence(inputs.unsqueeze(1), states, e, all_steps=False)
@@ -432,7 +432,7 @@ class LTC(WiringSizes, nn.Module):
         if input.dim() not in (2, 3):
             raise ValueError(f"input must be 2-D (unbatched) or 3-D, got {input.dim()}-D")
         device = input.device
-        dtype = self.rnn_cell._param_list()[0].dtype
+        dtype = self.rnn_cell.gleak.dtype
         timespans = _as_elapsed(timespans, "timespans", dtype, device)
         given_shape = timespans.shape if isinstance(timespans, torch.Tensor) else None
         is_batched = input.dim() == 3
