@@ -107,6 +107,8 @@ TRAINABLE = tuple(n for n in _lib.PARAM_NAMES if not n.endswith("sparsity_mask")
 
 def as_array(x, dtype: np.dtype, name: str) -> np.ndarray:
     """x as a C-contiguous array of dtype (a copy only when needed)."""
+    if type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous:
+        return x  # the common case, first: this runs on every call
     try:
         a = np.asarray(x)
     except Exception as e:
@@ -158,9 +160,7 @@ class CellSpec:
                 continue
             if name not in params:
                 raise ValueError(f"parameter {name} is missing")
-            a = params[name]
-            if not (isinstance(a, np.ndarray) and a.dtype == self.dtype and a.flags.c_contiguous):
-                a = as_array(a, self.dtype, name)
+            a = as_array(params[name], self.dtype, name)
             if a.shape != self.shapes[name]:
                 raise ValueError(f"parameter {name} must have shape {self.shapes[name]}, got {a.shape}")
             self.arrays[name] = a
@@ -376,7 +376,7 @@ def forward(spec: CellSpec, x, h0=None, elapsed=None, all_steps: bool = True, ke
         keep is true, else None.
     """
     dt = spec.dtype
-    xa = x if (type(x) is np.ndarray and x.dtype == dt and x.flags.c_contiguous) else as_array(x, dt, "x")
+    xa = as_array(x, dt, "x")
     if xa.ndim != 3 or xa.shape[2] != spec.sensory:
         raise ValueError(f"x must have shape (batch, steps, {spec.sensory}), got {xa.shape}")
     b, t = xa.shape[0], xa.shape[1]
@@ -384,7 +384,7 @@ def forward(spec: CellSpec, x, h0=None, elapsed=None, all_steps: bool = True, ke
         raise ValueError(f"x must have at least one sequence and one step, got shape {xa.shape}")
     ha = None
     if h0 is not None:
-        ha = h0 if (type(h0) is np.ndarray and h0.dtype == dt and h0.flags.c_contiguous) else as_array(h0, dt, "h0")
+        ha = as_array(h0, dt, "h0")
         if ha.shape != (b, spec.units):
             raise ValueError(f"h0 must have shape (batch={b}, units={spec.units}), got {ha.shape}")
     ea = None if elapsed is None else elapsed_array(elapsed, b, t, dt)
