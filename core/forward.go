@@ -22,7 +22,7 @@ func (c *Cell[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], keep 
 	}
 	nb := numBlocks(in.Batch)
 	if keep {
-		if err := c.checkTapeSize(nb, in); err != nil {
+		if err := c.checkTapeSize(in); err != nil {
 			return err
 		}
 	}
@@ -41,16 +41,22 @@ func (c *Cell[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], keep 
 	return nil
 }
 
+// TapeBytes returns the memory a taped Forward over batch x steps keeps for
+// Backward, in bytes (a float64: it can exceed what an int counts).
+func (c *Cell[T]) TapeBytes(batch, steps int) float64 {
+	var v T
+	return float64(numBlocks(batch)) * float64(steps) * float64(tapeStride(c.Opts.ODEUnfolds, c.Shape.Units)) *
+		float64(unsafe.Sizeof(v))
+}
+
 // checkTapeSize refuses a tape larger than the machine's memory (or than an
 // int can count): allocating it would end the process, which no caller
 // could recover from.
-func (c *Cell[T]) checkTapeSize(nb int, in Sequence[T]) error {
-	stride := (2*c.Opts.ODEUnfolds + 1) * c.Shape.Units * lanes
-	var size T
-	elems := float64(nb) * float64(in.Steps) * float64(stride)
-	bytes := elems * float64(unsafe.Sizeof(size))
+func (c *Cell[T]) checkTapeSize(in Sequence[T]) error {
+	var v T
+	bytes := c.TapeBytes(in.Batch, in.Steps)
 	mem := float64(physicalMemory())
-	if elems < math.MaxInt/2 && (mem == 0 || bytes <= mem) {
+	if bytes/float64(unsafe.Sizeof(v)) < math.MaxInt/2 && (mem == 0 || bytes <= mem) {
 		return nil
 	}
 	msg := fmt.Sprintf("core: the tape of this call would take %.3g GB (batch=%d, steps=%d, units=%d, ode_unfolds=%d)",
@@ -63,9 +69,9 @@ func (c *Cell[T]) checkTapeSize(nb int, in Sequence[T]) error {
 
 // tapeStride is the tape length of one step of one block: the states
 // v^0..v^K followed by the denominators q^0..q^(K-1), each units x lanes.
-func (ws *Workspace[T]) tapeStride() int {
-	return (2*ws.opts.ODEUnfolds + 1) * ws.sh.Units * lanes
-}
+func tapeStride(unfolds, units int) int { return (2*unfolds + 1) * units * lanes }
+
+func (ws *Workspace[T]) tapeStride() int { return tapeStride(ws.opts.ODEUnfolds, ws.sh.Units) }
 
 // tapeAt returns the tape of step t of block blk.
 func (ws *Workspace[T]) tapeAt(blk, t int) []T {

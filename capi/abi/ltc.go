@@ -112,7 +112,7 @@ type tape struct {
 type tapeOf[T core.Float] struct {
 	st    *callState[T] // nil once released
 	pool  *sync.Pool
-	bytes int64 // the tape's size
+	bytes float64 // the tape's size
 }
 
 // bigTape is the tape size from which a freed tape's memory goes back to the
@@ -213,11 +213,7 @@ func forward[T core.Float](c *C.kncp_ltc_cell, batch, steps C.int64_t, x, h0, el
 		return err
 	}
 	if keep {
-		var zero T
-		// What core's Forward keeps: (2K+1) x units x 8 lanes per step and block of 8 rows.
-		size := (int64(batch) + 7) / 8 * int64(steps) * int64(2*cell.Opts.ODEUnfolds+1) * int64(cell.Shape.Units) * 8 *
-			int64(unsafe.Sizeof(zero))
-		*tp = newHandle(wrap(&tapeOf[T]{st: st, pool: pool, bytes: size}))
+		*tp = newHandle(wrap(&tapeOf[T]{st: st, pool: pool, bytes: cell.TapeBytes(int(batch), int(steps))}))
 	}
 	return nil
 }
