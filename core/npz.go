@@ -122,7 +122,7 @@ func DecodeNPY[T Float](b []byte) ([]T, []int, error) {
 		return nil, nil, err
 	}
 	if h.fortran && len(h.shape) > 2 {
-		return nil, nil, errors.New("Fortran-ordered arrays of more than 2 dimensions are not supported")
+		return nil, nil, errors.New("fortran-ordered arrays of more than 2 dimensions are not supported")
 	}
 	// The payload must fit in what follows the header, which bounds the
 	// element count before anything is multiplied out.

@@ -84,9 +84,9 @@ func TestWiringThroughABIMatchesGo(t *testing.T) {
 	want(t, d.WiringAddSynapse(h, 28, 0, 1), d.Value, "src must be in [0, units=28), got 28")
 	want(t, d.WiringAddSynapse(h, 0, 0, 2), d.Value, "polarity must be -1 or 1, got 2")
 	want(t, d.WiringBuild(h, 21), d.Value, "input_dim=20")
-	cfg, n, r := d.WiringConfig(h, 8)
+	_, n, r := d.WiringConfig(h, 8)
 	want(t, r, d.Value, "needs")
-	cfg, _, r = d.WiringConfig(h, int(n)+1)
+	cfg, _, r := d.WiringConfig(h, int(n)+1)
 	want(t, r, d.OK, "")
 	if !strings.Contains(cfg, `"seed":22222`) || !strings.Contains(cfg, `"inter_neurons":10`) {
 		t.Errorf("config = %s", cfg)
