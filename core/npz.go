@@ -203,4 +203,3 @@ func LoadNPZ[T Float](r io.ReaderAt, size int64, motor int) (p *Params[T], sh Sh
 // maxNPZSize bounds the units and input features LoadNPZ accepts, so that
 // array sizes cannot overflow (the wiring package allows 65536 of each).
 const maxNPZSize = 1 << 20
-

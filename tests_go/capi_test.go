@@ -66,10 +66,11 @@ func TestWiringThroughABIMatchesGo(t *testing.T) {
 	want(t, r, d.OK, "")
 	defer d.WiringFree(h)
 	want(t, d.WiringBuild(h, 20), d.OK, "")
-	info, r := d.WiringInfo(h)
+	info, r := d.GetWiringInfo(h)
 	want(t, r, d.OK, "")
 	// NCP(10,10,8,6,6,4,6).build(20): 112 synapses, 120 sensory (REFERENCE.md 1.7).
-	if info != [7]int64{28, 20, 8, 3, 112, 120, 3} {
+	if info != (d.WiringInfo{Units: 28, InputDim: 20, OutputDim: 8, NumLayers: 3, SynapseCount: 112,
+		SensorySynapseCount: 120, Kind: d.KindNCP, Built: true}) {
 		t.Errorf("info = %v", info)
 	}
 	adj, r := d.WiringAdjacency(h, 28*28)
@@ -157,10 +158,10 @@ func TestWiringConfigRoundTrip(t *testing.T) {
 		want(t, r, d.OK, "")
 		h2, r := d.WiringNew(text)
 		want(t, r, d.OK, "")
-		info, _ := d.WiringInfo(h)
-		info2, _ := d.WiringInfo(h2)
-		a, _ := d.WiringAdjacency(h, int(info[0]*info[0]))
-		a2, _ := d.WiringAdjacency(h2, int(info[0]*info[0]))
+		info, _ := d.GetWiringInfo(h)
+		info2, _ := d.GetWiringInfo(h2)
+		a, _ := d.WiringAdjacency(h, int(info.Units*info.Units))
+		a2, _ := d.WiringAdjacency(h2, int(info.Units*info.Units))
 		if info != info2 || !slices.Equal(a, a2) {
 			t.Errorf("%s: the round trip through %s changed the wiring", cfg, text)
 		}

@@ -30,7 +30,7 @@ import (
 const Version = "0.1.0"
 
 // ABIVersion must equal KNCP_ABI_VERSION in kerasncp.h.
-const ABIVersion = 1
+const ABIVersion = 2
 
 // codedError carries the code an error maps to.
 type codedError struct {
