@@ -238,3 +238,31 @@ def test_atari_tf_wrong_steps_name_the_file(tmp_path):
     ds = AtariCloningDatasetTF("pong", root_dir=tmp_path).get_dataset(1, "val")
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"val_0.npz: obs must have shape \(32, 84, 84, 4\)"):
         list(ds)
+
+
+def test_reference_dataset_imports_resolve_under_the_compat_runner(tmp_path):
+    """keras-ncp's and ncps's dataset modules are kerasncp_go's under
+    python -m kerasncp_go.compat, and read a local file there."""
+    import pathlib
+    import subprocess
+    import sys
+    import textwrap
+    root = pathlib.Path(__file__).resolve().parent.parent
+    write_icra(tmp_path / "d.npz")
+    write_atari(tmp_path, train=1, val=1)
+    script = tmp_path / "s.py"
+    script.write_text(textwrap.dedent(f"""
+        import kerasncp as kncp
+        from ncps.datasets.torch import AtariCloningDataset
+        from ncps.datasets.tf import AtariCloningDatasetTF
+        (x, y), _ = kncp.datasets.icra2020_lidar_collision_avoidance.load_data({str(tmp_path / "d.npz")!r}, 16)
+        print(kncp.datasets.icra2020_lidar_collision_avoidance.__name__, x.shape[1:])
+        print(AtariCloningDataset.__module__, AtariCloningDatasetTF.__module__)
+        print(len(AtariCloningDataset("pong", "val", {str(tmp_path)!r})))
+    """))
+    out = subprocess.run([sys.executable, "-m", "kerasncp_go.compat", "--ncps", str(script)], capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(root / "python")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:3] == [
+        "kerasncp_go.datasets.icra2020_lidar_collision_avoidance (16, 9, 1)",
+        "kerasncp_go.datasets.torch.atari_cloning kerasncp_go.datasets.tf.atari_cloning", "1"]
