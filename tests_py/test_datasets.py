@@ -253,10 +253,10 @@ def test_reference_dataset_imports_resolve_under_the_compat_runner(tmp_path):
     script = tmp_path / "s.py"
     script.write_text(textwrap.dedent(f"""
         import kerasncp as kncp
-        from ncps.datasets.torch import AtariCloningDataset
-        from ncps.datasets.tf import AtariCloningDatasetTF
         (x, y), _ = kncp.datasets.icra2020_lidar_collision_avoidance.load_data({str(tmp_path / "d.npz")!r}, 16)
         print(kncp.datasets.icra2020_lidar_collision_avoidance.__name__, x.shape[1:])
+        from ncps.datasets.torch import AtariCloningDataset
+        from ncps.datasets.tf import AtariCloningDatasetTF
         print(AtariCloningDataset.__module__, AtariCloningDatasetTF.__module__)
         print(len(AtariCloningDataset("pong", "val", {str(tmp_path)!r})))
     """))

@@ -66,7 +66,7 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def _target(self, name):
         _, _, rest = name.partition(".")
         if not rest:
-            return importlib.import_module("kerasncp_go")
+            return _top()
         parts = rest.split(".")
         package = "kerasncp_go." + _SUBMODULES[parts[0]]
         if len(parts) > 1:
@@ -83,6 +83,13 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module):
         pass
+
+
+def _top():
+    """kerasncp_go, with the datasets subpackage imported as the reference's
+    ``__init__`` does (scripts reach it as ``kncp.datasets``)."""
+    importlib.import_module("kerasncp_go.datasets")
+    return importlib.import_module("kerasncp_go")
 
 
 def install(ncps: bool = False) -> None:
@@ -103,7 +110,7 @@ def _become(name: str) -> None:
     and put kerasncp_go in its place."""
     if not any(isinstance(f, _Alias) and name in f.names for f in sys.meta_path):
         _install([name])
-    sys.modules[name] = importlib.import_module("kerasncp_go")
+    sys.modules[name] = _top()
 
 
 def _stand_in_paths(ncps: bool):
