@@ -25,3 +25,7 @@ echo "== pytest"
 export PYTHONPATH="$here/python${PYTHONPATH:+:$PYTHONPATH}"
 export TF_CPP_MIN_LOG_LEVEL=2
 "$venv/bin/python" -m pytest -q tests_py "$@"
+
+echo "== pytest (paddle venv: paddle cannot share a process with tensorflow)"
+paddle_venv="$(bash scripts/paddle-venv.sh)"
+"$paddle_venv/bin/python" -m pytest -q tests_py/test_paddle.py "$@"

@@ -26,11 +26,11 @@ def test_compat_redirects_kerasncp(tmp_path):
 
 def test_compat_ncps_and_missing_parts(tmp_path):
     script = tmp_path / "s.py"
-    script.write_text("import ncps.wirings as w\nprint(type(w.AutoNCP(10, 2)).__module__)\nimport ncps.datasets\n")
+    script.write_text("import ncps.wirings as w\nprint(type(w.AutoNCP(10, 2)).__module__)\nimport ncps.no_such_part\n")
     out = subprocess.run([sys.executable, "-m", "kerasncp_go.compat", "--ncps", str(script)], capture_output=True,
                          text=True)
     assert out.stdout.strip() == "kerasncp_go.wirings"
-    assert out.returncode != 0 and "ncps.datasets has no kerasncp-go counterpart" in out.stderr
+    assert out.returncode != 0 and "ncps.no_such_part has no kerasncp-go counterpart" in out.stderr
 
 
 def test_compat_runs_a_script_as_python_would(tmp_path):

@@ -4,11 +4,12 @@
     python -m kerasncp_go.compat --ncps script.py [args...]
 
 makes ``import kerasncp`` (and ``kerasncp.wirings``, ``kerasncp.torch``,
-``kerasncp.tf``) resolve to the corresponding ``kerasncp_go`` modules, then
-runs the script as ``__main__``. With ``--ncps``, ``import ncps`` (and
-``ncps.wirings``, ``ncps.torch``, ``ncps.tf``) is redirected too; parts of
-ncps that kerasncp-go does not implement (CfC, datasets) then raise
-ImportError naming the module.
+``kerasncp.tf``, ``kerasncp.paddle``, ``kerasncp.datasets``) resolve to the
+corresponding ``kerasncp_go`` modules, then runs the script as ``__main__``.
+With ``--ncps``, ``import ncps`` (and ``ncps.wirings``, ``ncps.torch``,
+``ncps.tf``, ``ncps.paddle``, ``ncps.datasets``) is redirected too; parts of
+ncps that kerasncp-go does not implement (CfC) then raise ImportError naming
+the module.
 
 The script runs as ``python script.py`` would run it: its folder first on
 sys.path, its arguments in sys.argv. Processes it starts with the spawn or
@@ -30,7 +31,8 @@ from typing import Iterable
 
 #: The reference's subpackages and their kerasncp-go counterparts (ncps.keras
 #: is ncps's Keras 3 binding, which kerasncp_go.tf covers).
-_SUBMODULES = {"wirings": "wirings", "torch": "torch", "tf": "tf", "keras": "tf"}
+_SUBMODULES = {"wirings": "wirings", "torch": "torch", "tf": "tf", "keras": "tf", "paddle": "paddle",
+               "datasets": "datasets"}
 #: Modules of the reference for cells kerasncp-go does not implement.
 _MISSING = ("cfc", "cfc_cell", "wired_cfc_cell")
 
@@ -64,7 +66,7 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def _target(self, name):
         _, _, rest = name.partition(".")
         if not rest:
-            return importlib.import_module("kerasncp_go")
+            return _top()
         parts = rest.split(".")
         package = "kerasncp_go." + _SUBMODULES[parts[0]]
         if len(parts) > 1:
@@ -81,6 +83,13 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module):
         pass
+
+
+def _top():
+    """kerasncp_go, with the datasets subpackage imported as the reference's
+    ``__init__`` does (scripts reach it as ``kncp.datasets``)."""
+    importlib.import_module("kerasncp_go.datasets")
+    return importlib.import_module("kerasncp_go")
 
 
 def install(ncps: bool = False) -> None:
@@ -101,7 +110,7 @@ def _become(name: str) -> None:
     and put kerasncp_go in its place."""
     if not any(isinstance(f, _Alias) and name in f.names for f in sys.meta_path):
         _install([name])
-    sys.modules[name] = importlib.import_module("kerasncp_go")
+    sys.modules[name] = _top()
 
 
 def _stand_in_paths(ncps: bool):
