@@ -20,7 +20,7 @@ gives medians over rounds and the reference's time divided by each
 go-paddle variant's. The reference runs with its faster torch thread count
 (1 or 2).
 
-Usage (from the repository root, in the paddle venv, scripts/paddle-venv.sh):
+Usage (from the repository root, with the test virtualenv, in a process without tensorflow):
 
     PYTHONPATH=python python bench/paddle_compare.py [--reps 15] [--burst 0.2] [--json out.json]
 """

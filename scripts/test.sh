@@ -24,8 +24,11 @@ bash scripts/build-lib.sh >/dev/null
 echo "== pytest"
 export PYTHONPATH="$here/python${PYTHONPATH:+:$PYTHONPATH}"
 export TF_CPP_MIN_LOG_LEVEL=2
-"$venv/bin/python" -m pytest -q tests_py "$@"
+"$venv/bin/python" -m pytest -q tests_py --ignore=tests_py/test_paddle.py "$@"
 
-echo "== pytest (paddle venv: paddle cannot share a process with tensorflow)"
-paddle_venv="$(bash scripts/paddle-venv.sh)"
-"$paddle_venv/bin/python" -m pytest -q tests_py/test_paddle.py "$@"
+# paddle crashes when it is imported after tensorflow in one process
+# (paddlepaddle 3.0-3.3.1, tensorflow 2.21): its tests run in a process of
+# their own.
+echo "== pytest (PaddlePaddle, own process)"
+"$venv/bin/python" -c "import paddle" || { echo "test.sh: paddlepaddle does not import in $venv" >&2; exit 1; }
+"$venv/bin/python" -m pytest -q tests_py/test_paddle.py "$@"

@@ -4,8 +4,8 @@ The numbers come from keras-ncp 2.1.0's torch LTCCell loaded with the same
 weights (its paddle cell no longer runs on paddle 3; a test below shows how it
 fails), run here in the same process. paddle and tensorflow cannot share a
 process (paddle crashes when imported after tensorflow), so scripts/test.sh
-runs this file in its own venv (scripts/paddle-venv.sh) with paddle, torch and
-keras-ncp, and the main run skips it.
+runs this file in a pytest process of its own (and checks first that paddle
+imports, so that the skip below cannot hide a missing install there).
 """
 
 import importlib.util
@@ -23,7 +23,7 @@ if importlib.util.find_spec("paddle") is not None and "tensorflow" in sys.module
     pytest.skip("tensorflow is loaded in this process and paddle crashes when imported after it; scripts/test.sh "
                 "runs this file in a process of its own", allow_module_level=True)
 paddle = pytest.importorskip("paddle", reason="paddlepaddle is not installed here; scripts/test.sh runs this file "
-                                              "in the paddle venv (scripts/paddle-venv.sh)")
+                                              "in a process of its own with the test venv")
 import torch  # noqa: E402  (the reference; a hard requirement of the paddle venv)
 import kerasncp.paddle  # noqa: E402
 import kerasncp.torch  # noqa: E402
