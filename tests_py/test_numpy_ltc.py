@@ -128,7 +128,7 @@ def test_bad_construction_raises():
         _small_cell(initialization_ranges={"w": (2.0, 1.0)})
     with pytest.raises(ValueError, match="w must be non-negative"):
         _small_cell(initialization_ranges={"w": (-1.0, 1.0)})
-    with pytest.raises(ValueError, match="unknown parameter 'erev'"):
+    with pytest.raises(ValueError, match="[Uu]nknown parameter 'erev'"):
         _small_cell(initialization_ranges={"erev": (0, 1)})
     with pytest.raises(ValueError, match=r"initialization_ranges\['cm'\] must be a number or a \(low, high\) pair"):
         _small_cell(initialization_ranges={"cm": (0.1, 0.2, 0.3)})

@@ -736,7 +736,8 @@ def test_malformed_inputs():
     ltc = LTC(GW.FullyConnected(4))
     with pytest.raises(ValueError, match=r"pair \(inputs, elapsed_time\), got a list of 3"):
         ltc([tf.zeros((2, 5, 3))] * 3)
-    with pytest.raises(ValueError, match=r"elapsed_time must have shape \(batch, steps\)"):
+    # One rule for every binding (kerasncp_go._rules.elapsed_shape), one message naming the argument.
+    with pytest.raises(ValueError, match=r"elapsed_time must be a scalar or have shape \(batch, steps\)"):
         ltc([tf.zeros((2, 5, 3)), tf.ones((2, 5, 2))])
     with pytest.raises(ValueError, match=r"initial_state must have shape \(batch, 4\)"):
         ltc(tf.zeros((2, 5, 3)), initial_state=tf.zeros((2, 3)))
@@ -746,7 +747,7 @@ def test_malformed_inputs():
         ltc(tf.zeros((2, 5, 3)), initial_state=tf.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"initialization_ranges\['vleak'\] must be finite"):
         LTCCell(GW.FullyConnected(4), initialization_ranges={"vleak": (float("nan"), 1.0)})
-    with pytest.raises(ValueError, match="elapsed must be broadcastable"):
+    with pytest.raises(ValueError, match=r"elapsed_time must be broadcastable to \(batch=2, steps=5\)"):
         ltc([tf.zeros((2, 5, 3)), tf.ones((2, 4))])
     with pytest.raises(NotImplementedError, match="masks are not supported"):
         ltc(tf.zeros((2, 5, 3)), mask=tf.ones((2, 5), tf.bool))
