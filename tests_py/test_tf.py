@@ -753,6 +753,37 @@ def test_malformed_inputs():
         ltc(tf.zeros((2, 5, 3)), mask=tf.ones((2, 5), tf.bool))
 
 
+def test_elapsed_times_follow_the_one_rule():
+    """The Keras layers apply kerasncp_go._rules like the NumPy and torch
+    bindings. Changed: LTC takes (steps,), (batch,) and (batch, 1) elapsed
+    times (it took (batch, steps[, 1]) and scalars only), and every layer
+    rejects times that are not finite and > 0 (they computed before)."""
+    ltc = LTC(GW.FullyConnected(4, 2), return_sequences=True)
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype(np.float32)
+    full = np.full((2, 5), 0.5, np.float32)
+    want = ltc([x, full]).numpy()
+    for e in (full[..., None], full[0], full[:, 0], full[:, :1]):
+        np.testing.assert_array_equal(ltc([x, e]).numpy(), want, err_msg=str(e.shape))
+    cell = LTCCell(GW.FullyConnected(4))
+    cell.build((None, 3))
+    h = [tf.zeros((2, 4))]
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        e = full.copy()
+        e[1, 2] = bad
+        with pytest.raises(ValueError, match="elapsed_time must be finite and > 0"):
+            ltc([x, e])
+        with pytest.raises(ValueError, match="elapsed_time must be finite and > 0"):
+            cell((x[:, 0], tf.constant([[1.0], [bad]])), h)
+
+    @tf.function
+    def graph(x, e):
+        return ltc([x, e])
+
+    # In a graph the NumPy layer checks the values when the graph runs.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="elapsed must be finite and > 0"):
+        graph(tf.constant(x), tf.constant(np.zeros((2, 5), np.float32)))
+
+
 def test_bad_constructor_arguments():
     w = GW.FullyConnected(4)
     with pytest.raises(ValueError) as e:
