@@ -43,18 +43,18 @@ import json
 import statistics
 import time
 
-import numpy as np
-import torch
-
 import kerasncp.torch as KT
 import kerasncp.wirings as KW
 import ncps.torch as NT
 import ncps.wirings as NW
+import numpy as np
+import torch
 
 import kerasncp_go as kg
 import kerasncp_go.torch as GT
 import kerasncp_go.wirings as GW
 from kerasncp_go.cli.bench import CONFIGS  # the configurations A-E, shared with `kerasncp-go bench`
+
 
 def make_runners(cfg):
     kind, args, s, t, b = cfg.wiring, cfg.args, cfg.inputs, cfg.steps, cfg.batch

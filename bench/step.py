@@ -11,13 +11,12 @@ import io
 import statistics
 import time
 
-import numpy as np
-import torch
-
 import kerasncp.torch as KT
 import kerasncp.wirings as KW
 import ncps.torch as NT
 import ncps.wirings as NW
+import numpy as np
+import torch
 
 import kerasncp_go as kg
 import kerasncp_go.wirings as GW

@@ -16,9 +16,9 @@ import torch
 
 import kerasncp_go as kg
 import kerasncp_go.torch as GT
+from conftest import ROOT
 from kerasncp_go import _rules
 from kerasncp_go import wirings as W
-from conftest import ROOT
 
 BAD_TIMES = [0.0, -0.5, float("nan"), float("inf")]
 

@@ -68,7 +68,7 @@ else:
     import tensorflow as tf
 
     from kerasncp_go import wirings as GW
-    from kerasncp_go.tf import LTC, LTCCell, FLAVOUR, keras, live_tapes
+    from kerasncp_go.tf import FLAVOUR, LTC, LTCCell, keras, live_tapes
 
 PARITY_FWD, PARITY_GRAD, PARITY_TRAIN = 1e-5, 1e-4, 1e-3
 
@@ -226,7 +226,7 @@ def _worker(outdir):
             weights = {short(w): w.numpy() for w in ref.weights}
             x, e, gy, gh = case_data(kind, irregular, cell.state_size, cell.motor_size)
 
-            def call_of(model):
+            def call_of(model, irregular=irregular):
                 return lambda xs: model(xs if irregular else xs[0])
 
             want = grads_of(call_of(ref), ref.weights, x, e, gy, gh, irregular)
@@ -358,7 +358,7 @@ if MODE == "worker":
 # pytest (Keras 3).
 # -----------------------------------------------------------------------------
 
-class _Worker:  # noqa: E303
+class _Worker:
     """The tf-keras worker process, started once, in the background."""
 
     proc = None
@@ -502,7 +502,7 @@ def test_mixed_memory_layer_takes_regular_and_irregular_calls():
     ones = np.ones((2, 5, 1), np.float32)
     for first in ("regular", "irregular"):
         layer = LTC(GW.AutoNCP(8, 2), mixed_memory=True, return_sequences=True)
-        calls = [lambda: layer(x), lambda: layer([x, ones])]
+        calls = [lambda layer=layer: layer(x), lambda layer=layer: layer([x, ones])]
         a, b = (calls[0](), calls[1]()) if first == "regular" else (calls[1](), calls[0]())
         assert rel_err(a, b) <= 1e-6, first  # elapsed 1 is the regular step
 

@@ -18,8 +18,8 @@ from torch import nn
 
 import kerasncp_go.torch as GT
 import kerasncp_go.wirings as GW
-from kerasncp_go.torch._function import LTCSequence
 from conftest import rel_err
+from kerasncp_go.torch._function import LTCSequence
 
 
 def _pair(kind, args, input_dim):

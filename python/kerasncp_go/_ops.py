@@ -12,13 +12,21 @@ from __future__ import annotations
 import ctypes
 import threading
 import weakref
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 from . import _lib
-from ._rules import NON_NEGATIVE, PARAM_ORDER, TRAINABLE, check_elapsed_values, check_ode_unfolds, dtype_code, \
-    elapsed_shape, param_shapes
+from ._rules import (
+    NON_NEGATIVE,
+    PARAM_ORDER,
+    TRAINABLE,
+    check_elapsed_values,
+    check_ode_unfolds,
+    dtype_code,
+    elapsed_shape,
+    param_shapes,
+)
 
 __all__ = ["as_array", "addr", "buf", "CellSpec", "GradLayout", "Tape", "elapsed_array", "forward", "step",
            "apply_constraints", "forward_npz", "params_to_npz", "wiring_to_npz"]
@@ -46,7 +54,7 @@ def addr(a: np.ndarray) -> int:
     this is about five times faster than a.ctypes.data, which remains the
     fallback (read-only or empty arrays)."""
     try:
-        return _addressof(_from_buffer(a))
+        return _addressof(_from_buffer(a))  # type: ignore[arg-type]  # ndarray has the buffer protocol
     except (TypeError, ValueError, BufferError):
         return a.ctypes.data
 

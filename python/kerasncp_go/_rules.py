@@ -141,8 +141,9 @@ def elapsed_shape(shape: Sequence[Optional[int]], batch: Optional[int], steps: O
         view = (1, n) if n is not None and n == steps else (n, 1)
     if len(view) > 2 or any(d is not None and d != 1 and want is not None and d != want
                             for d, want in zip(view[::-1], (steps, batch))):
+        got = _fmt_shape(shape if given is None else tuple(given))
         raise ValueError(f"{name} must be {_ELAPSED_SHAPES}: {name} must be broadcastable to "
-                         f"(batch={batch}, steps={steps}), got shape {_fmt_shape(shape if given is None else tuple(given))}")
+                         f"(batch={batch}, steps={steps}), got shape {got}")
     return view
 
 

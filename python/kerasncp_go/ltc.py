@@ -138,7 +138,7 @@ class LTCCell(WiringSizes):
         key = (self._params.version, self.ode_unfolds, self.epsilon, self.implicit_param_constraints)
         c = self._spec_cache
         if c is None or c[0] != key:
-            spec = _ops.CellSpec(self._params, self.state_size, self.sensory_size, self.motor_size,
+            spec = _ops.CellSpec(self._params, self.state_size, self._inputs, self.motor_size,
                                  self._input_mapping, self._output_mapping, self.ode_unfolds, self.epsilon,
                                  self.implicit_param_constraints, self.dtype)
             # Arrays the spec had to convert (dtype, layout) replace the
@@ -233,7 +233,7 @@ class LTCCell(WiringSizes):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Replaces the parameters; every name must be present with the
         right shape (a torch state_dict or Keras weights by name work)."""
-        shapes = _rules.param_shapes(self.state_size, self.sensory_size, self.motor_size,
+        shapes = _rules.param_shapes(self.state_size, self._inputs, self.motor_size,
                                    self._input_mapping, self._output_mapping)
         new = {}
         for name, shape in shapes.items():
@@ -253,7 +253,7 @@ class LTCCell(WiringSizes):
 
     def save_npz(self, file: Union[str, os.PathLike, io.IOBase]) -> None:
         """Saves the parameters as .npz under the reference's names."""
-        np.savez(file, **self.params)
+        np.savez(file, **self.params)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
 
     def load_npz(self, file: Union[str, os.PathLike, io.IOBase]) -> None:
         """Loads parameters saved by :meth:`save_npz` (or np.savez of a torch

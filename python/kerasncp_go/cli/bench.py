@@ -108,10 +108,10 @@ def cmd_bench(a: argparse.Namespace) -> int:
         x = rng.standard_normal((b, t, s)).astype(np.float32)
         gy = np.ones((b, t, cell.motor_size), np.float32)
 
-        def fwd():
+        def fwd(cell=cell, x=x):
             cell.forward_sequence(x)
 
-        def fwd_bwd():
+        def fwd_bwd(cell=cell, x=x, gy=gy):
             _, _, tape = cell.forward_with_tape(x)
             cell.backward(tape, gy)
             tape.close()

@@ -14,14 +14,25 @@ import numpy as np
 
 from .. import wirings as W
 from ..ltc import LTCCell
-from ..train import (check_data, fit, irregular_task, load_model, load_npz_task, make_wiring, predict,
-                     read_model_config, save_model, sine_task, split)
+from ..train import (
+    check_data,
+    fit,
+    irregular_task,
+    load_model,
+    load_npz_task,
+    make_wiring,
+    predict,
+    read_model_config,
+    save_model,
+    sine_task,
+    split,
+)
 from .plots import plot_loss, plot_prediction, plot_wiring
 
 __all__ = ["TASK_DEFAULTS", "MAPPINGS", "cmd_train", "cmd_predict", "cmd_info", "cmd_draw", "plural"]
 
 #: Per-task defaults: epochs, batch size, learning rate, validation fraction.
-TASK_DEFAULTS = {
+TASK_DEFAULTS: Dict[str, Dict[str, Any]] = {
     "sine": dict(epochs=1000, batch_size=1, lr=0.01, val_frac=0.0),
     "irregular": dict(epochs=200, batch_size=32, lr=0.01, val_frac=0.2),
     "npz": dict(epochs=100, batch_size=32, lr=0.01, val_frac=0.2),
@@ -259,7 +270,7 @@ def _describe_wiring(w: W.Wiring) -> str:
             f"{w.sensory_synapse_count} sensory synapses")
 
 
-def plural(n: int, word: str) -> str:
+def plural(n: Optional[int], word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 

@@ -20,7 +20,7 @@ PROG = "kerasncp-go"
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

@@ -73,11 +73,12 @@ def plot_prediction(path: str, data: Dataset, yhat: np.ndarray, title: str, max_
     else:
         fig, out_axes = plt.subplots(n, 1, figsize=(7.5, 2.3 * n + 0.8), sharex=False, squeeze=False)
         out_axes = list(out_axes[:, 0])
+    targets = data.targets()
     for i, ax in enumerate(out_axes):
         t = times[i]
         for j in range(m):
             name = data.y_names[j] if data.y_names else f"output {j}"
-            ax.plot(t, data.y[i, :, j], color=colors[j], lw=2.0, alpha=0.55, marker="o" if irregular else None,
+            ax.plot(t, targets[i, :, j], color=colors[j], lw=2.0, alpha=0.55, marker="o" if irregular else None,
                     ms=3, label=f"target: {name}" if (m > 1 or data.y_names) else "target")
             ax.plot(t, yhat[i, :, j], color="tab:red" if m == 1 else colors[j], lw=1.3, ls="--",
                     marker="x" if irregular else None, ms=4, label="model output" if m == 1 else f"model: {name}")
@@ -148,7 +149,7 @@ def plot_wiring(path: str, wiring: W.Wiring, title: str, layout: str = "layers",
     plt = _pyplot()
     from matplotlib.lines import Line2D
 
-    n = wiring.units + wiring.input_dim
+    n = wiring.units + (wiring.input_dim or 0)
     h = min(11.0, 4.5 + n / 10.0)
     fig, ax = plt.subplots(figsize=(h * (1.45 if layout == "layers" else 1.25), h))
     plt.sca(ax)

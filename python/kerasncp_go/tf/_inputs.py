@@ -24,8 +24,8 @@ def feature_dim(input_shape: Any) -> Tuple[int, bool]:
     if isinstance(shape, dict):
         raise ValueError(f"inputs must be a tensor or a pair (inputs, elapsed_time), got a dict {shape!r}")
     if isinstance(shape, (list, tuple)) and shape and (
-            isinstance(shape[0], (list, tuple, tf.TensorShape)) or shape[0] is None and len(shape) == 2
-            and isinstance(shape[1], (list, tuple, tf.TensorShape))):
+            isinstance(shape[0], (list, tuple, tf.TensorShape)) or (shape[0] is None and len(shape) == 2
+            and isinstance(shape[1], (list, tuple, tf.TensorShape)))):
         irregular = True
         shape = shape[0]
     dims = tf.TensorShape(shape).as_list() if shape is not None else None

@@ -138,6 +138,7 @@ def _backward_np(meta: CellMeta, all_steps: bool, has_elapsed: bool, tid, gy, gh
         elapsed = rest[0] if has_elapsed else None
         params = rest[1:] if has_elapsed else rest
         _, _, tape = _ops.forward(meta.spec(params), x, h0, elapsed, all_steps=all_steps, keep=True)
+        assert tape is not None  # keep=True
     try:
         g = tape.backward(gy, gh)
     finally:

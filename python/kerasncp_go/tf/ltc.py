@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
@@ -100,8 +100,8 @@ class LTC(keras.layers.Layer):
         self.time_major = bool(time_major)
         self.supports_jit = False
         self.supports_masking = self.mixed_memory
-        self._state_vars = None
-        self._rnn = None
+        self._state_vars: Any = None
+        self._rnn: Any = None
         if self.mixed_memory:
             # Tracked before the cell, so that the weights come in ncps's
             # order (the memory cell's first) and set_weights takes ncps's.
@@ -163,7 +163,7 @@ class LTC(keras.layers.Layer):
                                  "size (keras.Input(batch_size=...) or batch_input_shape)")
             self._state_vars = self.add_weight(name="state", shape=(batch, self.cell.state_size),
                                                initializer="zeros", trainable=False,
-                                               dtype=self.cell._meta.tf_dtype)
+                                               dtype=self.cell.meta.tf_dtype)
         self.built = True
 
     def reset_states(self, states=None) -> None:
@@ -177,7 +177,7 @@ class LTC(keras.layers.Layer):
             self._state_vars.dtype, "name") else self._state_vars.dtype) if states is None else states
         if isinstance(value, (list, tuple)):
             value = value[0]
-        self._state_vars.assign(tf.cast(value, self.cell._meta.tf_dtype))
+        self._state_vars.assign(tf.cast(value, self.cell.meta.tf_dtype))
 
     reset_state = reset_states
 
@@ -218,7 +218,7 @@ class LTC(keras.layers.Layer):
             raise NotImplementedError("LTC: masks are not supported by the Go sequence kernel; use "
                                       "keras.layers.RNN(kerasncp_go.tf.LTCCell(wiring)) for masked sequences")
         x, elapsed = split_irregular(inputs, "LTC")
-        meta = self.cell._meta
+        meta = self.cell.meta
         dt = meta.tf_dtype
         x = tf.cast(x, dt)
         if x.shape.rank != 3:
@@ -284,6 +284,7 @@ class LTC(keras.layers.Layer):
         shape = tf.TensorShape(input_shape[0] if irregular else input_shape).as_list()
         batch, steps = (shape[1], shape[0]) if self.time_major else (shape[0], shape[1])
         m = self.cell.output_size
+        y: tuple
         if self.return_sequences:
             y = (steps, batch, m) if self.time_major else (batch, steps, m)
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -98,6 +98,17 @@ class LTCCell(WiringSizes, RNNCellBase):
         """The wiring."""
         return self._wiring
 
+    @property
+    def meta(self) -> _op.CellMeta:
+        """The built cell's fixed description (sizes, options, masks).
+
+        Raises:
+            ValueError: the cell is not built yet.
+        """
+        if self._meta is None:
+            raise ValueError("LTCCell: the cell is not built yet (call it on inputs, or build(input_shape))")
+        return self._meta
+
     # -- weights -----------------------------------------------------------
 
     def build(self, input_shape) -> None:
@@ -117,7 +128,7 @@ class LTCCell(WiringSizes, RNNCellBase):
             dtype = tf.float32
         adj = np.asarray(self._wiring.adjacency_matrix)
         sens = np.asarray(self._wiring.sensory_adjacency_matrix)
-        u, s, m = self.state_size, self.sensory_size, self.motor_size
+        u, s, m = self.state_size, self._inputs, self.motor_size
         self._meta = _op.CellMeta(u, s, m, self._in_code, self._out_code, self._ode_unfolds, self._epsilon,
                                   adj, sens, dtype.as_numpy_dtype)
         npdt = dtype.as_numpy_dtype
@@ -134,8 +145,8 @@ class LTCCell(WiringSizes, RNNCellBase):
         self.built = True
 
     def _param_tensors(self) -> List[tf.Tensor]:
-        dt = self._meta.tf_dtype
-        return [tf.cast(tf.convert_to_tensor(self._params[n]), dt) for n in self._meta.names]
+        dt = self.meta.tf_dtype
+        return [tf.cast(tf.convert_to_tensor(self._params[n]), dt) for n in self.meta.names]
 
     # -- computation -------------------------------------------------------
 
@@ -156,7 +167,7 @@ class LTCCell(WiringSizes, RNNCellBase):
         """
         x, elapsed = split_irregular(inputs, "LTCCell")
         h = states[0] if isinstance(states, (list, tuple)) else states
-        dt = self._meta.tf_dtype
+        dt = self.meta.tf_dtype
         x = tf.cast(x, dt)
         if x.shape.rank != 2:
             raise ValueError(f"LTCCell: inputs must have shape (batch, {self.sensory_size}) per step, got {x.shape}")
@@ -170,7 +181,7 @@ class LTCCell(WiringSizes, RNNCellBase):
         h = tf.cast(h, dt)
         x = tf.expand_dims(x, 1)
         e = None if elapsed is None else elapsed_tensor(elapsed, x, dt, "elapsed_time")
-        y, h = _op.ltc_sequence(self._meta, x, h, e, self._param_tensors(), all_steps=False)
+        y, h = _op.ltc_sequence(self.meta, x, h, e, self._param_tensors(), all_steps=False)
         if loop_dt != dt:
             y, h = tf.cast(y, loop_dt), tf.cast(h, loop_dt)
         return y, [h]
@@ -182,7 +193,7 @@ class LTCCell(WiringSizes, RNNCellBase):
             batch_size = tf.shape(tf.nest.flatten(inputs)[0])[0]
         if batch_size is None:
             batch_size = inputs
-        dt = self._meta.tf_dtype if self._meta is not None else (dtype or tf.float32)
+        dt = self.meta.tf_dtype if self._meta is not None else (dtype or tf.float32)
         return [tf.zeros(tf.stack([batch_size, self.state_size]), dtype=dt)]
 
     # -- configuration -----------------------------------------------------
@@ -255,7 +266,8 @@ class LTCCell(WiringSizes, RNNCellBase):
             ValueError: unknown layout, or the cell is not built.
         """
         graph = self.get_graph()
-        return _wirings.Wiring.draw_graph(_GraphView(self._wiring, graph), layout=layout,
+        view: Any = _GraphView(self._wiring, graph)  # draws like a Wiring
+        return _wirings.Wiring.draw_graph(view, layout=layout,
                                           neuron_colors=neuron_colors, synapse_colors=synapse_colors,
                                           draw_labels=draw_labels)
 

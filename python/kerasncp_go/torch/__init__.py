@@ -30,5 +30,6 @@ del _cls
 
 def __getattr__(name):
     if name in ("CfC", "CfCCell", "WiredCfCCell"):
-        raise _rules.MissingCell(f"kerasncp_go.torch has no {name}: kerasncp-go implements the LTC cells, not CfC (yet)")
+        raise _rules.MissingCell(f"kerasncp_go.torch has no {name}: kerasncp-go implements the LTC cells, "
+                                 "not CfC (yet)")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ results copied back to the input's device.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Tuple, overload
 
 import numpy as np
 import torch
@@ -25,6 +25,14 @@ def np_dtype(dtype: torch.dtype) -> np.dtype:
 
 
 _TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+@overload
+def host(t: torch.Tensor, dtype: torch.dtype) -> np.ndarray: ...
+
+
+@overload
+def host(t: Optional[torch.Tensor], dtype: torch.dtype) -> Optional[np.ndarray]: ...
 
 
 def host(t: Optional[torch.Tensor], dtype: torch.dtype) -> Optional[np.ndarray]:
@@ -48,9 +56,8 @@ def run(spec: _ops.CellSpec, x: torch.Tensor, h0: Optional[torch.Tensor], elapse
     """One Go call over torch tensors: (y, h, tape), y and h on x's
     device."""
     dt = _TORCH_DTYPES[spec.dtype]
-    y, h, tape = _ops.forward(spec, host(x, dt), host(h0, dt), host(elapsed, dt), all_steps=all_steps,
-                              keep=keep)
-    y, h = torch.from_numpy(y), torch.from_numpy(h)
+    ya, ha, tape = _ops.forward(spec, host(x, dt), host(h0, dt), host(elapsed, dt), all_steps=all_steps, keep=keep)
+    y, h = torch.from_numpy(ya), torch.from_numpy(ha)
     if not x.is_cpu:
         y, h = y.to(x.device), h.to(x.device)
     return y, h, tape
@@ -141,4 +148,4 @@ def elapsed_tensor(elapsed, batch: int, steps: int, name: str, dtype, device, sh
     view = _rules.elapsed_shape(tuple(elapsed.shape), batch, steps, name, shape)
     if not elapsed.is_complex():  # complex tensors get sequence()'s TypeError
         _rules.check_elapsed_values(host(elapsed, elapsed.dtype), name)
-    return elapsed.reshape(view).expand(batch, steps)
+    return elapsed.reshape([-1 if d is None else d for d in view]).expand(batch, steps)

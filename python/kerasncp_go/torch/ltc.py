@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, cast
 
 import numpy as np
 import torch
@@ -73,7 +73,7 @@ class LTC(WiringSizes, nn.Module):
         if input.dim() not in (2, 3):
             raise ValueError(f"input must be 2-D (unbatched) or 3-D, got {input.dim()}-D")
         device = input.device
-        dtype = self.rnn_cell.gleak.dtype
+        dtype = self.rnn_cell.param_dtype
         timespans = as_elapsed(timespans, "timespans", dtype, device)
         given_shape = timespans.shape if isinstance(timespans, torch.Tensor) else None
         is_batched = input.dim() == 3
@@ -123,12 +123,13 @@ class LTC(WiringSizes, nn.Module):
             y = torch.stack(outs, dim=1) if self.return_sequences else outs[-1]
         if self.return_sequences and not self.batch_first:
             y = y.transpose(0, 1)
+        assert h is not None  # the cell always returns the final state
         hx = (h, c) if self.use_mixed else h
         if not is_batched:
             # As ncps: squeeze the batch dimension's position, which for a
             # time-major last-step output leaves (1, M) when M > 1.
             y = y.squeeze(batch_dim)
-            hx = (h[0], c[0]) if self.use_mixed else h[0]
+            hx = (h[0], cast(torch.Tensor, c)[0]) if self.use_mixed else h[0]
         return y, hx
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Optional, Tuple, Union
 
-import numpy as np
 import torch
 from torch import nn
 
 from .. import _ops, _rules
 from .. import wirings as _wirings
 from .._sizes import WiringSizes
-from ._function import LTCSequence, as_elapsed, elapsed_tensor, np_dtype, host, run
+from ._function import LTCSequence, as_elapsed, elapsed_tensor, host, np_dtype, run
 
 __all__ = ["LTCCell"]
 
@@ -101,6 +100,12 @@ class LTCCell(WiringSizes, nn.Module):
         if not hasattr(self, "_names"):
             self._names = tuple(old) if old else tuple(self._parameters)
 
+    @property
+    def param_dtype(self) -> torch.dtype:
+        """The parameters' dtype (gleak's, as the module's dtype)."""
+        gleak: torch.Tensor = self.gleak  # type: ignore[assignment]  # nn.Module's __getattr__ is untyped
+        return gleak.dtype
+
     def make_positive_fn(self, x: torch.Tensor) -> torch.Tensor:
         """softplus in implicit mode, else the identity (as the reference)."""
         return nn.functional.softplus(x) if self._implicit_param_constraints else x
@@ -133,7 +138,7 @@ class LTCCell(WiringSizes, nn.Module):
         dtype = params[0].dtype
         ndt = np_dtype(dtype)  # before any conversion, so that bfloat16 gets this message
         spec = _ops.CellSpec({n: host(p, dtype) for n, p in zip(self._names, params)}, self.state_size,
-                             self.sensory_size, self.motor_size, self._in_code, self._out_code, self._ode_unfolds,
+                             self._inputs, self.motor_size, self._in_code, self._out_code, self._ode_unfolds,
                              self._epsilon, self._implicit_param_constraints, ndt)
         # Cached only when the arrays are the tensors' own memory; a copy
         # (another device, a mixed dtype, a strided tensor) would go stale.
@@ -197,7 +202,7 @@ class LTCCell(WiringSizes, nn.Module):
         if inputs.dim() != 2:
             raise ValueError(f"inputs must have shape (batch, {self.sensory_size}), got {tuple(inputs.shape)}")
         b = inputs.shape[0]
-        dtype = self.gleak.dtype
+        dtype = self.param_dtype
         e = as_elapsed(elapsed_time, "elapsed_time", dtype, inputs.device)
         e = elapsed_tensor(e, b, 1, "elapsed_time", dtype, inputs.device)
         return self.sequence(inputs.unsqueeze(1), states, e, all_steps=False)

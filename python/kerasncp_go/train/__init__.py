@@ -31,8 +31,17 @@ Example:
 
 from .data import Dataset, elapsed_from_timestamps, irregular_task, load_npz_task, read_npz, sine_task, split
 from .loop import History, check_data, evaluate, fit, predict
-from .model_io import (MODEL_FORMAT, MODEL_FORMAT_VERSION, WIRING_KINDS, load_model, make_wiring, read_model_config,
-                       save_model, wiring_from_spec, wiring_spec)
+from .model_io import (
+                       MODEL_FORMAT,
+                       MODEL_FORMAT_VERSION,
+                       WIRING_KINDS,
+                       load_model,
+                       make_wiring,
+                       read_model_config,
+                       save_model,
+                       wiring_from_spec,
+                       wiring_spec,
+)
 from .optim import Adam, clip_grad_norm
 
 __all__ = [

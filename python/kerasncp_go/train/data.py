@@ -54,7 +54,17 @@ class Dataset:
 
     @property
     def output_dim(self) -> int:
-        return self.y.shape[2]
+        return self.targets().shape[2]
+
+    def targets(self) -> np.ndarray:
+        """y.
+
+        Raises:
+            ValueError: the data have no targets.
+        """
+        if self.y is None:
+            raise ValueError(f"the data {self.name!r} have no targets y")
+        return self.y
 
     def subset(self, idx: np.ndarray) -> "Dataset":
         """The sequences at the given indices."""

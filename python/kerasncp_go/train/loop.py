@@ -57,14 +57,15 @@ def check_data(cell: LTCCell, data: Dataset, what: str) -> None:
         raise ValueError(f"{what}: x must have shape (N, T, {cell.sensory_size}) for this model, got {data.x.shape}")
     m = cell.motor_size
     if data.y is not None and data.y.shape[2] != m:
-        raise ValueError(f"{what}: y has {data.y.shape[2]} features but the model has {m} output{'' if m == 1 else 's'}")
+        raise ValueError(f"{what}: y has {data.y.shape[2]} features but the model has "
+                         f"{m} output{'' if m == 1 else 's'}")
 
 
 def evaluate(cell: LTCCell, data: Dataset, batch_size: int = 256) -> float:
     """Mean squared error of the model's outputs against data.y, over every
     element."""
     yhat = predict(cell, data, batch_size)
-    return float(np.mean((yhat.astype(np.float64) - data.y) ** 2))
+    return float(np.mean((yhat.astype(np.float64) - data.targets()) ** 2))
 
 
 def predict(cell: LTCCell, data: Dataset, batch_size: int = 256) -> np.ndarray:
