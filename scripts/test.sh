@@ -13,6 +13,9 @@ echo "== go vet"
 go vet ./...
 GOARCH=arm64 go vet ./core/ ./wiring/...   # the portable-kernel build
 
+echo "== staticcheck"
+go tool staticcheck ./...   # pinned in go.mod's tool block
+
 echo "== go test"
 go test ./...
 

@@ -118,8 +118,9 @@ def live_tapes() -> int:
 
 
 def _tape_bytes(meta: CellMeta, batch: int, steps: int) -> int:
-    # States of every unfold plus the inputs and outputs, roughly.
-    return meta.dtype.itemsize * batch * steps * ((meta.ode_unfolds + 2) * meta.units + meta.sensory + meta.motor)
+    # The Go core's own figure for the tape it keeps.
+    dtype = _lib.FLOAT64 if meta.dtype == np.float64 else _lib.FLOAT32
+    return _lib.tape_bytes(dtype, meta.units, meta.ode_unfolds, batch, steps)
 
 
 def _forward_np(meta: CellMeta, all_steps: bool, keep: bool, has_elapsed: bool, x, h0, *rest):
