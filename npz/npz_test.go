@@ -117,6 +117,9 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 	a, sa, err := Read[float32](r, "a", []int{2, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
 	check("a", a, f32, sa, []int{2, 2})
 	a64, _, _ := Read[float64](r, "a", nil)
 	check("a as float64", a64, []float64{1.5, -2, math.Inf(1), 0}, sa, []int{2, 2})

@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 from ctypes import POINTER, c_char_p, c_double, c_int32, c_int64, c_size_t, c_uint8, c_uint64, c_void_p
+from typing import Any, Callable, List
 
 #: Must equal KNCP_ABI_VERSION of the library.
 ABI_VERSION = 2
@@ -110,7 +111,8 @@ def _load() -> ctypes.CDLL:
     return lib
 
 
-lib = _load()
+#: The library (a _Forked stand-in in a forked child).
+lib: Any = _load()
 
 #: Why every call fails in a child made by fork() without exec.
 FORK_MESSAGE = (
@@ -132,7 +134,7 @@ class _Forked:
 
 #: Functions to call in a forked child, after lib is replaced (modules that
 #: keep their own references to library functions register here).
-after_fork_in_child = []
+after_fork_in_child: List[Callable[[], None]] = []
 
 
 def _forked() -> None:
