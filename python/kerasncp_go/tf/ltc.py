@@ -305,11 +305,7 @@ class LTC(keras.layers.Layer):
         config.update({
             "units": wiring_to_config(as_wiring(cell.wiring)),
             "mixed_memory": self.mixed_memory,
-            "input_mapping": cell._input_mapping,
-            "output_mapping": cell._output_mapping,
-            "ode_unfolds": cell._ode_unfolds,
-            "epsilon": cell._epsilon,
-            "initialization_ranges": cell._initialization_ranges,
+            **cell.cell_options(),
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,

@@ -203,15 +203,16 @@ class LTCCell(WiringSizes, RNNCellBase):
         arguments, or matrices for a custom wiring), the mappings,
         ode_unfolds, epsilon and initialization_ranges."""
         config = super().get_config()
-        config.update({
-            "wiring": wiring_to_config(as_wiring(self._wiring)),
-            "input_mapping": self._input_mapping,
-            "output_mapping": self._output_mapping,
-            "ode_unfolds": self._ode_unfolds,
-            "epsilon": self._epsilon,
-            "initialization_ranges": self._initialization_ranges,
-        })
+        config["wiring"] = wiring_to_config(as_wiring(self._wiring))
+        config.update(self.cell_options())
         return config
+
+    def cell_options(self) -> Dict[str, Any]:
+        """The cell options as constructor arguments (for the layers'
+        get_config): mappings, ode_unfolds, epsilon, initialization_ranges."""
+        return {"input_mapping": self._input_mapping, "output_mapping": self._output_mapping,
+                "ode_unfolds": self._ode_unfolds, "epsilon": self._epsilon,
+                "initialization_ranges": self._initialization_ranges}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "LTCCell":
