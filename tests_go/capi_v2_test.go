@@ -272,3 +272,60 @@ func FuzzWiringNew(f *testing.F) {
 		}
 	})
 }
+
+// TestNPZEntryPoints: kncp_wiring_npz writes the wiring's int32 matrices and
+// kncp_ltc_forward_npz gives what core's Forward gives, both through
+// package npz's reader and writer.
+func TestNPZEntryPoints(t *testing.T) {
+	checkNoLeak(t)
+	h, r := d.WiringNew(`{"kind":"ncp","inter_neurons":3,"command_neurons":2,"motor_neurons":1,"sensory_fanout":2,"inter_fanout":1,"recurrent_command_synapses":1,"motor_fanin":1}`)
+	want(t, r, d.OK, "")
+	defer d.WiringFree(h)
+	want(t, d.WiringBuild(h, 2), d.OK, "")
+	b, r := d.WiringNPZ(h)
+	want(t, r, d.OK, "")
+	zr, err := npz.NewReader(bytes.NewReader(b), int64(len(b)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adj, shape, err := npz.Read[int32](zr, "adjacency_matrix", nil)
+	gw, _ := wiring.NewNCP(3, 2, 1, 2, 1, 1, 1, wiring.DefaultNCPSeed)
+	gw.Build(2)
+	if err != nil || !slices.Equal(shape, []int{6, 6}) || !slices.Equal(adj, gw.Adjacency()) {
+		t.Errorf("adjacency_matrix: %v %v %v", shape, err, adj)
+	}
+	if sens, _, err := npz.Read[int32](zr, "sensory_adjacency_matrix", []int{2, 6}); err != nil || !slices.Equal(sens, gw.SensoryAdjacency()) {
+		t.Errorf("sensory_adjacency_matrix: %v %v", sens, err)
+	}
+
+	pb, xb := npzSeeds(t)
+	out, r := d.ForwardNPZ(pb, xb, `{"ode_unfolds":3}`)
+	want(t, r, d.OK, "")
+	y, shape, err := npz.DecodeNPY[float32](out)
+	if err != nil || !slices.Equal(shape, []int{1, 3, 1}) {
+		t.Fatalf("output: %v %v", shape, err)
+	}
+	p, sh, in, outm, err := core.LoadNPZ[float32](bytes.NewReader(pb), int64(len(pb)), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := core.DefaultOptions()
+	opts.InputMapping, opts.OutputMapping, opts.ODEUnfolds = in, outm, 3
+	cell, err := core.NewCell(sh, opts, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _, _ := npz.DecodeNPY[float32](xb)
+	wantY := make([]float32, 3)
+	var ws core.Workspace[float32]
+	if err := cell.Forward(&ws, core.Sequence[float32]{Batch: 1, Steps: 3, X: x}, core.Output[float32]{Y: wantY, AllSteps: true}, false); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(y, wantY) {
+		t.Errorf("forward_npz %v, core %v", y, wantY)
+	}
+	_, r = d.ForwardNPZ(pb[:len(pb)/2], xb, "")
+	want(t, r, d.Format, "params_npz")
+	_, r = d.ForwardNPZ(pb, xb, `{"ode_unfolds":"3"}`)
+	want(t, r, d.Format, "options_json")
+}
