@@ -38,8 +38,8 @@ def _configs():
                         self_connections=r.random() < 0.5)
         elif kind == "Random":
             u = r.randint(1, 60)
-            args = dict(units=u, output_dim=r.choice([None, r.randint(1, u)]), sparsity_level=r.choice([0, 0.1, 0.5, 0.9]),
-                        random_seed=r.randint(0, 2**32 - 1))
+            args = dict(units=u, output_dim=r.choice([None, r.randint(1, u)]),
+                        sparsity_level=r.choice([0, 0.1, 0.5, 0.9]), random_seed=r.randint(0, 2**32 - 1))
         elif kind == "NCP":
             i, c, m = r.randint(1, 20), r.randint(1, 20), r.randint(1, 10)
             args = dict(inter_neurons=i, command_neurons=c, motor_neurons=m, sensory_fanout=r.randint(0, i),

@@ -185,7 +185,8 @@ _declare("kncp_wiring_set_input_dim", c_int32, c_uint64, c_int64)
 _declare("kncp_wiring_set_output_dim", c_int32, c_uint64, c_int64)
 # int32_t kncp_wiring_add_synapse(uint64_t h, int64_t src, int64_t dest, int64_t polarity, char *err, size_t errlen);
 _declare("kncp_wiring_add_synapse", c_int32, c_uint64, c_int64, c_int64, c_int64)
-# int32_t kncp_wiring_add_sensory_synapse(uint64_t h, int64_t src, int64_t dest, int64_t polarity, char *err, size_t errlen);
+# int32_t kncp_wiring_add_sensory_synapse(uint64_t h, int64_t src, int64_t dest, int64_t polarity,
+#                                         char *err, size_t errlen);
 _declare("kncp_wiring_add_sensory_synapse", c_int32, c_uint64, c_int64, c_int64, c_int64)
 # int32_t kncp_wiring_info(uint64_t h, kncp_wiring_info_t *info, char *err, size_t errlen);
 _declare("kncp_wiring_info", c_int32, c_uint64, POINTER(WiringInfo))
@@ -221,7 +222,8 @@ _declare("kncp_ltc_params_to_npz", c_int32, POINTER(LTCCellDesc), _pp_u8, _p_i64
 #     int64_t x_len, const char *options_json, uint8_t **out, int64_t *outlen, char *err, size_t errlen);
 _declare("kncp_ltc_forward_npz", c_int32, c_void_p, c_int64, c_void_p, c_int64, c_char_p, _pp_u8, _p_i64)
 
-_EXCEPTIONS = {ERR_VALUE: ValueError, ERR_TYPE: TypeError, ERR_FORMAT: ValueError, ERR_HANDLE: NCPError, ERR_INTERNAL: NCPError}
+_EXCEPTIONS = {ERR_VALUE: ValueError, ERR_TYPE: TypeError, ERR_FORMAT: ValueError, ERR_HANDLE: NCPError,
+               ERR_INTERNAL: NCPError}
 
 _local = threading.local()
 

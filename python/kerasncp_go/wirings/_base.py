@@ -101,7 +101,8 @@ class Wiring:
         self._new(restore_config(cfg))  # built again when input_dim is set
         adj = np.asarray(state["adjacency"])
         if not np.array_equal(adj, self.adjacency_matrix) or (
-                state["sensory"] is not None and not np.array_equal(state["sensory"], self.sensory_adjacency_matrix)):
+                state["sensory"] is not None
+                and not np.array_equal(state["sensory"], np.asarray(self.sensory_adjacency_matrix))):
             # Synapses were changed by hand after construction: keep them.
             for (src, dst) in zip(*np.nonzero(adj != self.adjacency_matrix)):
                 if adj[src, dst] != 0:
