@@ -43,6 +43,15 @@ func gemm[T Float](tA, tB blas.Transpose, m, n, k int, a []T, lda int, b []T, ld
 	if m == 0 || n == 0 {
 		return
 	}
+	if k == 0 { // C = beta C (gonum wants leading dimensions >= 1)
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+		return
+	}
 	for i0 := 0; i0 < m; i0 += tileRows {
 		mi := min(tileRows, m-i0)
 		ao := i0 * lda

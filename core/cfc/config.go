@@ -144,63 +144,62 @@ type layerSpec struct {
 }
 
 // resolve checks the config and returns its layers and, for wired models,
-// the (built) wiring.
-func (c Config) resolve() ([]layerSpec, error) {
+// a built copy of the wiring.
+func (c Config) resolve() ([]layerSpec, *wiring.Wiring, error) {
 	if err := checkSize("input_size", c.InputSize, 1); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if c.Mode < Default || c.Mode > NoGate {
-		return nil, fmt.Errorf("cfc: mode must be default, pure or no_gate, got %v", c.Mode)
+		return nil, nil, fmt.Errorf("cfc: mode must be default, pure or no_gate, got %v", c.Mode)
 	}
 	if c.Activation < LeCunTanh || c.Activation > SiLU {
-		return nil, fmt.Errorf("cfc: activation must be lecun_tanh, tanh, relu, gelu or silu, got %v", c.Activation)
+		return nil, nil, fmt.Errorf("cfc: activation must be lecun_tanh, tanh, relu, gelu or silu, got %v", c.Activation)
 	}
 	if c.ProjSize != 0 {
 		if err := checkSize("proj_size", c.ProjSize, 1); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if c.Wiring == nil {
 		if err := checkSize("units", c.Units, 1); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if c.BackboneLayers < 0 || c.BackboneLayers > 1024 {
-			return nil, fmt.Errorf("cfc: backbone_layers must be in [0, 1024], got %d", c.BackboneLayers)
+			return nil, nil, fmt.Errorf("cfc: backbone_layers must be in [0, 1024], got %d", c.BackboneLayers)
 		}
 		if c.BackboneLayers > 0 {
-			// The reference accepts 0 units and builds heads that see only
-			// their biases; that is never what a caller means.
-			if err := checkSize("backbone_units", c.BackboneUnits, 1); err != nil {
-				return nil, err
+			// 0 units is allowed, as in the reference: the heads then see
+			// nothing and the state follows their biases alone.
+			if err := checkSize("backbone_units", c.BackboneUnits, 0); err != nil {
+				return nil, nil, err
 			}
 		}
 		if !(c.BackboneDropout >= 0 && c.BackboneDropout < 1) {
-			return nil, fmt.Errorf("cfc: backbone_dropout must be in [0, 1), got %v", c.BackboneDropout)
+			return nil, nil, fmt.Errorf("cfc: backbone_dropout must be in [0, 1), got %v", c.BackboneDropout)
 		}
-		return []layerSpec{{in: c.InputSize, n: c.Units}}, nil
+		return []layerSpec{{in: c.InputSize, n: c.Units}}, nil, nil
 	}
 	if c.Units != 0 {
-		return nil, fmt.Errorf("cfc: units must be 0 with a wiring (the wiring gives the units), got %d", c.Units)
+		return nil, nil, fmt.Errorf("cfc: units must be 0 with a wiring (the wiring gives the units), got %d", c.Units)
 	}
 	switch {
 	case c.BackboneUnits != 0:
-		return nil, errors.New("cfc: backbone_units cannot be used with a wiring")
+		return nil, nil, errors.New("cfc: backbone_units cannot be used with a wiring")
 	case c.BackboneLayers != 0:
-		return nil, errors.New("cfc: backbone_layers cannot be used with a wiring")
+		return nil, nil, errors.New("cfc: backbone_layers cannot be used with a wiring")
 	case c.BackboneDropout != 0:
-		return nil, errors.New("cfc: backbone_dropout cannot be used with a wiring")
+		return nil, nil, errors.New("cfc: backbone_dropout cannot be used with a wiring")
 	case c.Activation != LeCunTanh:
-		return nil, fmt.Errorf("cfc: a wired CfC uses lecun_tanh, got activation %v", c.Activation)
+		return nil, nil, fmt.Errorf("cfc: a wired CfC uses lecun_tanh, got activation %v", c.Activation)
 	}
 	w := c.Wiring
-	if w.IsBuilt() {
-		if w.InputDim() != c.InputSize {
-			return nil, fmt.Errorf("cfc: wiring is built for %d input features, not input_size=%d", w.InputDim(), c.InputSize)
-		}
-	} else {
-		w = w.Clone()
+	if w.IsBuilt() && w.InputDim() != c.InputSize {
+		return nil, nil, fmt.Errorf("cfc: wiring is built for %d input features, not input_size=%d", w.InputDim(), c.InputSize)
+	}
+	w = w.Clone()
+	if !w.IsBuilt() {
 		if err := w.Build(c.InputSize); err != nil {
-			return nil, fmt.Errorf("cfc: wiring: %w", err)
+			return nil, nil, fmt.Errorf("cfc: wiring: %w", err)
 		}
 	}
 	u := w.Units()
@@ -211,10 +210,10 @@ func (c Config) resolve() ([]layerSpec, error) {
 	for l := 0; l < nl; l++ {
 		ids, err := w.NeuronsOfLayer(l)
 		if err != nil {
-			return nil, fmt.Errorf("cfc: wiring: %w", err)
+			return nil, nil, fmt.Errorf("cfc: wiring: %w", err)
 		}
 		if len(ids) == 0 {
-			return nil, fmt.Errorf("cfc: wiring layer %d has no neurons", l)
+			return nil, nil, fmt.Errorf("cfc: wiring layer %d has no neurons", l)
 		}
 		in := c.InputSize
 		if l > 0 {
@@ -244,8 +243,8 @@ func (c Config) resolve() ([]layerSpec, error) {
 	if c.ProjSize > 0 && specs[nl-1].n != w.OutputDim() {
 		// The reference's projection takes output_dim features but receives
 		// the last layer's state, which fails at its first step.
-		return nil, fmt.Errorf("cfc: proj_size needs the wiring's last layer (%d neurons) to be its %d outputs",
+		return nil, nil, fmt.Errorf("cfc: proj_size needs the wiring's last layer (%d neurons) to be its %d outputs",
 			specs[nl-1].n, w.OutputDim())
 	}
-	return specs, nil
+	return specs, w, nil
 }

@@ -88,15 +88,13 @@ type Model[T Float] struct {
 // biases and the projection, U(-0.1, 0.1) for the LSTM bias and an
 // orthogonal LSTM recurrent matrix.
 func New[T Float](cfg Config, seed uint64) (*Model[T], error) {
-	specs, err := cfg.resolve()
+	specs, built, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
+	cfg.Wiring = built
 	m := &Model[T]{cfg: cfg, lstmInW: -1, lstmInB: -1, lstmRecW: -1, projW: -1, projB: -1,
 		tLCat: -1, tLZ: -1, tCPrev: -1, tCNew: -1}
-	if cfg.Wiring != nil {
-		m.cfg.Wiring = cfg.Wiring.Clone()
-	}
 	off := 0
 	add := func(name string, trainable bool, shape ...int) int {
 		e := Entry{Name: name, Shape: shape, Offset: off, Trainable: trainable}
@@ -190,10 +188,16 @@ func (m *Model[T]) init(specs []layerSpec, rng *rand.Rand) {
 		}
 	}
 	xavier := func(off, out, in int) {
-		uniform(m.Params[off:off+out*in], math.Sqrt(6/float64(in+out)))
+		if out*in > 0 {
+			uniform(m.Params[off:off+out*in], math.Sqrt(6/float64(in+out)))
+		}
 	}
 	linearBias := func(off, out, in int) {
-		uniform(m.Params[off:off+out], 1/math.Sqrt(float64(in)))
+		bound := 0.0 // torch's choice for a Linear without inputs
+		if in > 0 {
+			bound = 1 / math.Sqrt(float64(in))
+		}
+		uniform(m.Params[off:off+out], bound)
 	}
 	for i, L := range m.layers {
 		if L.mask >= 0 {
@@ -258,9 +262,16 @@ func orthogonal[T Float](dst []T, rows, cols int, rng *rand.Rand) {
 	}
 }
 
-// Config returns the configuration the model was built from (with its own
-// copy of the wiring, built).
-func (m *Model[T]) Config() Config { return m.cfg }
+// Config returns the configuration the model was built from, with the
+// model's own built copy of the wiring (a clone: changing it changes
+// nothing).
+func (m *Model[T]) Config() Config {
+	c := m.cfg
+	if c.Wiring != nil {
+		c.Wiring = c.Wiring.Clone()
+	}
+	return c
+}
 
 // InputSize is the number of input features.
 func (m *Model[T]) InputSize() int { return m.cfg.InputSize }
