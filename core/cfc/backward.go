@@ -42,21 +42,29 @@ func (m *Model[T]) Backward(ws *Workspace[T], gy, gh, gc []T, g Gradients[T]) er
 	if !m.cfg.MixedMemory && (gc != nil || g.C0 != nil) {
 		return errors.New("cfc: gc and grad c0 are only for mixed memory (this model has none)")
 	}
-	for _, a := range []struct {
-		name string
-		v    []T
-		axes []axis
-	}{
-		{"gc", gc, []axis{{"batch", b}, st}},
-		{"grad x", g.X, []axis{{"batch", b}, {"steps", t}, {"input", m.cfg.InputSize}}},
-		{"grad h0", g.H0, []axis{{"batch", b}, st}},
-		{"grad c0", g.C0, []axis{{"batch", b}, st}},
-		{"grad elapsed", g.Elapsed, []axis{{"batch", b}, {"steps", t}}},
-	} {
-		if a.v != nil {
-			if err := checkShape(a.name, len(a.v), a.axes...); err != nil {
-				return err
-			}
+	if gc != nil {
+		if err := checkShape("gc", len(gc), axis{"batch", b}, st); err != nil {
+			return err
+		}
+	}
+	if g.X != nil {
+		if err := checkShape("grad x", len(g.X), axis{"batch", b}, axis{"steps", t}, axis{"input", m.cfg.InputSize}); err != nil {
+			return err
+		}
+	}
+	if g.H0 != nil {
+		if err := checkShape("grad h0", len(g.H0), axis{"batch", b}, st); err != nil {
+			return err
+		}
+	}
+	if g.C0 != nil {
+		if err := checkShape("grad c0", len(g.C0), axis{"batch", b}, st); err != nil {
+			return err
+		}
+	}
+	if g.Elapsed != nil {
+		if err := checkShape("grad elapsed", len(g.Elapsed), axis{"batch", b}, axis{"steps", t}); err != nil {
+			return err
 		}
 	}
 	if g.Params != nil && len(g.Params) != len(m.Params) {
@@ -64,9 +72,13 @@ func (m *Model[T]) Backward(ws *Workspace[T], gy, gh, gc []T, g Gradients[T]) er
 	}
 	nw := split(b)
 	ws.ensureWorkers(m, nw, (b+nw-1)/nw, true)
-	machine.Parallel(nw, b, func(w, lo, hi int) {
-		ws.backwardRows(&ws.workers[w], lo, hi, gy, gh, gc, g)
-	})
+	if nw == 1 { // no closure to allocate
+		ws.backwardRows(&ws.workers[0], 0, b, gy, gh, gc, g)
+	} else {
+		machine.Parallel(nw, b, func(w, lo, hi int) {
+			ws.backwardRows(&ws.workers[w], lo, hi, gy, gh, gc, g)
+		})
+	}
 	ws.taped = false
 	if g.Params != nil {
 		ws.paramGrads(nw, gy, g.Params)
@@ -375,11 +387,17 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 		}
 	}
 	jobs := ws.jobs
-	machine.Parallel(machine.Workers(len(jobs)), len(jobs), func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
+	if nj := machine.Workers(len(jobs)); nj == 1 {
+		for i := range jobs {
 			jobs[i].run()
 		}
-	})
+	} else {
+		machine.Parallel(nj, len(jobs), func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				jobs[i].run()
+			}
+		})
+	}
 	for _, L := range m.layers {
 		if L.mask >= 0 {
 			size := L.n * L.cat

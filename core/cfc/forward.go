@@ -33,9 +33,13 @@ func (m *Model[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], pass
 	ws.pack(m)
 	nw := split(in.Batch)
 	ws.ensureWorkers(m, nw, (in.Batch+nw-1)/nw, false)
-	machine.Parallel(nw, in.Batch, func(w, lo, hi int) {
-		ws.forwardRows(&ws.workers[w], lo, hi, out)
-	})
+	if nw == 1 { // no closure to allocate
+		ws.forwardRows(&ws.workers[0], 0, in.Batch, out)
+	} else {
+		machine.Parallel(nw, in.Batch, func(w, lo, hi int) {
+			ws.forwardRows(&ws.workers[w], lo, hi, out)
+		})
+	}
 	ws.taped = pass.Keep
 	return nil
 }
