@@ -302,7 +302,15 @@ type gradJob[T Float] struct {
 	aStep, bStep int
 }
 
-func (j *gradJob[T]) run() {
+// packRows is how many rows of A and B a gradient job transposes at a
+// time: the product then runs as m x n dot products of that length, which
+// gonum's kernels compute faster than the k x m short axpys of a
+// transposed-A product.
+const packRows = 256
+
+// run computes the job, using buf (at least (m+n) x packRows values) to
+// transpose row blocks of A and B.
+func (j *gradJob[T]) run(buf []T) {
 	for r := 0; r < j.reps; r++ {
 		a := j.a[r*j.aStep:]
 		if j.b == nil {
@@ -317,11 +325,45 @@ func (j *gradJob[T]) run() {
 			}
 			continue
 		}
-		beta := T(1)
-		if r == 0 {
-			beta = 0
+		b := j.b[r*j.bStep:]
+		for k0 := 0; k0 < j.k; k0 += packRows {
+			kk := min(packRows, j.k-k0)
+			at, bt := buf[:j.m*kk], buf[j.m*kk:(j.m+j.n)*kk]
+			transpose(at, a[k0*j.lda:], kk, j.m, j.lda)
+			transpose(bt, b[k0*j.ldb:], kk, j.n, j.ldb)
+			beta := T(1)
+			if r == 0 && k0 == 0 {
+				beta = 0
+			}
+			gemmTile(blas.NoTrans, blas.Trans, j.m, j.n, kk, at, kk, bt, kk, beta, j.c, j.ldc)
 		}
-		gemmTile(blas.Trans, blas.NoTrans, j.m, j.n, j.k, a, j.lda, j.b[r*j.bStep:], j.ldb, beta, j.c, j.ldc)
+	}
+}
+
+// transpose writes the rows x cols matrix src (leading dimension ld) into
+// dst as cols x rows, eight source rows at a time so that every write
+// stream is contiguous.
+func transpose[T Float](dst, src []T, rows, cols, ld int) {
+	l0 := 0
+	for ; l0+8 <= rows; l0 += 8 {
+		r0 := src[l0*ld : l0*ld+cols]
+		r1 := src[(l0+1)*ld : (l0+1)*ld+cols]
+		r2 := src[(l0+2)*ld : (l0+2)*ld+cols]
+		r3 := src[(l0+3)*ld : (l0+3)*ld+cols]
+		r4 := src[(l0+4)*ld : (l0+4)*ld+cols]
+		r5 := src[(l0+5)*ld : (l0+5)*ld+cols]
+		r6 := src[(l0+6)*ld : (l0+6)*ld+cols]
+		r7 := src[(l0+7)*ld : (l0+7)*ld+cols]
+		for i := 0; i < cols; i++ {
+			d := (*[8]T)(dst[i*rows+l0:])
+			d[0], d[1], d[2], d[3] = r0[i], r1[i], r2[i], r3[i]
+			d[4], d[5], d[6], d[7] = r4[i], r5[i], r6[i], r7[i]
+		}
+	}
+	for ; l0 < rows; l0++ {
+		for i, v := range src[l0*ld : l0*ld+cols] {
+			dst[i*rows+l0] = v
+		}
 	}
 }
 
@@ -387,14 +429,19 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 		}
 	}
 	jobs := ws.jobs
-	if nj := machine.Workers(len(jobs)); nj == 1 {
+	nj := machine.Workers(len(jobs))
+	ws.packBufs = grow(ws.packBufs, nj)
+	for i := range ws.packBufs {
+		ws.packBufs[i] = grow(ws.packBufs[i], (tileRows+tileCols)*packRows)
+	}
+	if nj == 1 {
 		for i := range jobs {
-			jobs[i].run()
+			jobs[i].run(ws.packBufs[0])
 		}
 	} else {
-		machine.Parallel(nj, len(jobs), func(_, lo, hi int) {
+		machine.Parallel(nj, len(jobs), func(w, lo, hi int) {
 			for i := lo; i < hi; i++ {
-				jobs[i].run()
+				jobs[i].run(ws.packBufs[w])
 			}
 		})
 	}

@@ -74,6 +74,7 @@ type Workspace[T Float] struct {
 	lstmW        []T
 	workers      []worker[T]
 	jobs         []gradJob[T]
+	packBufs     [][]T // per goroutine of the gradient jobs
 }
 
 // worker is one goroutine's scratch, sized for its rows.
