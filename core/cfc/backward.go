@@ -139,8 +139,8 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 					if drop && k > 0 {
 						m.applyDropoutGrad(ws, dz, k, t, b0+i)
 					}
-					for j, a := range pre {
-						pre[j] = dz[j] * activationGrad(m.cfg.Activation, a)
+					for j, d := range pre { // the derivative, left by Forward
+						pre[j] = dz[j] * d
 					}
 				}
 				pw := L.cat
@@ -230,9 +230,8 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 		ta := r[L.tHead+2*L.n : L.tHead+3*L.n]
 		tb := r[L.tHead+3*L.n : L.tHead+4*L.n]
 		for j := range f1 {
-			a := float64(ta[j])
-			g := sigmoid(a*ts + float64(tb[j]))
-			t1, t2 := math.Tanh(float64(f1[j])), math.Tanh(float64(f2[j]))
+			// Forward left [tanh(ff1) | tanh(ff2) | s | time_a].
+			t1, t2, g, a := float64(f1[j]), float64(f2[j]), float64(ta[j]), float64(tb[j])
 			d := float64(dh[j])
 			dt1, dt2, dg := d*(1-g), d*g, d*(t2-t1)
 			if m.cfg.Mode == NoGate {
@@ -273,10 +272,8 @@ func (m *Model[T]) lstmBackward(cur, dh, dc []T, nr int) {
 		z := r[m.tLZ : m.tLZ+4*n]
 		cp, cn := r[m.tCPrev:m.tCPrev+n], r[m.tCNew:m.tCNew+n]
 		for k := 0; k < n; k++ {
-			ia := math.Tanh(float64(z[k]))
-			ig := sigmoid(float64(z[n+k]))
-			fg := sigmoid(float64(z[2*n+k]) + 1)
-			og := sigmoid(float64(z[3*n+k]))
+			// Forward left the gates' values.
+			ia, ig, fg, og := float64(z[k]), float64(z[n+k]), float64(z[2*n+k]), float64(z[3*n+k])
 			tc := math.Tanh(float64(cn[k]))
 			d := float64(dh[i*n+k])
 			dcn := float64(dc[i*n+k]) + d*og*(1-tc*tc)
