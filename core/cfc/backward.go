@@ -88,7 +88,6 @@ func (m *Model[T]) Backward(ws *Workspace[T], gy, gh, gc []T, g Gradients[T]) er
 
 func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g Gradients[T]) {
 	m := ws.model
-	p := m.Params
 	nr, s := b1-b0, m.stride
 	batch, steps := ws.seq.Batch, ws.seq.Steps
 	in, n := m.cfg.InputSize, m.state
@@ -114,7 +113,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 				gyt, ld = gy[(b0*steps+t)*po:], steps*po
 			}
 			if m.projW >= 0 {
-				gemm(blas.NoTrans, blas.NoTrans, nr, last.n, po, gyt, ld, p[m.projW:], last.n, 1, dS[last.sOff:], n)
+				gemm(blas.NoTrans, blas.Trans, nr, last.n, po, gyt, ld, ws.projWT, po, 1, dS[last.sOff:], n)
 			} else {
 				for i := 0; i < nr; i++ {
 					d := dS[i*n+last.sOff : i*n+last.sOff+last.n]
@@ -130,7 +129,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 			L := &m.layers[l]
 			ws.headsBackward(w, L, cur, dS, dts, b0, nr, t)
 			da, db := w.dA, w.dB
-			gemm(blas.NoTrans, blas.NoTrans, nr, L.hw, L.nh, cur[L.tHead:], s, ws.headW[l], L.hw, 0, da, L.hw)
+			gemm(blas.NoTrans, blas.Trans, nr, L.hw, L.nh, cur[L.tHead:], s, ws.headWT[l], L.nh, 0, da, L.hw)
 			for k := len(L.bu) - 1; k >= 0; k-- {
 				bu := L.bu[k]
 				for i := 0; i < nr; i++ {
@@ -147,7 +146,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 				if k > 0 {
 					pw = L.bu[k-1]
 				}
-				gemm(blas.NoTrans, blas.NoTrans, nr, pw, bu, cur[L.tPre[k]:], s, p[L.bbW[k]:], pw, 0, db, pw)
+				gemm(blas.NoTrans, blas.Trans, nr, pw, bu, cur[L.tPre[k]:], s, ws.bbWT[l][k], bu, 0, db, pw)
 				da, db = db, da
 			}
 			// da is now the gradient of [input | h] (nr x cat).
@@ -168,7 +167,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 		if m.cfg.MixedMemory {
 			m.lstmBackward(cur, dPrev, dC, nr)
 			cw := in + n
-			gemm(blas.NoTrans, blas.NoTrans, nr, cw, 4*n, cur[m.tLZ:], s, ws.lstmW, cw, 0, w.dL, cw)
+			gemm(blas.NoTrans, blas.Trans, nr, cw, 4*n, cur[m.tLZ:], s, ws.lstmWT, 4*n, 0, w.dL, cw)
 			for i := 0; i < nr; i++ {
 				dl := w.dL[i*cw : (i+1)*cw]
 				copy(dS[i*n:(i+1)*n], dl[in:])
