@@ -42,6 +42,29 @@ func activate[T Float](act Activation, dst, src []T) {
 	}
 }
 
+// activateGrad writes f(src) into dst and f'(src) over src.
+func activateGrad[T Float](act Activation, dst, src []T) {
+	dst = dst[:len(src)]
+	switch act {
+	case LeCunTanh:
+		for i, a := range src {
+			t := math.Tanh(lecunB * float64(a))
+			dst[i], src[i] = T(lecunA*t), T(lecunA*lecunB*(1-t*t))
+		}
+	case Tanh:
+		for i, a := range src {
+			t := math.Tanh(float64(a))
+			dst[i], src[i] = T(t), T(1-t*t)
+		}
+	default:
+		for i, a := range src {
+			dst[i] = a
+			src[i] = activationGrad(act, a)
+		}
+		activate(act, dst, dst)
+	}
+}
+
 // activationGrad returns f'(a).
 func activationGrad[T Float](act Activation, a T) T {
 	x := float64(a)

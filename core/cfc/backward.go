@@ -88,7 +88,6 @@ func (m *Model[T]) Backward(ws *Workspace[T], gy, gh, gc []T, g Gradients[T]) er
 
 func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g Gradients[T]) {
 	m := ws.model
-	p := m.Params
 	nr, s := b1-b0, m.stride
 	batch, steps := ws.seq.Batch, ws.seq.Steps
 	in, n := m.cfg.InputSize, m.state
@@ -114,7 +113,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 				gyt, ld = gy[(b0*steps+t)*po:], steps*po
 			}
 			if m.projW >= 0 {
-				gemm(blas.NoTrans, blas.NoTrans, nr, last.n, po, gyt, ld, p[m.projW:], last.n, 1, dS[last.sOff:], n)
+				gemm(blas.NoTrans, blas.Trans, nr, last.n, po, gyt, ld, ws.projWT, po, 1, dS[last.sOff:], n)
 			} else {
 				for i := 0; i < nr; i++ {
 					d := dS[i*n+last.sOff : i*n+last.sOff+last.n]
@@ -130,7 +129,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 			L := &m.layers[l]
 			ws.headsBackward(w, L, cur, dS, dts, b0, nr, t)
 			da, db := w.dA, w.dB
-			gemm(blas.NoTrans, blas.NoTrans, nr, L.hw, L.nh, cur[L.tHead:], s, ws.headW[l], L.hw, 0, da, L.hw)
+			gemm(blas.NoTrans, blas.Trans, nr, L.hw, L.nh, cur[L.tHead:], s, ws.headWT[l], L.nh, 0, da, L.hw)
 			for k := len(L.bu) - 1; k >= 0; k-- {
 				bu := L.bu[k]
 				for i := 0; i < nr; i++ {
@@ -139,15 +138,15 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 					if drop && k > 0 {
 						m.applyDropoutGrad(ws, dz, k, t, b0+i)
 					}
-					for j, a := range pre {
-						pre[j] = dz[j] * activationGrad(m.cfg.Activation, a)
+					for j, d := range pre { // the derivative, left by Forward
+						pre[j] = dz[j] * d
 					}
 				}
 				pw := L.cat
 				if k > 0 {
 					pw = L.bu[k-1]
 				}
-				gemm(blas.NoTrans, blas.NoTrans, nr, pw, bu, cur[L.tPre[k]:], s, p[L.bbW[k]:], pw, 0, db, pw)
+				gemm(blas.NoTrans, blas.Trans, nr, pw, bu, cur[L.tPre[k]:], s, ws.bbWT[l][k], bu, 0, db, pw)
 				da, db = db, da
 			}
 			// da is now the gradient of [input | h] (nr x cat).
@@ -168,7 +167,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 		if m.cfg.MixedMemory {
 			m.lstmBackward(cur, dPrev, dC, nr)
 			cw := in + n
-			gemm(blas.NoTrans, blas.NoTrans, nr, cw, 4*n, cur[m.tLZ:], s, ws.lstmW, cw, 0, w.dL, cw)
+			gemm(blas.NoTrans, blas.Trans, nr, cw, 4*n, cur[m.tLZ:], s, ws.lstmWT, 4*n, 0, w.dL, cw)
 			for i := 0; i < nr; i++ {
 				dl := w.dL[i*cw : (i+1)*cw]
 				copy(dS[i*n:(i+1)*n], dl[in:])
@@ -230,9 +229,8 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 		ta := r[L.tHead+2*L.n : L.tHead+3*L.n]
 		tb := r[L.tHead+3*L.n : L.tHead+4*L.n]
 		for j := range f1 {
-			a := float64(ta[j])
-			g := sigmoid(a*ts + float64(tb[j]))
-			t1, t2 := math.Tanh(float64(f1[j])), math.Tanh(float64(f2[j]))
+			// Forward left [tanh(ff1) | tanh(ff2) | s | time_a].
+			t1, t2, g, a := float64(f1[j]), float64(f2[j]), float64(ta[j]), float64(tb[j])
 			d := float64(dh[j])
 			dt1, dt2, dg := d*(1-g), d*g, d*(t2-t1)
 			if m.cfg.Mode == NoGate {
@@ -273,10 +271,8 @@ func (m *Model[T]) lstmBackward(cur, dh, dc []T, nr int) {
 		z := r[m.tLZ : m.tLZ+4*n]
 		cp, cn := r[m.tCPrev:m.tCPrev+n], r[m.tCNew:m.tCNew+n]
 		for k := 0; k < n; k++ {
-			ia := math.Tanh(float64(z[k]))
-			ig := sigmoid(float64(z[n+k]))
-			fg := sigmoid(float64(z[2*n+k]) + 1)
-			og := sigmoid(float64(z[3*n+k]))
+			// Forward left the gates' values.
+			ia, ig, fg, og := float64(z[k]), float64(z[n+k]), float64(z[2*n+k]), float64(z[3*n+k])
 			tc := math.Tanh(float64(cn[k]))
 			d := float64(dh[i*n+k])
 			dcn := float64(dc[i*n+k]) + d*og*(1-tc*tc)
@@ -302,7 +298,15 @@ type gradJob[T Float] struct {
 	aStep, bStep int
 }
 
-func (j *gradJob[T]) run() {
+// packRows is how many rows of A and B a gradient job transposes at a
+// time: the product then runs as m x n dot products of that length, which
+// gonum's kernels compute faster than the k x m short axpys of a
+// transposed-A product.
+const packRows = 256
+
+// run computes the job, using buf (at least (m+n) x packRows values) to
+// transpose row blocks of A and B.
+func (j *gradJob[T]) run(buf []T) {
 	for r := 0; r < j.reps; r++ {
 		a := j.a[r*j.aStep:]
 		if j.b == nil {
@@ -317,11 +321,45 @@ func (j *gradJob[T]) run() {
 			}
 			continue
 		}
-		beta := T(1)
-		if r == 0 {
-			beta = 0
+		b := j.b[r*j.bStep:]
+		for k0 := 0; k0 < j.k; k0 += packRows {
+			kk := min(packRows, j.k-k0)
+			at, bt := buf[:j.m*kk], buf[j.m*kk:(j.m+j.n)*kk]
+			transpose(at, a[k0*j.lda:], kk, j.m, j.lda)
+			transpose(bt, b[k0*j.ldb:], kk, j.n, j.ldb)
+			beta := T(1)
+			if r == 0 && k0 == 0 {
+				beta = 0
+			}
+			gemmTile(blas.NoTrans, blas.Trans, j.m, j.n, kk, at, kk, bt, kk, beta, j.c, j.ldc)
 		}
-		gemmTile(blas.Trans, blas.NoTrans, j.m, j.n, j.k, a, j.lda, j.b[r*j.bStep:], j.ldb, beta, j.c, j.ldc)
+	}
+}
+
+// transpose writes the rows x cols matrix src (leading dimension ld) into
+// dst as cols x rows, eight source rows at a time so that every write
+// stream is contiguous.
+func transpose[T Float](dst, src []T, rows, cols, ld int) {
+	l0 := 0
+	for ; l0+8 <= rows; l0 += 8 {
+		r0 := src[l0*ld : l0*ld+cols]
+		r1 := src[(l0+1)*ld : (l0+1)*ld+cols]
+		r2 := src[(l0+2)*ld : (l0+2)*ld+cols]
+		r3 := src[(l0+3)*ld : (l0+3)*ld+cols]
+		r4 := src[(l0+4)*ld : (l0+4)*ld+cols]
+		r5 := src[(l0+5)*ld : (l0+5)*ld+cols]
+		r6 := src[(l0+6)*ld : (l0+6)*ld+cols]
+		r7 := src[(l0+7)*ld : (l0+7)*ld+cols]
+		for i := 0; i < cols; i++ {
+			d := (*[8]T)(dst[i*rows+l0:])
+			d[0], d[1], d[2], d[3] = r0[i], r1[i], r2[i], r3[i]
+			d[4], d[5], d[6], d[7] = r4[i], r5[i], r6[i], r7[i]
+		}
+	}
+	for ; l0 < rows; l0++ {
+		for i, v := range src[l0*ld : l0*ld+cols] {
+			dst[i*rows+l0] = v
+		}
 	}
 }
 
@@ -387,14 +425,19 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 		}
 	}
 	jobs := ws.jobs
-	if nj := machine.Workers(len(jobs)); nj == 1 {
+	nj := machine.Workers(len(jobs))
+	ws.packBufs = grow(ws.packBufs, nj)
+	for i := range ws.packBufs {
+		ws.packBufs[i] = grow(ws.packBufs[i], (tileRows+tileCols)*packRows)
+	}
+	if nj == 1 {
 		for i := range jobs {
-			jobs[i].run()
+			jobs[i].run(ws.packBufs[0])
 		}
 	} else {
-		machine.Parallel(nj, len(jobs), func(_, lo, hi int) {
+		machine.Parallel(nj, len(jobs), func(w, lo, hi int) {
 			for i := lo; i < hi; i++ {
-				jobs[i].run()
+				jobs[i].run(ws.packBufs[w])
 			}
 		})
 	}

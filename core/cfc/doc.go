@@ -67,14 +67,17 @@
 // Tape. A Forward with Keep stores, for every batch row b and step t, one
 // row of Model.TapeWidth() values at row t*B+b: the inputs of every dense
 // product ([x | h] of the LSTM and of each layer, each backbone layer's
-// output), the pre-activations of the backbone layers, heads and LSTM
-// gates, the memory before and after, and each layer's new state. Memory
+// output), each backbone layer's activation derivative, the heads' values
+// [tanh(ff1) | tanh(ff2) | s | time_a] (pure mode: ff1), the LSTM gates'
+// values, the memory before and after, and each layer's new state. Memory
 // is linear in B x T x (state + backbone). Backward walks the steps back,
-// writing the gradients of the pre-activations over them, then computes
-// every weight gradient as one product over all B x T rows.
+// writing the gradients of the products' outputs over those values, then
+// computes every weight gradient as one product over all B x T rows; it
+// consumes the tape.
 //
 // Dense products go through gonum's BLAS (blas32 for float32, blas64 for
-// float64), batched over the rows one goroutine handles at each step.
+// float64), batched over the rows one goroutine handles at each step; the
+// goroutines split the batch into contiguous blocks.
 //
 // Precision. One generic implementation serves float32 and float64;
 // elementwise functions are evaluated in float64. Sums are taken in a

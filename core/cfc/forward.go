@@ -154,6 +154,7 @@ func (m *Model[T]) lstmForward(ws *Workspace[T], cur []T, nr int) {
 		cp, cn := r[m.tCPrev:m.tCPrev+n], r[m.tCNew:m.tCNew+n]
 		for _, L := range m.layers {
 			h := r[L.tCat+L.in : L.tCat+L.cat]
+			// The gates' values replace their pre-activations.
 			for j := range h {
 				k := L.sOff + j
 				ia := math.Tanh(float64(z[k]))
@@ -163,6 +164,7 @@ func (m *Model[T]) lstmForward(ws *Workspace[T], cur []T, nr int) {
 				c := float64(cp[k])*fg + ia*ig
 				cn[k] = T(c)
 				h[j] = T(math.Tanh(float64(T(c))) * og)
+				z[k], z[n+k], z[2*n+k], z[3*n+k] = T(ia), T(ig), T(fg), T(og)
 			}
 		}
 	}
@@ -188,7 +190,13 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 		for i := 0; i < nr; i++ {
 			r := cur[i*s : (i+1)*s]
 			post := r[L.tPost[k] : L.tPost[k]+bu]
-			activate(m.cfg.Activation, post, r[L.tPre[k]:L.tPre[k]+bu])
+			if ws.pass.Keep {
+				// Backward needs only the derivative: it replaces the
+				// pre-activation.
+				activateGrad(m.cfg.Activation, post, r[L.tPre[k]:L.tPre[k]+bu])
+			} else {
+				activate(m.cfg.Activation, post, r[L.tPre[k]:L.tPre[k]+bu])
+			}
 			if drop && k > 0 {
 				m.applyDropout(ws, post, k, t, b0+i)
 			}
@@ -214,14 +222,18 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 		f2 := r[L.tHead+L.n : L.tHead+2*L.n]
 		ta := r[L.tHead+2*L.n : L.tHead+3*L.n]
 		tb := r[L.tHead+3*L.n : L.tHead+4*L.n]
+		// The heads' values replace their pre-activations, which Backward
+		// does not need: [tanh(ff1) | tanh(ff2) | s | time_a].
 		for j := range h {
-			g := sigmoid(float64(ta[j])*ts + float64(tb[j]))
+			a := ta[j]
+			g := sigmoid(float64(a)*ts + float64(tb[j]))
 			t1, t2 := math.Tanh(float64(f1[j])), math.Tanh(float64(f2[j]))
 			if m.cfg.Mode == NoGate {
 				h[j] = T(t1 + g*t2)
 			} else {
 				h[j] = T(t1*(1-g) + g*t2)
 			}
+			f1[j], f2[j], ta[j], tb[j] = T(t1), T(t2), T(g), a
 		}
 	}
 }

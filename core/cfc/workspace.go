@@ -72,8 +72,16 @@ type Workspace[T Float] struct {
 	// LSTM's [input_map | recurrent_map] weights and bias.
 	headW, headB [][]T
 	lstmW        []T
-	workers      []worker[T]
-	jobs         []gradJob[T]
+	// With Keep, the same weights transposed (in x out), for Backward's
+	// products: per layer the heads' and each backbone layer's, then the
+	// LSTM's and the projection's.
+	headWT   [][]T
+	bbWT     [][][]T
+	lstmWT   []T
+	projWT   []T
+	workers  []worker[T]
+	jobs     []gradJob[T]
+	packBufs [][]T // per goroutine of the gradient jobs
 }
 
 // worker is one goroutine's scratch, sized for its rows.
@@ -172,6 +180,32 @@ func (ws *Workspace[T]) pack(m *Model[T]) {
 			copy(ws.lstmW[r*cw:r*cw+in], p[m.lstmInW+r*in:m.lstmInW+(r+1)*in])
 			copy(ws.lstmW[r*cw+in:(r+1)*cw], p[m.lstmRecW+r*n:m.lstmRecW+(r+1)*n])
 		}
+	}
+	if !ws.pass.Keep {
+		return
+	}
+	ws.headWT = grow(ws.headWT, len(m.layers))
+	ws.bbWT = grow(ws.bbWT, len(m.layers))
+	for i, L := range m.layers {
+		ws.headWT[i] = grow(ws.headWT[i], L.nh*L.hw)
+		transpose(ws.headWT[i], ws.headW[i], L.nh, L.hw, L.hw)
+		ws.bbWT[i] = grow(ws.bbWT[i], len(L.bu))
+		pw := L.cat
+		for k, bu := range L.bu {
+			ws.bbWT[i][k] = grow(ws.bbWT[i][k], bu*pw)
+			transpose(ws.bbWT[i][k], p[L.bbW[k]:], bu, pw, pw)
+			pw = bu
+		}
+	}
+	if m.lstmInW >= 0 {
+		cw := m.cfg.InputSize + m.state
+		ws.lstmWT = grow(ws.lstmWT, 4*m.state*cw)
+		transpose(ws.lstmWT, ws.lstmW, 4*m.state, cw, cw)
+	}
+	if m.projW >= 0 {
+		po := m.cfg.ProjSize
+		ws.projWT = grow(ws.projWT, po*m.outW)
+		transpose(ws.projWT, p[m.projW:], po, m.outW, m.outW)
 	}
 }
 
