@@ -43,32 +43,21 @@ import json
 import statistics
 import time
 
-import numpy as np
-import torch
-
 import kerasncp.torch as KT
 import kerasncp.wirings as KW
 import ncps.torch as NT
 import ncps.wirings as NW
+import numpy as np
+import torch
 
 import kerasncp_go as kg
 import kerasncp_go.torch as GT
 import kerasncp_go.wirings as GW
-
-# name: (wiring constructor name, args, input features, steps, batch)
-CONFIGS = {
-    "A": ("FullyConnected", dict(units=8, output_dim=1), 2, 48, 32),
-    "B": ("NCP", dict(inter_neurons=12, command_neurons=6, motor_neurons=1, sensory_fanout=6, inter_fanout=4,
-                      recurrent_command_synapses=6, motor_fanin=6), 32, 32, 64),
-    "C": ("AutoNCP", dict(units=64, output_size=8), 32, 64, 64),
-    "D": ("FullyConnected", dict(units=256, output_dim=16), 64, 32, 32),
-    "E": ("NCP", dict(inter_neurons=12, command_neurons=6, motor_neurons=1, sensory_fanout=6, inter_fanout=4,
-                      recurrent_command_synapses=6, motor_fanin=6), 32, 1, 1),
-}
+from kerasncp_go.cli.bench import CONFIGS  # the configurations A-E, shared with `kerasncp-go bench`
 
 
 def make_runners(cfg):
-    kind, args, s, t, b = cfg
+    kind, args, s, t, b = cfg.wiring, cfg.args, cfg.inputs, cfg.steps, cfg.batch
     torch.manual_seed(0)
     x = torch.randn(b, t, s)
     if kind == "AutoNCP":
@@ -78,12 +67,12 @@ def make_runners(cfg):
         kw = KW.NCP(a._num_inter_neurons, a._num_command_neurons, a._num_motor_neurons, a._sensory_fanout,
                     a._inter_fanout, a._recurrent_command_synapses, a._motor_fanin, seed=a._seed)
     else:
-        kw = getattr(KW, kind)(**args)
+        kw = cfg.make_wiring(KW)
     with contextlib.redirect_stdout(io.StringIO()):
         kcell = KT.LTCCell(kw, in_features=s)
-    ncps_ltc = NT.LTC(s, getattr(NW, kind)(**args), implicit_param_constraints=False)
-    gcell = kg.LTCCell(getattr(GW, kind)(**args), in_features=s, seed=0)
-    gltc = GT.LTC(s, getattr(GW, kind)(**args), implicit_param_constraints=False)
+    ncps_ltc = NT.LTC(s, cfg.make_wiring(NW), implicit_param_constraints=False)
+    gcell = kg.LTCCell(cfg.make_wiring(GW), in_features=s, seed=0)
+    gltc = GT.LTC(s, cfg.make_wiring(GW), implicit_param_constraints=False)
     xn = x.numpy()
     units = gcell.state_size
 

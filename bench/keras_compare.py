@@ -40,11 +40,14 @@ import subprocess
 import sys
 import time
 
+from kerasncp_go.cli.bench import CONFIGS as _SHARED  # configurations A-E, shared with `kerasncp-go bench`
+from kerasncp_go.cli.bench import BenchConfig
+
+#: The Keras tutorial's sine-wave model, and configurations B and C.
 CONFIGS = {
-    "sine": ("FullyConnected", dict(units=8, output_dim=1), 2, 48, 1),
-    "B": ("NCP", dict(inter_neurons=12, command_neurons=6, motor_neurons=1, sensory_fanout=6, inter_fanout=4,
-                      recurrent_command_synapses=6, motor_fanin=6), 32, 32, 64),
-    "C": ("AutoNCP", dict(units=64, output_size=8), 32, 64, 64),
+    "sine": BenchConfig("FullyConnected", dict(units=8, output_dim=1), 2, 48, 1),
+    "B": _SHARED["B"],
+    "C": _SHARED["C"],
 }
 
 # label: (TF_USE_LEGACY_KERAS, implementation)
@@ -69,18 +72,19 @@ def worker(impl: str) -> None:
     models = {}
 
     def build(name):
-        kind, args, s, t, b = CONFIGS[name]
+        cfg = CONFIGS[name]
+        kind, s, t, b = cfg.wiring, cfg.inputs, cfg.steps, cfg.batch
         rng = np.random.default_rng(0)
         if impl == "reference":
             import tf_keras as keras
 
-            wiring = getattr(NW if kind == "AutoNCP" else KW, kind)(**args)
+            wiring = cfg.make_wiring(NW if kind == "AutoNCP" else KW)
             layer = keras.layers.RNN(KT.LTCCell(wiring), return_sequences=True)
         else:
             from kerasncp_go import wirings as GW
             from kerasncp_go.tf import LTC, LTCCell, keras
 
-            wiring = getattr(GW, kind)(**args)
+            wiring = cfg.make_wiring(GW)
             layer = LTC(wiring, return_sequences=True) if impl == "ltc" else keras.layers.RNN(
                 LTCCell(wiring), return_sequences=True)
         model = keras.Sequential([keras.Input((t, s)), layer])

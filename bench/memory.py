@@ -33,7 +33,8 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 y, _ = m(x)
 y.square().mean().backward()
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"impl": impl, "before_mib": before / 1024, "peak_mib": after / 1024, "step_mib": (after - before) / 1024}))
+print(json.dumps({"impl": impl, "before_mib": before / 1024, "peak_mib": after / 1024,
+                  "step_mib": (after - before) / 1024}))
 """
 
 

@@ -11,16 +11,16 @@ import io
 import statistics
 import time
 
-import numpy as np
-import torch
-
 import kerasncp.torch as KT
 import kerasncp.wirings as KW
 import ncps.torch as NT
 import ncps.wirings as NW
+import numpy as np
+import torch
 
 import kerasncp_go as kg
 import kerasncp_go.wirings as GW
+from kerasncp_go.cli.bench import CONFIGS
 
 
 def main():
@@ -29,13 +29,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=15)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    args = (12, 6, 1, 6, 4, 6, 6)
+    cfg = CONFIGS["E"]
     with contextlib.redirect_stdout(io.StringIO()):
-        kcell = KT.LTCCell(KW.NCP(*args), in_features=32)
-    ncell = NT.LTCCell(NW.NCP(*args), in_features=32)
-    gcell = kg.LTCCell(GW.NCP(*args), in_features=32, seed=0)
-    x = np.random.default_rng(0).normal(size=(1, 32)).astype(np.float32)
-    h = np.zeros((1, 19), np.float32)
+        kcell = KT.LTCCell(cfg.make_wiring(KW), in_features=cfg.inputs)
+    ncell = NT.LTCCell(cfg.make_wiring(NW), in_features=cfg.inputs)
+    gcell = kg.LTCCell(cfg.make_wiring(GW), in_features=cfg.inputs, seed=0)
+    x = np.random.default_rng(0).normal(size=(cfg.batch, cfg.inputs)).astype(np.float32)
+    h = np.zeros((cfg.batch, gcell.state_size), np.float32)
     xt, ht = torch.from_numpy(x), torch.from_numpy(h)
 
     def go():

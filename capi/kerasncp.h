@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 /* Bumped on every incompatible change of this header. */
-#define KNCP_ABI_VERSION 1
+#define KNCP_ABI_VERSION 2
 
 /* Error codes. */
 #define KNCP_OK 0
@@ -62,6 +62,25 @@ extern "C" {
 #define KNCP_NEURON_MOTOR 0
 #define KNCP_NEURON_COMMAND 1
 #define KNCP_NEURON_INTER 2
+
+/* Wiring kinds (the "kind" of kncp_wiring_new's JSON in brackets). */
+#define KNCP_WIRING_CUSTOM 0          /* "wiring" */
+#define KNCP_WIRING_FULLY_CONNECTED 1 /* "fully_connected" */
+#define KNCP_WIRING_RANDOM 2          /* "random" */
+#define KNCP_WIRING_NCP 3             /* "ncp" */
+#define KNCP_WIRING_AUTONCP 4         /* "autoncp" */
+
+/* What kncp_wiring_info reports about a wiring. */
+typedef struct {
+    int64_t units;                  /* neurons */
+    int64_t input_dim;              /* input features; 0: unknown (not built) */
+    int64_t output_dim;             /* motor neurons; 0: unset */
+    int64_t num_layers;             /* 3 for NCP and AutoNCP, else 1 */
+    int64_t synapse_count;          /* synapses between neurons */
+    int64_t sensory_synapse_count;  /* synapses from input features */
+    int32_t kind;                   /* KNCP_WIRING_* */
+    int32_t built;                  /* 1 once input_dim is known, else 0 */
+} kncp_wiring_info_t;
 
 /* Parameters of an LTC cell, in the reference's creation order. */
 #define KNCP_P_GLEAK 0
@@ -187,7 +206,9 @@ int32_t kncp_debug_panic(char *err, size_t errlen);
 /* Creates a wiring from a JSON object: {"kind": "wiring" | "fully_connected"
  * | "random" | "ncp" | "autoncp", ...the reference constructor's keyword
  * arguments}, e.g. {"kind": "ncp", "inter_neurons": 12, ..., "seed": 22222}.
- * Omitted arguments take the reference's defaults. What kncp_wiring_config
+ * Omitted or null arguments take the reference's defaults. Decoding is
+ * strict: an unknown key, or a value of the wrong JSON type (2.5, "3" or
+ * true for an integer), is KNCP_ERR_VALUE naming the key. What kncp_wiring_config
  * writes is accepted too, except for custom wirings (kind "wiring", whose
  * configuration holds no synapses): "input_dim" (when not null) builds the
  * wiring, and "units" and "output_dim" must match the wiring made. Returns KNCP_OK
@@ -221,11 +242,9 @@ int32_t kncp_wiring_add_synapse(uint64_t h, int64_t src, int64_t dest, int64_t p
 int32_t kncp_wiring_add_sensory_synapse(uint64_t h, int64_t src, int64_t dest, int64_t polarity,
                                         char *err, size_t errlen);
 
-/* Writes 7 values into info: units, input_dim (0: unknown), output_dim
- * (0: unset), num_layers, synapse_count, sensory_synapse_count, and the
- * wiring kind (0 wiring, 1 fully_connected, 2 random, 3 ncp, 4 autoncp).
- * Returns KNCP_OK. */
-int32_t kncp_wiring_info(uint64_t h, int64_t *info, char *err, size_t errlen);
+/* Fills *info (not NULL) with the wiring's sizes, counts and kind. Returns
+ * KNCP_OK, KNCP_ERR_HANDLE or KNCP_ERR_VALUE. */
+int32_t kncp_wiring_info(uint64_t h, kncp_wiring_info_t *info, char *err, size_t errlen);
 
 /* Copies the adjacency (units*units entries) or sensory adjacency
  * (input_dim*units) matrix into dst, whose length n must match. Returns
@@ -283,6 +302,15 @@ int32_t kncp_ltc_backward(uint64_t tape, kncp_buf gy, kncp_buf gh,
 
 /* Frees a forward tape. Returns KNCP_ERR_HANDLE if it is not live. */
 int32_t kncp_tape_free(uint64_t tape, char *err, size_t errlen);
+
+/* Writes into *out (not NULL) the bytes of memory a taped kncp_ltc_forward
+ * keeps for the backward pass of a cell of dtype KNCP_FLOAT32 or
+ * KNCP_FLOAT64 with `units` neurons and `ode_unfolds` unfolds over batch
+ * sequences of `steps` steps (a double: it may exceed what int64 counts).
+ * kncp_ltc_forward refuses a tape larger than the process's memory.
+ * Returns KNCP_OK, KNCP_ERR_TYPE (dtype) or KNCP_ERR_VALUE. */
+int32_t kncp_ltc_tape_bytes(int32_t dtype, int64_t units, int32_t ode_unfolds, int64_t batch, int64_t steps,
+                            double *out, char *err, size_t errlen);
 
 /* Clamps w, sensory_w, cm and gleak of the cell's parameters at zero, in
  * place (the reference's apply_weight_constraints). Returns KNCP_OK. */

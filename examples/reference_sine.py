@@ -36,12 +36,11 @@ import io
 import statistics
 import time
 
-import numpy as np
-import torch
-
 import kerasncp.torch as KT
 import kerasncp.wirings as KW
 import ncps.wirings as NW
+import numpy as np
+import torch
 
 import kerasncp_go as kg
 from kerasncp_go import wirings as GW

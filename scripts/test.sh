@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: Go (the core tests run both the AVX2 assembly and the
-# portable kernels), then pytest against the reference packages. Installs
+# portable kernels), the Python static checks (ruff, mypy), then pytest
+# against the reference packages (and the README's examples). Installs
 # what it needs (Go modules, the test virtualenv with keras-ncp 2.1.0,
 # ncps 1.0.1, torch, tensorflow) on first use.
 set -euo pipefail
@@ -12,13 +13,22 @@ echo "== go vet"
 go vet ./...
 GOARCH=arm64 go vet ./core/ ./wiring/...   # the portable-kernel build
 
+echo "== staticcheck"
+go tool staticcheck ./...   # pinned in go.mod's tool block
+
 echo "== go test"
 go test ./...
 
 echo "== build libkerasncp"
 bash scripts/build-lib.sh >/dev/null
 
-echo "== pytest"
+echo "== ruff (rules in pyproject.toml [tool.ruff])"
+"$venv/bin/ruff" check .
+
+echo "== mypy (the package; pyproject.toml [tool.mypy])"
+"$venv/bin/mypy"
+
+echo "== pytest (tests_py/test_readme.py runs the README's code blocks)"
 export PYTHONPATH="$here/python${PYTHONPATH:+:$PYTHONPATH}"
 export TF_CPP_MIN_LOG_LEVEL=2
 "$venv/bin/python" -m pytest -q tests_py "$@"

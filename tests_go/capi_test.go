@@ -66,10 +66,11 @@ func TestWiringThroughABIMatchesGo(t *testing.T) {
 	want(t, r, d.OK, "")
 	defer d.WiringFree(h)
 	want(t, d.WiringBuild(h, 20), d.OK, "")
-	info, r := d.WiringInfo(h)
+	info, r := d.GetWiringInfo(h)
 	want(t, r, d.OK, "")
 	// NCP(10,10,8,6,6,4,6).build(20): 112 synapses, 120 sensory (REFERENCE.md 1.7).
-	if info != [7]int64{28, 20, 8, 3, 112, 120, 3} {
+	if info != (d.WiringInfo{Units: 28, InputDim: 20, OutputDim: 8, NumLayers: 3, SynapseCount: 112,
+		SensorySynapseCount: 120, Kind: d.KindNCP, Built: true}) {
 		t.Errorf("info = %v", info)
 	}
 	adj, r := d.WiringAdjacency(h, 28*28)
@@ -84,9 +85,9 @@ func TestWiringThroughABIMatchesGo(t *testing.T) {
 	want(t, d.WiringAddSynapse(h, 28, 0, 1), d.Value, "src must be in [0, units=28), got 28")
 	want(t, d.WiringAddSynapse(h, 0, 0, 2), d.Value, "polarity must be -1 or 1, got 2")
 	want(t, d.WiringBuild(h, 21), d.Value, "input_dim=20")
-	cfg, n, r := d.WiringConfig(h, 8)
+	_, n, r := d.WiringConfig(h, 8)
 	want(t, r, d.Value, "needs")
-	cfg, _, r = d.WiringConfig(h, int(n)+1)
+	cfg, _, r := d.WiringConfig(h, int(n)+1)
 	want(t, r, d.OK, "")
 	if !strings.Contains(cfg, `"seed":22222`) || !strings.Contains(cfg, `"inter_neurons":10`) {
 		t.Errorf("config = %s", cfg)
@@ -157,10 +158,10 @@ func TestWiringConfigRoundTrip(t *testing.T) {
 		want(t, r, d.OK, "")
 		h2, r := d.WiringNew(text)
 		want(t, r, d.OK, "")
-		info, _ := d.WiringInfo(h)
-		info2, _ := d.WiringInfo(h2)
-		a, _ := d.WiringAdjacency(h, int(info[0]*info[0]))
-		a2, _ := d.WiringAdjacency(h2, int(info[0]*info[0]))
+		info, _ := d.GetWiringInfo(h)
+		info2, _ := d.GetWiringInfo(h2)
+		a, _ := d.WiringAdjacency(h, int(info.Units*info.Units))
+		a2, _ := d.WiringAdjacency(h2, int(info.Units*info.Units))
 		if info != info2 || !slices.Equal(a, a2) {
 			t.Errorf("%s: the round trip through %s changed the wiring", cfg, text)
 		}

@@ -62,16 +62,14 @@ import sys
 import zipfile
 import zlib
 
-import numpy as np
-
-import torch
-import tensorflow as tf
-
-import kerasncp.wirings
-import kerasncp.torch
 import kerasncp.tf
-import ncps.wirings
+import kerasncp.torch
+import kerasncp.wirings
 import ncps.torch
+import ncps.wirings
+import numpy as np
+import tensorflow as tf
+import torch
 
 torch.set_num_threads(1)
 tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -322,7 +320,9 @@ def perturb(params, rng, implicit):
         p["sensory_w"] = p["sensory_w"] * factor("sensory_w", 0.3, 2.5)
         p["cm"] = p["cm"] * factor("cm", 0.5, 3.0)
         p["gleak"] = p["gleak"] * factor("gleak", 0.3, 2.0)
-    sign = lambda name: rng.choice([-1.0, 1.0], size=p[name].shape)
+    def sign(name):
+        return rng.choice([-1.0, 1.0], size=p[name].shape)
+
     if "input_w" in p:
         p["input_w"] = factor("input_w", 0.5, 1.5) * sign("input_w")
     if "input_b" in p:
@@ -394,7 +394,7 @@ def run_torch(spec, data, rng):
     gh = torch.tensor(data["gh"], dtype=tdtype)
     loss = (y * gy).sum() + (h * gh).sum()
     grads = torch.autograd.grad(loss, leaves, allow_unused=True)
-    grads = [np.zeros(l.shape) if g is None else g.numpy() for l, g in zip(leaves, grads)]
+    grads = [np.zeros(leaf.shape) if g is None else g.numpy() for leaf, g in zip(leaves, grads)]
 
     out = {
         "adjacency": wiring.adjacency_matrix,
@@ -473,8 +473,8 @@ def run_tf(spec, data, rng):
         loss = tf.reduce_sum(y * gy) + tf.reduce_sum(h * gh)
     leaves = [variables[k] for k in trainable] + extra
     grads = tape.gradient(loss, leaves)
-    grads = [np.zeros(l.shape) if g is None else tf.convert_to_tensor(g).numpy()
-             for l, g in zip(leaves, grads)]
+    grads = [np.zeros(leaf.shape) if g is None else tf.convert_to_tensor(g).numpy()
+             for leaf, g in zip(leaves, grads)]
     names = ["grad_" + k for k in trainable] + ["grad_x", "grad_h0"]
     if spec["irregular"]:
         names.append("grad_elapsed")
@@ -552,7 +552,9 @@ def sanity_check(spec, arrays, rng):
     max |ref - model|), and the largest normalized directional-derivative discrepancy
     |fd - sum(grad * d)| / sum(|grad * d|).
     """
-    f64 = lambda a: np.asarray(a, dtype=np.float64)
+    def f64(a):
+        return np.asarray(a, dtype=np.float64)
+
     p = {k: f64(arrays[k]) for k in PARAM_ORDER if k in arrays}
     x, h0 = f64(arrays["x"]), f64(arrays["h0"])
     elapsed = f64(arrays["elapsed"]) if "elapsed" in arrays else None
@@ -581,7 +583,7 @@ def sanity_check(spec, arrays, rng):
         d = rng.standard_normal(g.shape)
         step = 1e-5
 
-        def shifted(s):
+        def shifted(s, target=target, d=d):
             pp, xx, hh, ee = dict(p), x, h0, elapsed
             if target == "x":
                 xx = x + s * d

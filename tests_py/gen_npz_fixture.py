@@ -37,11 +37,10 @@ import io
 import pathlib
 import zipfile
 
-import numpy as np
-import torch
-
 import ncps.torch
 import ncps.wirings
+import numpy as np
+import torch
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "core" / "testdata"
 
@@ -60,7 +59,7 @@ def savez(path, arrays, compression):
 def perturb(module, gen):
     """Move every trainable parameter off its initial value, in place."""
     with torch.no_grad():
-        for name, p in module.named_parameters():
+        for p in module.parameters():
             if p.requires_grad:
                 p.add_(0.1 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
 

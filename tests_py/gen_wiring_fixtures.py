@@ -51,10 +51,9 @@ import sys
 import zipfile
 from importlib import metadata
 
-import numpy as np
-
 import kerasncp.wirings as kw
 import ncps.wirings as nw
+import numpy as np
 
 GENERATOR = "tests_py/gen_wiring_fixtures.py"
 DEFAULT_OUT_DIR = os.path.join("tests_go", "testdata", "wirings")
@@ -383,11 +382,11 @@ def try_build(module, cfg):
     """Return (stage, exception) of the first failure, or (None, wiring)."""
     try:
         w = make_wiring(module, cfg)
-    except Exception as e:  # noqa: BLE001 - we record whatever the reference raises
+    except Exception as e:
         return "construct", e
     try:
         w.build(cfg["input_dim"])
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return "build", e
     return None, w
 

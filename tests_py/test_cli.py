@@ -4,8 +4,8 @@ bench, loading a saved model into every LTC implementation, and bad input
 (one line on stderr, a non-zero exit, no traceback)."""
 
 import contextlib
-import io
 import importlib.util
+import io
 import json
 import os
 import subprocess
@@ -20,10 +20,10 @@ import torch
 
 import kerasncp_go as kg
 import kerasncp_go.torch as GT
+from conftest import ROOT, rel_err
 from kerasncp_go import wirings as W
 from kerasncp_go.cli import load_model
 from kerasncp_go.train import save_model, sine_task
-from conftest import ROOT, rel_err
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

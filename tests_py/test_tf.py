@@ -68,7 +68,7 @@ else:
     import tensorflow as tf
 
     from kerasncp_go import wirings as GW
-    from kerasncp_go.tf import LTC, LTCCell, FLAVOUR, keras, live_tapes
+    from kerasncp_go.tf import FLAVOUR, LTC, LTCCell, keras, live_tapes
 
 PARITY_FWD, PARITY_GRAD, PARITY_TRAIN = 1e-5, 1e-4, 1e-3
 
@@ -226,7 +226,7 @@ def _worker(outdir):
             weights = {short(w): w.numpy() for w in ref.weights}
             x, e, gy, gh = case_data(kind, irregular, cell.state_size, cell.motor_size)
 
-            def call_of(model):
+            def call_of(model, irregular=irregular):
                 return lambda xs: model(xs if irregular else xs[0])
 
             want = grads_of(call_of(ref), ref.weights, x, e, gy, gh, irregular)
@@ -358,7 +358,7 @@ if MODE == "worker":
 # pytest (Keras 3).
 # -----------------------------------------------------------------------------
 
-class _Worker:  # noqa: E303
+class _Worker:
     """The tf-keras worker process, started once, in the background."""
 
     proc = None
@@ -502,7 +502,7 @@ def test_mixed_memory_layer_takes_regular_and_irregular_calls():
     ones = np.ones((2, 5, 1), np.float32)
     for first in ("regular", "irregular"):
         layer = LTC(GW.AutoNCP(8, 2), mixed_memory=True, return_sequences=True)
-        calls = [lambda: layer(x), lambda: layer([x, ones])]
+        calls = [lambda layer=layer: layer(x), lambda layer=layer: layer([x, ones])]
         a, b = (calls[0](), calls[1]()) if first == "regular" else (calls[1](), calls[0]())
         assert rel_err(a, b) <= 1e-6, first  # elapsed 1 is the regular step
 
@@ -736,7 +736,8 @@ def test_malformed_inputs():
     ltc = LTC(GW.FullyConnected(4))
     with pytest.raises(ValueError, match=r"pair \(inputs, elapsed_time\), got a list of 3"):
         ltc([tf.zeros((2, 5, 3))] * 3)
-    with pytest.raises(ValueError, match=r"elapsed_time must have shape \(batch, steps\)"):
+    # One rule for every binding (kerasncp_go._rules.elapsed_shape), one message naming the argument.
+    with pytest.raises(ValueError, match=r"elapsed_time must be a scalar or have shape \(batch, steps\)"):
         ltc([tf.zeros((2, 5, 3)), tf.ones((2, 5, 2))])
     with pytest.raises(ValueError, match=r"initial_state must have shape \(batch, 4\)"):
         ltc(tf.zeros((2, 5, 3)), initial_state=tf.zeros((2, 3)))
@@ -746,10 +747,41 @@ def test_malformed_inputs():
         ltc(tf.zeros((2, 5, 3)), initial_state=tf.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"initialization_ranges\['vleak'\] must be finite"):
         LTCCell(GW.FullyConnected(4), initialization_ranges={"vleak": (float("nan"), 1.0)})
-    with pytest.raises(ValueError, match="elapsed must be broadcastable"):
+    with pytest.raises(ValueError, match=r"elapsed_time must be broadcastable to \(batch=2, steps=5\)"):
         ltc([tf.zeros((2, 5, 3)), tf.ones((2, 4))])
     with pytest.raises(NotImplementedError, match="masks are not supported"):
         ltc(tf.zeros((2, 5, 3)), mask=tf.ones((2, 5), tf.bool))
+
+
+def test_elapsed_times_follow_the_one_rule():
+    """The Keras layers apply kerasncp_go._rules like the NumPy and torch
+    bindings. Changed: LTC takes (steps,), (batch,) and (batch, 1) elapsed
+    times (it took (batch, steps[, 1]) and scalars only), and every layer
+    rejects times that are not finite and > 0 (they computed before)."""
+    ltc = LTC(GW.FullyConnected(4, 2), return_sequences=True)
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype(np.float32)
+    full = np.full((2, 5), 0.5, np.float32)
+    want = ltc([x, full]).numpy()
+    for e in (full[..., None], full[0], full[:, 0], full[:, :1]):
+        np.testing.assert_array_equal(ltc([x, e]).numpy(), want, err_msg=str(e.shape))
+    cell = LTCCell(GW.FullyConnected(4))
+    cell.build((None, 3))
+    h = [tf.zeros((2, 4))]
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        e = full.copy()
+        e[1, 2] = bad
+        with pytest.raises(ValueError, match="elapsed_time must be finite and > 0"):
+            ltc([x, e])
+        with pytest.raises(ValueError, match="elapsed_time must be finite and > 0"):
+            cell((x[:, 0], tf.constant([[1.0], [bad]])), h)
+
+    @tf.function
+    def graph(x, e):
+        return ltc([x, e])
+
+    # In a graph the NumPy layer checks the values when the graph runs.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="elapsed must be finite and > 0"):
+        graph(tf.constant(x), tf.constant(np.zeros((2, 5), np.float32)))
 
 
 def test_bad_constructor_arguments():

@@ -19,6 +19,7 @@ from torch import nn
 import kerasncp_go.torch as GT
 import kerasncp_go.wirings as GW
 from conftest import rel_err
+from kerasncp_go.torch._function import LTCSequence
 
 
 def _pair(kind, args, input_dim):
@@ -158,7 +159,7 @@ def test_gradcheck_float64():
     # Every parameter, through the autograd Function's inputs.
     cell = GT.LTCCell(GW.Random(5, 2, 0.4), in_features=3).double()
     assert torch.autograd.gradcheck(
-        lambda *ps: GT._LTCSequence.apply(cell, True, x, torch.zeros(2, 5, dtype=torch.float64), None, *ps)[0],
+        lambda *ps: LTCSequence.apply(cell, True, x, torch.zeros(2, 5, dtype=torch.float64), None, *ps)[0],
         tuple(p.detach().clone().requires_grad_(p.requires_grad) for p in cell._params.values()))
 
 

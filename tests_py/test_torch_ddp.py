@@ -26,7 +26,7 @@ def test_ddp_two_processes_match_single_process(tmp_path):
                                start_method="spawn")
             break
         except mp.ProcessRaisedException as e:
-            if attempt == 2 or "address already in use" not in str(e).lower() and "EADDRINUSE" not in str(e):
+            if attempt == 2 or ("address already in use" not in str(e).lower() and "EADDRINUSE" not in str(e)):
                 raise
     model = ddp_worker.make_model()
     x, y = ddp_worker.data()

@@ -280,3 +280,74 @@ def test_no_handle_leak():
     del w
     gc.collect()
     assert kg._lib.live_handles() == before
+
+
+# -- one serialisation (issue 11): get_config, pickle and the C ABI share Go's form
+
+
+def test_get_config_equals_the_references_for_the_same_arguments():
+    # ncps 1.0.1 returns exactly these dicts (NCP has no seed there: ours adds it).
+    for ours, ref in ((W.FullyConnected(5), N.FullyConnected(5)), (W.Random(5, 2, 0.3, 4), N.Random(5, 2, 0.3, 4)),
+                      (W.AutoNCP(12, 3, seed=9), N.AutoNCP(12, 3, seed=9))):
+        assert ours.get_config() == ref.get_config()
+    ncp = W.NCP(3, 2, 1, 1, 1, 1, 1, seed=5).get_config()
+    ref = N.NCP(3, 2, 1, 1, 1, 1, 1, seed=5).get_config()
+    assert list(ncp) == list(ref) and ncp["seed"] == 5
+    assert all(ncp[k] == ref[k] for k in ref if not isinstance(ref[k], list) and k != "seed")
+
+
+def test_get_config_comes_from_the_go_configuration():
+    w = W.Random(6, None, 0.25, 2**63 + 5)
+    go = w._go_config()
+    assert go["kind"] == "random" and go["random_seed"] == 2**63 + 5 and go["sparsity_level"] == 0.25
+    assert w.get_config() == {"units": 6, "output_dim": 6, "sparsity_level": 0.25, "random_seed": 2**63 + 5}
+    # The Go form goes back into kncp_wiring_new as it is, built when input_dim is set.
+    w.build(3)
+    from kerasncp_go.wirings import _config
+    clone = W.Wiring.__new__(W.Random)
+    clone._adopt(_config.new_handle(w._go_config()))
+    np.testing.assert_array_equal(clone.sensory_adjacency_matrix, w.sensory_adjacency_matrix)
+
+
+def test_go_form_is_strict():
+    from kerasncp_go.wirings import _config
+    for cfg, msg in (({"kind": "random", "units": "3"}, 'units must be an integer, got "3"'),
+                     ({"kind": "random", "units": 2.5}, "units must be an integer, got 2.5"),
+                     ({"kind": "random", "units": True}, "units must be an integer, got true"),
+                     ({"kind": "fully_connected", "units": 3, "colour": 1}, 'unexpected argument "colour"'),
+                     ({"kind": "autoncp", "units": 12, "output_size": 3, "seed": -1}, "seed must be an integer")):
+        with pytest.raises(ValueError, match=msg):
+            _config.new_handle(cfg)
+
+
+def test_pickle_after_set_output_dim_and_module_path():
+    w = W.NCP(5, 4, 3, 3, 2, 3, 2, seed=4)
+    w.build(3)
+    w.set_output_dim(2)
+    data = pickle.dumps(w)
+    assert b"kerasncp_go.wirings" in data and b"_kinds" not in data and b"_base" not in data
+    back = pickle.loads(data)
+    assert type(back) is W.NCP and back.get_config() == w.get_config() and back.input_dim == 3
+    np.testing.assert_array_equal(back.adjacency_matrix, w.adjacency_matrix)
+    np.testing.assert_array_equal(back.sensory_adjacency_matrix, w.sensory_adjacency_matrix)
+
+
+def test_wiring_info_is_a_struct():
+    from kerasncp_go import _lib
+    w = W.AutoNCP(12, 3)
+    info = w._info()
+    assert isinstance(info, _lib.WiringInfo)
+    assert (info.units, info.output_dim, info.num_layers, info.kind, info.built) == (12, 3, 3, _lib.WIRING_AUTONCP, 0)
+    w.build(2)
+    assert w._info().built == 1 and w.is_built()
+    assert _lib.ABI_VERSION == 2 == _lib.lib.kncp_abi_version()
+
+
+def test_tape_bytes_comes_from_go():
+    from kerasncp_go import _lib
+    f32 = _lib.tape_bytes(_lib.FLOAT32, 12, 6, 16, 100)
+    assert f32 > 0 and _lib.tape_bytes(_lib.FLOAT64, 12, 6, 16, 100) == 2 * f32
+    with pytest.raises(ValueError, match="units must be in"):
+        _lib.tape_bytes(_lib.FLOAT32, 0, 6, 1, 1)
+    with pytest.raises(TypeError, match="dtype must be float32"):
+        _lib.tape_bytes(7, 4, 6, 1, 1)

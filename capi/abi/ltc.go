@@ -343,3 +343,26 @@ func kncp_ltc_apply_constraints(c *C.kncp_ltc_cell, err *C.char, errlen C.size_t
 	}
 	return C.KNCP_OK
 }
+
+//export kncp_ltc_tape_bytes
+func kncp_ltc_tape_bytes(dtype C.int32_t, units C.int64_t, unfolds C.int32_t, batch, steps C.int64_t, out *C.double,
+	err *C.char, errlen C.size_t) (rc C.int32_t) {
+	defer guard(&rc, err, errlen)
+	if out == nil {
+		return finish(fmt.Errorf("kerasncp: out must not be NULL"), err, errlen)
+	}
+	if units < 1 || units > 1<<20 || unfolds < 1 || unfolds > 100000 || batch < 1 || batch > 1<<30 || steps < 1 || steps > 1<<30 {
+		return finish(fmt.Errorf("kerasncp: units must be in [1, 1048576], ode_unfolds in [1, 100000], batch and steps in [1, 2**30], got %d, %d, %d and %d",
+			int64(units), int32(unfolds), int64(batch), int64(steps)), err, errlen)
+	}
+	sh, o := core.Shape{Units: int(units)}, core.Options{ODEUnfolds: int(unfolds)}
+	switch dtype {
+	case C.KNCP_FLOAT32:
+		*out = C.double((&core.Cell[float32]{Shape: sh, Opts: o}).TapeBytes(int(batch), int(steps)))
+	case C.KNCP_FLOAT64:
+		*out = C.double((&core.Cell[float64]{Shape: sh, Opts: o}).TapeBytes(int(batch), int(steps)))
+	default:
+		return finish(errf(C.KNCP_ERR_TYPE, "kerasncp: dtype must be float32 (0) or float64 (1), got %d", int32(dtype)), err, errlen)
+	}
+	return C.KNCP_OK
+}

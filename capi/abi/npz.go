@@ -7,7 +7,6 @@ package abi
 import "C"
 
 import (
-	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/kerasncp-go/kerasncp-go/core"
+	"github.com/kerasncp-go/kerasncp-go/npz"
 	"github.com/kerasncp-go/kerasncp-go/wiring"
 )
 
@@ -26,21 +26,13 @@ func kncp_wiring_npz(h C.uint64_t, out **C.uint8_t, outlen *C.int64_t, err *C.ch
 			return fmt.Errorf("kerasncp: out and outlen must not be NULL")
 		}
 		var b bytes.Buffer
-		z := zip.NewWriter(&b)
-		add := func(name string, data []byte) error {
-			f, err := z.Create(name + ".npy")
-			if err != nil {
-				return err
-			}
-			_, err = f.Write(data)
-			return err
-		}
+		z := npz.NewWriter(&b)
 		u := w.Units()
-		if err := add("adjacency_matrix", core.EncodeNPY(w.Adjacency(), []int{u, u})); err != nil {
+		if err := npz.Add(z, "adjacency_matrix", w.Adjacency(), []int{u, u}); err != nil {
 			return err
 		}
 		if w.IsBuilt() {
-			if err := add("sensory_adjacency_matrix", core.EncodeNPY(w.SensoryAdjacency(), []int{w.InputDim(), u})); err != nil {
+			if err := npz.Add(z, "sensory_adjacency_matrix", w.SensoryAdjacency(), []int{w.InputDim(), u}); err != nil {
 				return err
 			}
 		}
@@ -161,7 +153,7 @@ func forwardNPZ[T core.Float](pb, xb []byte, o npzOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	xs, shape, err := core.DecodeNPY[T](xb)
+	xs, shape, err := npz.DecodeNPY[T](xb)
 	if err != nil {
 		return nil, errf(C.KNCP_ERR_FORMAT, "kerasncp: x_npy %v", err)
 	}
@@ -174,5 +166,5 @@ func forwardNPZ[T core.Float](pb, xb []byte, o npzOptions) ([]byte, error) {
 	if err := cell.Forward(&ws, core.Sequence[T]{Batch: b, Steps: t, X: xs}, core.Output[T]{Y: y, AllSteps: true}, false); err != nil {
 		return nil, err
 	}
-	return core.EncodeNPY(y, []int{b, t, sh.Motor}), nil
+	return npz.EncodeNPY(y, []int{b, t, sh.Motor}), nil
 }

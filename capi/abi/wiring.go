@@ -7,12 +7,8 @@ package abi
 import "C"
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
-	"strconv"
 	"sync"
 	"unsafe"
 
@@ -24,201 +20,6 @@ import (
 type wiringBox struct {
 	mu sync.Mutex
 	w  *wiring.Wiring
-}
-
-// argSpec lists a kind's keyword arguments with their defaults (nil:
-// required).
-type argSpec struct {
-	name string
-	def  any
-}
-
-var kindArgs = map[wiring.Kind][]argSpec{
-	wiring.Custom:         {{"units", nil}},
-	wiring.FullyConnected: {{"units", nil}, {"output_dim", nil_}, {"erev_init_seed", uint64(wiring.DefaultErevInitSeed)}, {"self_connections", true}},
-	wiring.Random:         {{"units", nil}, {"output_dim", nil_}, {"sparsity_level", 0.0}, {"random_seed", uint64(wiring.DefaultRandomSeed)}},
-	wiring.NCP: {{"inter_neurons", nil}, {"command_neurons", nil}, {"motor_neurons", nil}, {"sensory_fanout", nil},
-		{"inter_fanout", nil}, {"recurrent_command_synapses", nil}, {"motor_fanin", nil}, {"seed", uint64(wiring.DefaultNCPSeed)}},
-	wiring.AutoNCP: {{"units", nil}, {"output_size", nil}, {"sparsity_level", 0.5}, {"seed", uint64(wiring.DefaultNCPSeed)}},
-}
-
-func ptr(n int) *int { return &n }
-
-// trailingData reports whether anything but white space follows the value
-// dec has decoded from text.
-func trailingData(dec *json.Decoder, text []byte) bool {
-	return len(bytes.TrimSpace(text[dec.InputOffset():])) > 0
-}
-
-// nil_ marks an optional argument whose default is the reference's None.
-var nil_ = struct{}{}
-
-// derivedArgs are the keys kncp_wiring_config writes besides the
-// constructor's arguments; kncp_wiring_new accepts them back (input_dim
-// builds the wiring, units and output_dim must match what it gets).
-type derivedArgs struct {
-	units, inputDim, outputDim *int
-}
-
-// parseConfig turns a JSON object of reference keyword arguments into a
-// wiring.Config, naming the offending argument in every error.
-func parseConfig(text []byte) (wiring.Config, derivedArgs, error) {
-	var d derivedArgs
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.UseNumber()
-	var raw map[string]any
-	if err := dec.Decode(&raw); err != nil {
-		return wiring.Config{}, d, errf(C.KNCP_ERR_FORMAT, "kerasncp: wiring configuration is not a JSON object: %v", err)
-	}
-	if trailingData(dec, text) {
-		return wiring.Config{}, d, errf(C.KNCP_ERR_FORMAT, "kerasncp: wiring configuration: unexpected data after the object")
-	}
-	kindName, _ := raw["kind"].(string)
-	kind := wiring.Kind(kindName)
-	specs, ok := kindArgs[kind]
-	if !ok {
-		return wiring.Config{}, d, fmt.Errorf("kerasncp: wiring kind must be one of \"wiring\", \"fully_connected\", \"random\", \"ncp\", \"autoncp\", got %q", kindName)
-	}
-	known := map[string]bool{"kind": true}
-	for _, s := range specs {
-		known[s.name] = true
-	}
-	for _, a := range []struct {
-		name string
-		dst  **int
-	}{{"units", &d.units}, {"input_dim", &d.inputDim}, {"output_dim", &d.outputDim}} {
-		if known[a.name] {
-			continue // a constructor argument of this kind
-		}
-		if _, ok := raw[a.name]; ok && kind == wiring.Custom {
-			// Its configuration has no synapses: rebuilding from it would
-			// silently give an empty wiring.
-			return wiring.Config{}, d, fmt.Errorf("kerasncp: a custom wiring cannot be rebuilt from its configuration (%q given): it holds no synapses; use kncp_wiring_from_matrices", a.name)
-		}
-		known[a.name] = true
-		if v, ok := raw[a.name]; ok && v != nil {
-			n, err := toInt(v)
-			if err != nil {
-				return wiring.Config{}, d, fmt.Errorf("kerasncp: %s must be an integer or null, got %v", a.name, v)
-			}
-			*a.dst = &n
-		}
-	}
-	var extra []string
-	for k := range raw {
-		if !known[k] {
-			extra = append(extra, k)
-		}
-	}
-	if len(extra) > 0 {
-		sort.Strings(extra)
-		return wiring.Config{}, d, fmt.Errorf("kerasncp: unexpected argument %q for a %s wiring", extra[0], kind)
-	}
-	cfg := wiring.Config{Kind: kind}
-	for _, s := range specs {
-		v, present := raw[s.name]
-		if !present || v == nil {
-			if s.def == nil {
-				return wiring.Config{}, d, fmt.Errorf("kerasncp: missing required argument %q for a %s wiring", s.name, kind)
-			}
-			if s.def == nil_ {
-				continue
-			}
-			v = s.def
-		}
-		if err := setArg(&cfg, s.name, v); err != nil {
-			return wiring.Config{}, d, err
-		}
-	}
-	return cfg, d, nil
-}
-
-func setArg(cfg *wiring.Config, name string, v any) error {
-	switch name {
-	case "self_connections":
-		b, ok := v.(bool)
-		if !ok {
-			return fmt.Errorf("kerasncp: self_connections must be a bool, got %v", v)
-		}
-		cfg.SelfConnections = b
-		return nil
-	case "sparsity_level":
-		f, err := toFloat(v)
-		if err != nil {
-			return fmt.Errorf("kerasncp: sparsity_level must be a number, got %v", v)
-		}
-		cfg.SparsityLevel = f
-		return nil
-	case "erev_init_seed", "random_seed", "seed":
-		u, err := toUint64(v)
-		if err != nil {
-			return fmt.Errorf("kerasncp: %s must be an integer in [0, 2**64-1] (NCP and AutoNCP: [0, 2**32-1]), got %v", name, v)
-		}
-		cfg.Seed = u
-		return nil
-	}
-	n, err := toInt(v)
-	if err != nil {
-		return fmt.Errorf("kerasncp: %s must be an integer, got %v", name, v)
-	}
-	switch name {
-	case "units":
-		cfg.Units = n
-	case "output_dim", "output_size":
-		cfg.OutputDim = n
-		if name == "output_dim" && n == 0 {
-			return fmt.Errorf("kerasncp: output_dim must be >= 1 (or None for all units), got 0")
-		}
-	case "inter_neurons":
-		cfg.InterNeurons = n
-	case "command_neurons":
-		cfg.CommandNeurons = n
-	case "motor_neurons":
-		cfg.MotorNeurons = n
-	case "sensory_fanout":
-		cfg.SensoryFanout = n
-	case "inter_fanout":
-		cfg.InterFanout = n
-	case "recurrent_command_synapses":
-		cfg.RecurrentCommandSynapses = n
-	case "motor_fanin":
-		cfg.MotorFanin = n
-	}
-	return nil
-}
-
-func toInt(v any) (int, error) {
-	switch x := v.(type) {
-	case json.Number:
-		n, err := strconv.ParseInt(string(x), 10, 64)
-		if err != nil || n > math.MaxInt32 || n < math.MinInt32 {
-			return 0, fmt.Errorf("not a 32-bit integer")
-		}
-		return int(n), nil
-	case int:
-		return x, nil
-	}
-	return 0, fmt.Errorf("not an integer")
-}
-
-func toUint64(v any) (uint64, error) {
-	switch x := v.(type) {
-	case json.Number:
-		return strconv.ParseUint(string(x), 10, 64)
-	case uint64:
-		return x, nil
-	}
-	return 0, fmt.Errorf("not an integer")
-}
-
-func toFloat(v any) (float64, error) {
-	switch x := v.(type) {
-	case json.Number:
-		return x.Float64()
-	case float64:
-		return x, nil
-	}
-	return 0, fmt.Errorf("not a number")
 }
 
 func newWiringHandle(w *wiring.Wiring, out *C.uint64_t) {
@@ -358,19 +159,28 @@ func kncp_wiring_add_sensory_synapse(h C.uint64_t, src, dest, pol C.int64_t, err
 	}), err, errlen)
 }
 
-var kindCodes = map[wiring.Kind]int64{wiring.Custom: 0, wiring.FullyConnected: 1, wiring.Random: 2, wiring.NCP: 3, wiring.AutoNCP: 4}
+var kindCodes = map[wiring.Kind]C.int32_t{wiring.Custom: C.KNCP_WIRING_CUSTOM, wiring.FullyConnected: C.KNCP_WIRING_FULLY_CONNECTED,
+	wiring.Random: C.KNCP_WIRING_RANDOM, wiring.NCP: C.KNCP_WIRING_NCP, wiring.AutoNCP: C.KNCP_WIRING_AUTONCP}
 
 //export kncp_wiring_info
-func kncp_wiring_info(h C.uint64_t, info *C.int64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
+func kncp_wiring_info(h C.uint64_t, info *C.kncp_wiring_info_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
 	defer guard(&rc, err, errlen)
+	if info == nil {
+		return finish(fmt.Errorf("kerasncp: info must not be NULL"), err, errlen)
+	}
 	return finish(withWiring(h, func(w *wiring.Wiring) error {
-		if info == nil {
-			return fmt.Errorf("kerasncp: info must not be NULL")
+		*info = C.kncp_wiring_info_t{
+			units:                 C.int64_t(w.Units()),
+			input_dim:             C.int64_t(w.InputDim()),
+			output_dim:            C.int64_t(w.OutputDim()),
+			num_layers:            C.int64_t(w.NumLayers()),
+			synapse_count:         C.int64_t(w.SynapseCount()),
+			sensory_synapse_count: C.int64_t(w.SensorySynapseCount()),
+			kind:                  kindCodes[w.Kind()],
 		}
-		d := unsafe.Slice((*int64)(unsafe.Pointer(info)), 7)
-		d[0], d[1], d[2] = int64(w.Units()), int64(w.InputDim()), int64(w.OutputDim())
-		d[3], d[4], d[5] = int64(w.NumLayers()), int64(w.SynapseCount()), int64(w.SensorySynapseCount())
-		d[6] = kindCodes[w.Kind()]
+		if w.IsBuilt() {
+			info.built = 1
+		}
 		return nil
 	}), err, errlen)
 }
@@ -449,36 +259,6 @@ func kncp_wiring_neuron_type(h C.uint64_t, id C.int64_t, typ *C.int32_t, err *C.
 			wiring.Inter: C.KNCP_NEURON_INTER}[t]
 		return nil
 	}), err, errlen)
-}
-
-// configJSON is the wiring's constructor arguments under the reference's
-// names, plus its dimensions.
-func configJSON(w *wiring.Wiring) ([]byte, error) {
-	c := w.Config()
-	m := map[string]any{"kind": string(c.Kind), "units": w.Units(), "input_dim": nullIfZero(w.InputDim()),
-		"output_dim": nullIfZero(w.OutputDim())}
-	switch c.Kind {
-	case wiring.FullyConnected:
-		m["output_dim"] = nullIfZero(c.OutputDim)
-		m["erev_init_seed"], m["self_connections"] = c.Seed, c.SelfConnections
-	case wiring.Random:
-		m["output_dim"] = nullIfZero(c.OutputDim)
-		m["sparsity_level"], m["random_seed"] = c.SparsityLevel, c.Seed
-	case wiring.NCP:
-		m["inter_neurons"], m["command_neurons"], m["motor_neurons"] = c.InterNeurons, c.CommandNeurons, c.MotorNeurons
-		m["sensory_fanout"], m["inter_fanout"] = c.SensoryFanout, c.InterFanout
-		m["recurrent_command_synapses"], m["motor_fanin"], m["seed"] = c.RecurrentCommandSynapses, c.MotorFanin, c.Seed
-	case wiring.AutoNCP:
-		m["output_size"], m["sparsity_level"], m["seed"] = c.OutputDim, c.SparsityLevel, c.Seed
-	}
-	return json.Marshal(m)
-}
-
-func nullIfZero(n int) any {
-	if n == 0 {
-		return nil
-	}
-	return n
 }
 
 //export kncp_wiring_config

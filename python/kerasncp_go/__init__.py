@@ -3,15 +3,35 @@
 A drop-in for keras-ncp (``import kerasncp``): ``kerasncp_go.wirings`` has the
 same wiring classes with bit-identical matrices, ``kerasncp_go.torch`` and
 ``kerasncp_go.tf`` the same LTC cells, and :class:`LTCCell` runs the cell on
-NumPy arrays. To run an unmodified keras-ncp script on the Go kernels::
+NumPy arrays. ``kerasncp_go.torch`` and ``kerasncp_go.tf`` are imported on
+first use (``kerasncp_go.torch.LTC`` works after ``import kerasncp_go``), so
+that importing the package needs neither framework. To run an unmodified
+keras-ncp script on the Go kernels::
 
     python -m kerasncp_go.compat script.py
 """
 
+import importlib
+from typing import Any, List
+
 from . import wirings
-from ._lib import NCPError, version as library_version
+from ._lib import NCPError
+from ._lib import version as library_version
 from .ltc import LTCCell
 
 __version__ = "0.1.0"
 
 __all__ = ["wirings", "LTCCell", "NCPError", "library_version", "__version__"]
+
+#: Subpackages that import a framework: loaded when first looked up.
+_LAZY = ("torch", "tf")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f"{__name__}.{name}")  # also binds it on this module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -16,14 +16,16 @@ import os
 import sys
 import threading
 from ctypes import POINTER, c_char_p, c_double, c_int32, c_int64, c_size_t, c_uint8, c_uint64, c_void_p
+from typing import Any, Callable, List
 
 #: Must equal KNCP_ABI_VERSION of the library.
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 # Error codes (kerasncp.h).
 OK, ERR_VALUE, ERR_TYPE, ERR_HANDLE, ERR_INTERNAL, ERR_FORMAT = 0, 1, 2, 3, 4, 5
 FLOAT32, FLOAT64 = 0, 1
 MAP_AFFINE, MAP_LINEAR, MAP_NONE = 0, 1, 2
+WIRING_CUSTOM, WIRING_FULLY_CONNECTED, WIRING_RANDOM, WIRING_NCP, WIRING_AUTONCP = 0, 1, 2, 3, 4
 NUM_PARAMS = 17
 
 #: Parameter names in the order of the KNCP_P_* indices (the reference's
@@ -114,6 +116,21 @@ class CfCParam(ctypes.Structure):
     ]
 
 
+class WiringInfo(ctypes.Structure):
+    """kncp_wiring_info_t: what kncp_wiring_info reports about a wiring."""
+
+    _fields_ = [
+        ("units", c_int64),
+        ("input_dim", c_int64),
+        ("output_dim", c_int64),
+        ("num_layers", c_int64),
+        ("synapse_count", c_int64),
+        ("sensory_synapse_count", c_int64),
+        ("kind", c_int32),
+        ("built", c_int32),
+    ]
+
+
 def _library_path() -> str:
     env = os.environ.get("KERASNCP_GO_LIBRARY")
     if env:
@@ -144,7 +161,8 @@ def _load() -> ctypes.CDLL:
     return lib
 
 
-lib = _load()
+#: The library (a _Forked stand-in in a forked child).
+lib: Any = _load()
 
 #: Why every call fails in a child made by fork() without exec.
 FORK_MESSAGE = (
@@ -166,7 +184,7 @@ class _Forked:
 
 #: Functions to call in a forked child, after lib is replaced (modules that
 #: keep their own references to library functions register here).
-after_fork_in_child = []
+after_fork_in_child: List[Callable[[], None]] = []
 
 
 def _forked() -> None:
@@ -219,8 +237,8 @@ _declare("kncp_wiring_set_output_dim", c_int32, c_uint64, c_int64)
 _declare("kncp_wiring_add_synapse", c_int32, c_uint64, c_int64, c_int64, c_int64)
 # int32_t kncp_wiring_add_sensory_synapse(uint64_t h, int64_t src, int64_t dest, int64_t polarity, char *err, size_t errlen);
 _declare("kncp_wiring_add_sensory_synapse", c_int32, c_uint64, c_int64, c_int64, c_int64)
-# int32_t kncp_wiring_info(uint64_t h, int64_t *info, char *err, size_t errlen);
-_declare("kncp_wiring_info", c_int32, c_uint64, _p_i64)
+# int32_t kncp_wiring_info(uint64_t h, kncp_wiring_info_t *info, char *err, size_t errlen);
+_declare("kncp_wiring_info", c_int32, c_uint64, POINTER(WiringInfo))
 # int32_t kncp_wiring_adjacency(uint64_t h, int32_t *dst, int64_t n, char *err, size_t errlen);
 _declare("kncp_wiring_adjacency", c_int32, c_uint64, c_void_p, c_int64)
 # int32_t kncp_wiring_sensory_adjacency(uint64_t h, int32_t *dst, int64_t n, char *err, size_t errlen);
@@ -240,6 +258,9 @@ _declare("kncp_ltc_forward", c_int32, POINTER(LTCCellDesc), c_int64, c_int64, Bu
 _declare("kncp_ltc_backward", c_int32, c_uint64, Buf, Buf, POINTER(Buf), Buf, Buf, Buf)
 # int32_t kncp_tape_free(uint64_t tape, char *err, size_t errlen);
 _declare("kncp_tape_free", c_int32, c_uint64)
+# int32_t kncp_ltc_tape_bytes(int32_t dtype, int64_t units, int32_t ode_unfolds, int64_t batch, int64_t steps,
+#     double *out, char *err, size_t errlen);
+_declare("kncp_ltc_tape_bytes", c_int32, c_int32, c_int64, c_int32, c_int64, c_int64, POINTER(c_double))
 # int32_t kncp_ltc_apply_constraints(const kncp_ltc_cell *cell, char *err, size_t errlen);
 _declare("kncp_ltc_apply_constraints", c_int32, POINTER(LTCCellDesc))
 # int32_t kncp_wiring_npz(uint64_t h, uint8_t **out, int64_t *outlen, char *err, size_t errlen);
@@ -310,6 +331,14 @@ def take_buffer(ptr, n: int) -> bytes:
         return ctypes.string_at(ptr, n)
     finally:
         lib.kncp_buffer_free(ptr)
+
+
+def tape_bytes(dtype: int, units: int, ode_unfolds: int, batch: int, steps: int) -> int:
+    """Bytes a taped forward pass keeps for its backward pass (Go's
+    core.Cell.TapeBytes); dtype is FLOAT32 or FLOAT64."""
+    out = c_double()
+    call("kncp_ltc_tape_bytes", dtype, units, ode_unfolds, batch, steps, ctypes.byref(out))
+    return int(out.value)
 
 
 def version() -> str:

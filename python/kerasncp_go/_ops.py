@@ -3,7 +3,8 @@
 It makes inputs contiguous in the cell's dtype, checks shapes (naming the
 argument in every error), keeps every array alive across the call, allocates
 outputs, and wraps forward tapes so that their Go memory is released.
-Framework bindings (torch, tf) call only this module.
+Framework bindings (torch, tf) call only this module and :mod:`._rules`
+(what the options, elapsed times and parameters must be).
 """
 
 from __future__ import annotations
@@ -11,98 +12,24 @@ from __future__ import annotations
 import ctypes
 import threading
 import weakref
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 from . import _lib
+from ._rules import (
+    NON_NEGATIVE,
+    PARAM_ORDER,
+    TRAINABLE,
+    check_elapsed_values,
+    check_ode_unfolds,
+    dtype_code,
+    elapsed_shape,
+    param_shapes,
+)
 
-MAPPINGS = {"affine": _lib.MAP_AFFINE, "linear": _lib.MAP_LINEAR, None: _lib.MAP_NONE, "none": _lib.MAP_NONE}
-DTYPES = {np.dtype(np.float32): _lib.FLOAT32, np.dtype(np.float64): _lib.FLOAT64}
-class MissingCell(AttributeError):
-    """A cell of the reference kerasncp-go does not implement (CfC): an
-    AttributeError naming it, so that hasattr() and getattr(..., default)
-    work. (``from ... import CfC`` turns it into Python's ImportError.)"""
-
-
-#: core.MaxODEUnfolds.
-MAX_ODE_UNFOLDS = 100000
-
-#: Default initial ranges of the reference (uniform draws).
-DEFAULT_INIT_RANGES = {
-    "gleak": (0.001, 1.0), "vleak": (-0.2, 0.2), "cm": (0.4, 0.6),
-    "w": (0.001, 1.0), "sigma": (3, 8), "mu": (0.3, 0.8),
-    "sensory_w": (0.001, 1.0), "sensory_sigma": (3, 8), "sensory_mu": (0.3, 0.8),
-}
-
-
-def mapping_code(value, name: str) -> int:
-    """The KNCP_MAP_* code of a mapping name ("affine", "linear", None)."""
-    try:
-        return MAPPINGS[value]
-    except (KeyError, TypeError):
-        raise ValueError(f"{name} must be 'affine', 'linear' or None, got {value!r}") from None
-
-
-def check_options(input_mapping, output_mapping, ode_unfolds, epsilon) -> Tuple[int, int, int, float]:
-    """The cell options every binding takes, checked: (input mapping code,
-    output mapping code, ode_unfolds, epsilon).
-
-    Raises:
-        ValueError: naming the first bad option.
-    """
-    in_code = mapping_code(input_mapping, "input_mapping")
-    out_code = mapping_code(output_mapping, "output_mapping")
-    if (isinstance(ode_unfolds, bool) or not isinstance(ode_unfolds, (int, np.integer))
-            or not 1 <= ode_unfolds <= MAX_ODE_UNFOLDS):
-        raise ValueError(f"ode_unfolds must be an int in [1, {MAX_ODE_UNFOLDS}], got {ode_unfolds!r}")
-    if not (float(epsilon) >= 0 and np.isfinite(epsilon)):
-        raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
-    return in_code, out_code, int(ode_unfolds), float(epsilon)
-
-
-def build_wiring(wiring, in_features) -> None:
-    """Builds wiring for in_features (when given) and checks it is built,
-    as the reference's torch cells do.
-
-    Raises:
-        ValueError: the number of input features is unknown, or conflicts.
-    """
-    if in_features is not None:
-        wiring.build(in_features)
-    if not wiring.is_built():
-        raise ValueError("Wiring error! Unknown number of input features. Please pass the parameter "
-                         "'in_features' or call the 'wiring.build()'.")
-
-
-def dtype_code(dtype) -> Tuple[np.dtype, int]:
-    dt = np.dtype(dtype)
-    if dt not in DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    return dt, DTYPES[dt]
-
-
-def param_shapes(units: int, sensory: int, motor: int, input_mapping: int, output_mapping: int) -> Dict[str, tuple]:
-    """Names and shapes of a cell's parameters, in the reference's order."""
-    shapes = {
-        "gleak": (units,), "vleak": (units,), "cm": (units,),
-        "sigma": (units, units), "mu": (units, units), "w": (units, units), "erev": (units, units),
-        "sensory_sigma": (sensory, units), "sensory_mu": (sensory, units),
-        "sensory_w": (sensory, units), "sensory_erev": (sensory, units),
-        "sparsity_mask": (units, units), "sensory_sparsity_mask": (sensory, units),
-    }
-    if input_mapping != _lib.MAP_NONE:
-        shapes["input_w"] = (sensory,)
-        if input_mapping == _lib.MAP_AFFINE:
-            shapes["input_b"] = (sensory,)
-    if output_mapping != _lib.MAP_NONE:
-        shapes["output_w"] = (motor,)
-        if output_mapping == _lib.MAP_AFFINE:
-            shapes["output_b"] = (motor,)
-    return shapes
-
-
-TRAINABLE = tuple(n for n in _lib.PARAM_NAMES if not n.endswith("sparsity_mask"))
+__all__ = ["as_array", "addr", "buf", "CellSpec", "GradLayout", "Tape", "elapsed_array", "forward", "step",
+           "apply_constraints", "forward_npz", "params_to_npz", "wiring_to_npz"]
 
 
 def as_array(x, dtype: np.dtype, name: str) -> np.ndarray:
@@ -127,7 +54,7 @@ def addr(a: np.ndarray) -> int:
     this is about five times faster than a.ctypes.data, which remains the
     fallback (read-only or empty arrays)."""
     try:
-        return _addressof(_from_buffer(a))
+        return _addressof(_from_buffer(a))  # type: ignore[arg-type]  # ndarray has the buffer protocol
     except (TypeError, ValueError, BufferError):
         return a.ctypes.data
 
@@ -152,10 +79,9 @@ class CellSpec:
         desc = _lib.LTCCellDesc()
         desc.dtype, desc.units, desc.sensory, desc.motor = code, units, sensory, motor
         desc.input_mapping, desc.output_mapping = input_mapping, output_mapping
-        if not 1 <= ode_unfolds <= MAX_ODE_UNFOLDS:  # the C field is 32 bits wide
-            raise ValueError(f"ode_unfolds must be an int in [1, {MAX_ODE_UNFOLDS}], got {ode_unfolds!r}")
-        desc.ode_unfolds, desc.epsilon, desc.implicit_constraints = int(ode_unfolds), float(epsilon), int(bool(implicit))
-        for i, name in enumerate(_lib.PARAM_NAMES):
+        desc.ode_unfolds = check_ode_unfolds(ode_unfolds)  # the C field is 32 bits wide
+        desc.epsilon, desc.implicit_constraints = float(epsilon), int(bool(implicit))
+        for i, name in enumerate(PARAM_ORDER):
             if name not in self.shapes:
                 continue
             if name not in params:
@@ -197,7 +123,7 @@ class GradLayout:
         if irregular:
             entries.append(("elapsed", -1, (batch, steps)))
         if params:
-            entries += [(n, i, spec.shapes[n]) for i, n in enumerate(_lib.PARAM_NAMES)
+            entries += [(n, i, spec.shapes[n]) for i, n in enumerate(PARAM_ORDER)
                         if n in spec.shapes and n in TRAINABLE]
         self.names = tuple(e[0] for e in entries)
         self.shapes = tuple(e[2] for e in entries)
@@ -285,39 +211,25 @@ def _free_tape(handle: int) -> None:
         pass
 
 
-def elapsed_shape(shape: Tuple[int, ...], batch: int, steps: int) -> Tuple[int, ...]:
-    """The shape to view elapsed times of `shape` as before broadcasting them
-    to (batch, steps): (batch, steps, 1) drops its last axis; a 1-D array
-    gives one time per step when its length is the step count (first, as
-    ncps's time-major LTC reads timespans[t]), else one per sample when it
-    is the batch size. Every binding applies this one rule."""
-    shape = tuple(shape)
-    if len(shape) == 3 and shape[-1] == 1:
-        return shape[:2]
-    if len(shape) == 1:
-        if shape[0] == steps:
-            return (1, steps)
-        if shape[0] == batch:
-            return (batch, 1)
-    return shape
-
-
-def elapsed_array(elapsed, batch: int, steps: int, dtype) -> Optional[np.ndarray]:
+def elapsed_array(elapsed, batch: int, steps: int, dtype, name: str = "elapsed") -> Optional[np.ndarray]:
     """Per-sample, per-step elapsed times (batch, steps), or None for the
-    regular 1.0. Accepts a scalar, (steps,), (batch,), (batch, 1),
-    (batch, steps), (batch, steps, 1) or anything broadcastable to (batch,
-    steps) (see elapsed_shape)."""
+    regular 1.0, from a scalar or any shape :func:`._rules.elapsed_shape`
+    accepts.
+
+    Raises:
+        ValueError: a shape that does not fit, or a time that is not finite
+            and > 0.
+    """
     if elapsed is None:
         return None
     if isinstance(elapsed, (int, float, np.number)) or np.ndim(elapsed) == 0:
         e = float(elapsed)
+        check_elapsed_values(e, name)
         return None if e == 1.0 else np.full((batch, steps), e, dtype=dtype)
-    e = as_array(elapsed, dtype, "elapsed")
-    try:
-        return np.ascontiguousarray(np.broadcast_to(e.reshape(elapsed_shape(e.shape, batch, steps)),
-                                                    (batch, steps)), dtype=dtype)
-    except ValueError:
-        raise ValueError(f"elapsed must be broadcastable to (batch={batch}, steps={steps}), got shape {e.shape}") from None
+    a = as_array(elapsed, dtype, name)
+    a = np.ascontiguousarray(np.broadcast_to(a.reshape(elapsed_shape(a.shape, batch, steps, name)), (batch, steps)))
+    check_elapsed_values(a, name)
+    return a
 
 
 _scratch = threading.local()
@@ -366,9 +278,12 @@ def _run(spec: CellSpec, xa: np.ndarray, ha: Optional[np.ndarray], ea: Optional[
     return y, h
 
 
-def forward(spec: CellSpec, x, h0=None, elapsed=None, all_steps: bool = True, keep: bool = False
-            ) -> Tuple[np.ndarray, np.ndarray, Optional[Tape]]:
+def forward(spec: CellSpec, x, h0=None, elapsed=None, all_steps: bool = True, keep: bool = False,
+            elapsed_name: str = "elapsed") -> Tuple[np.ndarray, np.ndarray, Optional[Tape]]:
     """Runs the cell over x (batch, steps, sensory) in one Go call.
+
+    elapsed: elapsed times (see :func:`elapsed_array`), or None for 1.0;
+    elapsed_name names them in errors.
 
     Returns:
         (y, h, tape): outputs (batch, steps, motor) or, when all_steps is
@@ -387,7 +302,7 @@ def forward(spec: CellSpec, x, h0=None, elapsed=None, all_steps: bool = True, ke
         ha = as_array(h0, dt, "h0")
         if ha.shape != (b, spec.units):
             raise ValueError(f"h0 must have shape (batch={b}, units={spec.units}), got {ha.shape}")
-    ea = None if elapsed is None else elapsed_array(elapsed, b, t, dt)
+    ea = None if elapsed is None else elapsed_array(elapsed, b, t, dt, elapsed_name)
     if not keep:
         y, h = _run(spec, xa, ha, ea, b, t, all_steps, None)
         return y, h, None
@@ -404,10 +319,6 @@ def step(spec: CellSpec, x: np.ndarray, h0: Optional[np.ndarray]) -> Tuple[np.nd
     return _run(spec, x, h0, None, x.shape[0], 1, False, None)
 
 
-#: The parameters explicit constraints clamp at zero.
-CONSTRAINED = ("w", "sensory_w", "cm", "gleak")
-
-
 def apply_constraints(spec: CellSpec) -> None:
     """Clamps w, sensory_w, cm and gleak at zero in place.
 
@@ -415,62 +326,10 @@ def apply_constraints(spec: CellSpec) -> None:
         ValueError: one of them is a read-only array (Go would write into
             it regardless, or fault on a read-only memory map).
     """
-    for n in CONSTRAINED:
+    for n in NON_NEGATIVE:
         if not spec.arrays[n].flags.writeable:
             raise ValueError(f"parameter {n} is a read-only array; apply_weight_constraints clamps it in place")
     _lib.call("kncp_ltc_apply_constraints", ctypes.byref(spec.desc))
-
-
-def init_params(adjacency: np.ndarray, sensory: np.ndarray, motor: int, input_mapping: int, output_mapping: int,
-                dtype, rng: np.random.Generator, ranges: Optional[Mapping[str, Sequence[float]]] = None
-                ) -> Dict[str, np.ndarray]:
-    """Initial parameters in the reference's order and ranges: uniform draws,
-    erev = polarities, masks = |polarities|, mapping weights 1, biases 0.
-
-    Raises:
-        ValueError: an unknown name in ranges, a negative lower bound for a
-            non-negative parameter, or lo > hi.
-    """
-    dt = np.dtype(dtype)
-    r = dict(DEFAULT_INIT_RANGES)
-    for k, v in (ranges or {}).items():
-        if k not in r:
-            raise ValueError(f"initialization_ranges: unknown parameter {k!r}; known: {sorted(r)}")
-        try:
-            if np.ndim(v) == 0:
-                v = (v, v)
-            if len(v) != 2:
-                raise ValueError
-            lo, hi = float(v[0]), float(v[1])
-        except (TypeError, ValueError):
-            raise ValueError(f"initialization_ranges[{k!r}] must be a number or a (low, high) pair, got {v!r}") from None
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ValueError(f"initialization_ranges[{k!r}] must be finite, got ({lo}, {hi})")
-        if lo > hi:
-            raise ValueError(f"initialization_ranges[{k!r}]: lower bound {lo} is above upper bound {hi}")
-        if k in ("gleak", "cm", "w", "sensory_w") and lo < 0:
-            raise ValueError(f"initialization_ranges[{k!r}]: {k} must be non-negative, got lower bound {lo}")
-        r[k] = (lo, hi)
-    units = adjacency.shape[0]
-    shapes = param_shapes(units, sensory.shape[0], motor, input_mapping, output_mapping)
-    out: Dict[str, np.ndarray] = {}
-    for name, shape in shapes.items():
-        if name == "erev":
-            out[name] = adjacency.astype(dt)
-        elif name == "sensory_erev":
-            out[name] = sensory.astype(dt)
-        elif name == "sparsity_mask":
-            out[name] = np.abs(adjacency).astype(dt)
-        elif name == "sensory_sparsity_mask":
-            out[name] = np.abs(sensory).astype(dt)
-        elif name in ("input_w", "output_w"):
-            out[name] = np.ones(shape, dt)
-        elif name in ("input_b", "output_b"):
-            out[name] = np.zeros(shape, dt)
-        else:
-            lo, hi = r[name]
-            out[name] = np.full(shape, lo, dt) if lo == hi else rng.uniform(lo, hi, shape).astype(dt)
-    return out
 
 
 def forward_npz(params_npz: bytes, x_npy: bytes, ode_unfolds: int = 6, epsilon: float = 1e-8,

@@ -3,7 +3,7 @@ from the wiring held in ``self._wiring``."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 
 def motor_size_of(wiring) -> int:
@@ -14,6 +14,16 @@ def motor_size_of(wiring) -> int:
 class WiringSizes:
     """Mixin: state_size, sensory_size, motor_size, output_size,
     synapse_count and sensory_synapse_count from ``self._wiring``."""
+
+    _wiring: Any
+
+    @property
+    def _inputs(self) -> int:
+        """sensory_size of a built cell (whose wiring knows its inputs)."""
+        n = self._wiring.input_dim
+        if n is None:
+            raise ValueError("the wiring is not built yet: its number of input features is unknown")
+        return int(n)
 
     @property
     def state_size(self) -> int:

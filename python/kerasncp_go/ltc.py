@@ -13,7 +13,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _ops
+from . import _ops, _rules
 from ._sizes import WiringSizes
 from .wirings import Wiring, as_wiring
 
@@ -91,19 +91,20 @@ class LTCCell(WiringSizes):
                  implicit_param_constraints: bool = False, dtype: Any = np.float32, seed: Optional[int] = None,
                  initialization_ranges: Optional[Mapping[str, Any]] = None) -> None:
         wiring = as_wiring(wiring, in_features)  # keras-ncp / ncps wirings too, as the torch cell
-        _ops.build_wiring(wiring, in_features)
+        _rules.build_wiring(wiring, in_features)
         self._wiring = wiring
-        self._input_mapping, self._output_mapping, self.ode_unfolds, self.epsilon = _ops.check_options(
+        self._input_mapping, self._output_mapping, self.ode_unfolds, self.epsilon = _rules.check_options(
             input_mapping, output_mapping, ode_unfolds, epsilon)
         self.input_mapping, self.output_mapping = input_mapping, output_mapping
         self.implicit_param_constraints = bool(implicit_param_constraints)
-        self.dtype, _ = _ops.dtype_code(dtype)
-        out = wiring.output_dim if wiring.output_dim is not None else wiring.units
-        self._spec_cache = None
-        self.params = _ops.init_params(
-            np.asarray(wiring.adjacency_matrix), np.asarray(wiring.sensory_adjacency_matrix), out,
-            self._input_mapping, self._output_mapping, self.dtype, np.random.default_rng(seed),
-            initialization_ranges)
+        self.dtype, _ = _rules.dtype_code(dtype)
+        inits = _rules.initial_values(wiring.adjacency_matrix, wiring.sensory_adjacency_matrix, self.motor_size,
+                                      self._input_mapping, self._output_mapping,
+                                      _rules.init_ranges(initialization_ranges))
+        rng = np.random.default_rng(seed)
+        self._spec_cache: Optional[Tuple[tuple, _ops.CellSpec]] = None
+        self.params = {n: (i.value if i.value is not None else rng.uniform(i.low, i.high, i.shape)).astype(self.dtype)
+                       for n, i in inits.items()}
 
     @property
     def params(self) -> Dict[str, np.ndarray]:
@@ -137,7 +138,7 @@ class LTCCell(WiringSizes):
         key = (self._params.version, self.ode_unfolds, self.epsilon, self.implicit_param_constraints)
         c = self._spec_cache
         if c is None or c[0] != key:
-            spec = _ops.CellSpec(self._params, self.state_size, self.sensory_size, self.motor_size,
+            spec = _ops.CellSpec(self._params, self.state_size, self._inputs, self.motor_size,
                                  self._input_mapping, self._output_mapping, self.ode_unfolds, self.epsilon,
                                  self.implicit_param_constraints, self.dtype)
             # Arrays the spec had to convert (dtype, layout) replace the
@@ -151,7 +152,8 @@ class LTCCell(WiringSizes):
     def __call__(self, inputs, states=None, elapsed_time: Union[float, np.ndarray] = 1.0
                  ) -> Tuple[np.ndarray, np.ndarray]:
         """One step: inputs (batch, sensory), states (batch, units) or None
-        (zeros), elapsed_time a float or per-sample (batch,) / (batch, 1).
+        (zeros), elapsed_time a float or per-sample (batch,) / (batch, 1),
+        finite and > 0.
 
         Returns:
             (outputs (batch, motor), new state (batch, units)).
@@ -167,12 +169,8 @@ class LTCCell(WiringSizes):
             x = _ops.as_array(x, self.dtype, "inputs")
         if x.ndim != 2:
             raise ValueError(f"inputs must have shape (batch, {self.sensory_size}), got {x.shape}")
-        e = elapsed_time
-        if e is not None and type(e) is not float and np.ndim(e) > 0:
-            e = np.reshape(_ops.as_array(e, self.dtype, "elapsed_time"), (-1, 1))
-        elif e == 1.0:
-            e = None
-        y, h, _ = _ops.forward(spec, x.reshape(x.shape[0], 1, x.shape[1]), states, e, all_steps=False)
+        y, h, _ = _ops.forward(spec, x.reshape(x.shape[0], 1, x.shape[1]), states, elapsed_time, all_steps=False,
+                               elapsed_name="elapsed_time")
         return y, h
 
     forward = __call__
@@ -184,8 +182,9 @@ class LTCCell(WiringSizes):
         Args:
             inputs: (batch, steps, sensory).
             states: (batch, units) initial state or None (zeros).
-            timespans: elapsed time per step: None (1.0), a scalar,
-                (batch, steps) or (batch, steps, 1).
+            timespans: elapsed time per step, finite and > 0: None (1.0), a
+                scalar, (batch, steps), (batch, steps, 1), (steps,) or
+                (batch,) (see :func:`kerasncp_go._rules.elapsed_shape`).
             return_sequences: outputs of every step (batch, steps, motor) or of
                 the last (batch, motor).
 
@@ -220,7 +219,7 @@ class LTCCell(WiringSizes):
         entry of params is replaced by a clamped copy."""
         if self.implicit_param_constraints:
             return
-        for n in _ops.CONSTRAINED:
+        for n in _rules.NON_NEGATIVE:
             if not self._params[n].flags.writeable:  # e.g. np.load(..., mmap_mode="r")
                 self._params[n] = np.array(self._params[n])
         _ops.apply_constraints(self.spec())
@@ -234,7 +233,7 @@ class LTCCell(WiringSizes):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Replaces the parameters; every name must be present with the
         right shape (a torch state_dict or Keras weights by name work)."""
-        shapes = _ops.param_shapes(self.state_size, self.sensory_size, self.motor_size,
+        shapes = _rules.param_shapes(self.state_size, self._inputs, self.motor_size,
                                    self._input_mapping, self._output_mapping)
         new = {}
         for name, shape in shapes.items():
@@ -254,7 +253,7 @@ class LTCCell(WiringSizes):
 
     def save_npz(self, file: Union[str, os.PathLike, io.IOBase]) -> None:
         """Saves the parameters as .npz under the reference's names."""
-        np.savez(file, **self.params)
+        np.savez(file, **self.params)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
 
     def load_npz(self, file: Union[str, os.PathLike, io.IOBase]) -> None:
         """Loads parameters saved by :meth:`save_npz` (or np.savez of a torch

@@ -79,15 +79,87 @@ func WiringBuild(h uint64, inputDim int64) Result {
 	})
 }
 
-// WiringInfo returns the 7 info values.
-func WiringInfo(h uint64) ([7]int64, Result) {
-	var info [7]C.int64_t
-	r := call(func(e *C.char, n C.size_t) C.int32_t { return C.kncp_wiring_info(C.uint64_t(h), &info[0], e, n) })
-	var out [7]int64
-	for i := range info {
-		out[i] = int64(info[i])
+// WiringInfo is kncp_wiring_info_t.
+type WiringInfo struct {
+	Units, InputDim, OutputDim, NumLayers, SynapseCount, SensorySynapseCount int64
+	Kind                                                                     int32
+	Built                                                                    bool
+}
+
+// Wiring kinds of kerasncp.h.
+const (
+	KindCustom         = int32(C.KNCP_WIRING_CUSTOM)
+	KindFullyConnected = int32(C.KNCP_WIRING_FULLY_CONNECTED)
+	KindRandom         = int32(C.KNCP_WIRING_RANDOM)
+	KindNCP            = int32(C.KNCP_WIRING_NCP)
+	KindAutoNCP        = int32(C.KNCP_WIRING_AUTONCP)
+)
+
+// GetWiringInfo calls kncp_wiring_info.
+func GetWiringInfo(h uint64) (WiringInfo, Result) {
+	var i C.kncp_wiring_info_t
+	r := call(func(e *C.char, n C.size_t) C.int32_t { return C.kncp_wiring_info(C.uint64_t(h), &i, e, n) })
+	return WiringInfo{int64(i.units), int64(i.input_dim), int64(i.output_dim), int64(i.num_layers),
+		int64(i.synapse_count), int64(i.sensory_synapse_count), int32(i.kind), i.built != 0}, r
+}
+
+// WiringInfoNull calls kncp_wiring_info with a NULL info.
+func WiringInfoNull(h uint64) Result {
+	return call(func(e *C.char, n C.size_t) C.int32_t { return C.kncp_wiring_info(C.uint64_t(h), nil, e, n) })
+}
+
+// TapeBytes calls kncp_ltc_tape_bytes.
+func TapeBytes(dtype int32, units int64, unfolds int32, batch, steps int64) (float64, Result) {
+	var out C.double
+	r := call(func(e *C.char, n C.size_t) C.int32_t {
+		return C.kncp_ltc_tape_bytes(C.int32_t(dtype), C.int64_t(units), C.int32_t(unfolds), C.int64_t(batch), C.int64_t(steps), &out, e, n)
+	})
+	return float64(out), r
+}
+
+// cbytes copies b into C memory (at least one byte, so the pointer is not
+// NULL); free with C.free.
+func cbytes(b []byte) *C.uint8_t {
+	p := C.malloc(C.size_t(max(len(b), 1)))
+	copy(unsafe.Slice((*byte)(p), len(b)), b)
+	return (*C.uint8_t)(p)
+}
+
+// ForwardNPZ calls kncp_ltc_forward_npz (options "" passes NULL) and
+// returns the .npy it writes.
+func ForwardNPZ(params, x []byte, options string) ([]byte, Result) {
+	pp, xp := cbytes(params), cbytes(x)
+	defer C.free(unsafe.Pointer(pp))
+	defer C.free(unsafe.Pointer(xp))
+	var opts *C.char
+	if options != "" {
+		opts = C.CString(options)
+		defer C.free(unsafe.Pointer(opts))
 	}
-	return out, r
+	var out *C.uint8_t
+	var outlen C.int64_t
+	r := call(func(e *C.char, n C.size_t) C.int32_t {
+		return C.kncp_ltc_forward_npz(pp, C.int64_t(len(params)), xp, C.int64_t(len(x)), opts, &out, &outlen, e, n)
+	})
+	if r.Code != OK {
+		return nil, r
+	}
+	b := C.GoBytes(unsafe.Pointer(out), C.int(outlen))
+	C.kncp_buffer_free(unsafe.Pointer(out))
+	return b, r
+}
+
+// WiringNPZ calls kncp_wiring_npz.
+func WiringNPZ(h uint64) ([]byte, Result) {
+	var out *C.uint8_t
+	var outlen C.int64_t
+	r := call(func(e *C.char, n C.size_t) C.int32_t { return C.kncp_wiring_npz(C.uint64_t(h), &out, &outlen, e, n) })
+	if r.Code != OK {
+		return nil, r
+	}
+	b := C.GoBytes(unsafe.Pointer(out), C.int(outlen))
+	C.kncp_buffer_free(unsafe.Pointer(out))
+	return b, r
 }
 
 // WiringAdjacency copies the adjacency matrix into a slice of length n.

@@ -33,18 +33,17 @@ A keras-ncp 2.1.0 model saved as HDF5 loads with the Go cell in place of the
 reference's: ``load_model(path, custom_objects={"LTCCell": LTCCell})``.
 """
 
+from .. import _rules
 from ._keras import FLAVOUR, LEGACY, keras
 from ._op import live_tapes
-from .ltc import LTC, MixedMemoryRNN
+from .ltc import LTC
 from .ltc_cell import LTCCell
+from .mixed_memory import MixedMemoryRNN
 
 __all__ = ["LTCCell", "LTC", "MixedMemoryRNN", "keras", "FLAVOUR", "LEGACY", "live_tapes"]
 
 
-from .. import _ops  # noqa: E402
-
-
 def __getattr__(name):
     if name in ("CfC", "CfCCell", "WiredCfCCell"):
-        raise _ops.MissingCell(f"kerasncp_go.tf has no {name}: kerasncp-go implements the LTC cells, not CfC (yet)")
+        raise _rules.MissingCell(f"kerasncp_go.tf has no {name}: kerasncp-go implements the LTC cells, not CfC (yet)")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

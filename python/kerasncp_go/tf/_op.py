@@ -32,7 +32,7 @@ import tensorflow as tf
 from tensorflow.python.eager import record as _record
 from tensorflow.python.saved_model import save_context as _save_context
 
-from .. import _lib, _ops
+from .. import _lib, _ops, _rules
 
 __all__ = ["CellMeta", "ltc_sequence", "live_tapes"]
 
@@ -50,8 +50,8 @@ class CellMeta:
         self.ode_unfolds, self.epsilon = int(ode_unfolds), float(epsilon)
         self.dtype = np.dtype(dtype)
         self.tf_dtype = tf.as_dtype(self.dtype)
-        self.shapes = _ops.param_shapes(self.units, self.sensory, self.motor, input_mapping, output_mapping)
-        self.names: Tuple[str, ...] = tuple(n for n in self.shapes if n in _ops.TRAINABLE)
+        self.shapes = _rules.param_shapes(self.units, self.sensory, self.motor, input_mapping, output_mapping)
+        self.names: Tuple[str, ...] = tuple(n for n in self.shapes if n in _rules.TRAINABLE)
         self.mask = np.ascontiguousarray(np.abs(adjacency), dtype=self.dtype)
         self.sensory_mask = np.ascontiguousarray(np.abs(sensory_adjacency), dtype=self.dtype)
 
@@ -118,8 +118,9 @@ def live_tapes() -> int:
 
 
 def _tape_bytes(meta: CellMeta, batch: int, steps: int) -> int:
-    # States of every unfold plus the inputs and outputs, roughly.
-    return meta.dtype.itemsize * batch * steps * ((meta.ode_unfolds + 2) * meta.units + meta.sensory + meta.motor)
+    # The Go core's own figure for the tape it keeps.
+    dtype = _lib.FLOAT64 if meta.dtype == np.float64 else _lib.FLOAT32
+    return _lib.tape_bytes(dtype, meta.units, meta.ode_unfolds, batch, steps)
 
 
 def _forward_np(meta: CellMeta, all_steps: bool, keep: bool, has_elapsed: bool, x, h0, *rest):
@@ -138,6 +139,7 @@ def _backward_np(meta: CellMeta, all_steps: bool, has_elapsed: bool, tid, gy, gh
         elapsed = rest[0] if has_elapsed else None
         params = rest[1:] if has_elapsed else rest
         _, _, tape = _ops.forward(meta.spec(params), x, h0, elapsed, all_steps=all_steps, keep=True)
+        assert tape is not None  # keep=True
     try:
         g = tape.backward(gy, gh)
     finally:

@@ -1,106 +1,21 @@
-"""ncps's TensorFlow LTC layer and MixedMemoryRNN, on the Go core."""
+"""ncps's TensorFlow LTC layer, on the Go core."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
 from .. import wirings as _wirings
+from ..wirings import as_wiring
 from . import _op
-from ._keras import RNNCellBase, keras, register_serializable, tf
-from .ltc_cell import (LTCCell, as_wiring, feature_dim, split_irregular, wiring_from_config, wiring_to_config)
+from ._config import wiring_from_config, wiring_to_config
+from ._inputs import elapsed_tensor, feature_dim, split_irregular
+from ._keras import keras, register_serializable, tf
+from .ltc_cell import LTCCell
+from .mixed_memory import MixedMemoryRNN
 
 __all__ = ["LTC", "MixedMemoryRNN"]
-
-
-@register_serializable(package="kerasncp_go", name="MixedMemoryRNN")
-class MixedMemoryRNN(RNNCellBase):
-    """ncps's MixedMemoryRNN: an LSTM memory cell whose output is the input
-    of an inner RNN cell (ncps 1.0.1 ``ncps.tf.MixedMemoryRNN``).
-
-    State: [memory (batch, flat), inner state]. The inner cell is built for
-    ``flat`` = its state size input features. In irregular mode the
-    elapsed time goes to the inner cell.
-
-    Args:
-        rnn_cell: the inner cell (an :class:`LTCCell`).
-        forget_gate_bias: added to the forget gate's pre-activation.
-        **kwargs: Keras layer arguments.
-
-    Example:
-        >>> from kerasncp_go.tf import LTCCell, MixedMemoryRNN, keras
-        >>> from kerasncp_go.wirings import FullyConnected
-        >>> rnn = keras.layers.RNN(MixedMemoryRNN(LTCCell(FullyConnected(8))))
-    """
-
-    def __init__(self, rnn_cell, forget_gate_bias: float = 1.0, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.rnn_cell = rnn_cell
-        self.forget_gate_bias = float(forget_gate_bias)
-        self.supports_jit = False
-        # Set by LTC for irregular sequences: the elapsed time arrives as the
-        # last input feature (keras.layers.RNN of Keras 3 takes no pairs).
-        self._packed_elapsed = False
-
-    @property
-    def state_size(self) -> List[int]:
-        return [self.flat_size, self.rnn_cell.state_size]
-
-    @property
-    def output_size(self) -> int:
-        return self.rnn_cell.output_size
-
-    @property
-    def flat_size(self) -> int:
-        s = self.rnn_cell.state_size
-        return s if isinstance(s, int) else int(sum(s))
-
-    def build(self, input_shape) -> None:
-        input_dim, _ = feature_dim(input_shape)
-        if self._packed_elapsed:
-            input_dim -= 1
-        self.rnn_cell.build((None, self.flat_size))
-        self.input_kernel = self.add_weight(name="input_kernel", shape=(input_dim, 4 * self.flat_size),
-                                            initializer="glorot_uniform")
-        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.flat_size, 4 * self.flat_size),
-                                                initializer="orthogonal")
-        self.bias = self.add_weight(name="bias", shape=(4 * self.flat_size,), initializer="zeros")
-        self.built = True
-
-    def call(self, inputs, states, training=None):
-        x, elapsed = split_irregular(inputs, "MixedMemoryRNN")
-        if self._packed_elapsed and elapsed is None:
-            x, elapsed = x[:, :-1], x[:, -1:]
-        memory, inner = states[0], states[1]
-        flat = tf.concat(tf.nest.flatten(inner), axis=-1)
-        z = tf.matmul(x, self.input_kernel) + tf.matmul(flat, self.recurrent_kernel) + self.bias
-        i, ig, fg, og = tf.split(z, 4, axis=-1)
-        memory = memory * tf.sigmoid(fg + self.forget_gate_bias) + tf.tanh(i) * tf.sigmoid(ig)
-        ct_input = tf.tanh(memory) * tf.sigmoid(og)
-        if elapsed is not None:
-            ct_input = (ct_input, elapsed)
-        if not isinstance(inner, (list, tuple)):
-            inner = [inner]
-        y, new_inner = self.rnn_cell(ct_input, inner)
-        return y, [memory, new_inner[0] if len(new_inner) == 1 else new_inner]
-
-    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
-        if batch_size is None and inputs is not None:
-            batch_size = tf.shape(tf.nest.flatten(inputs)[0])[0]
-        return [tf.zeros(tf.stack([batch_size, self.flat_size]), tf.float32),
-                self.rnn_cell.get_initial_state(batch_size=batch_size)[0]]
-
-    def get_config(self) -> Dict[str, Any]:
-        config = super().get_config()
-        config.update({"rnn_cell": keras.layers.serialize(self.rnn_cell), "forget_gate_bias": self.forget_gate_bias})
-        return config
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "MixedMemoryRNN":
-        config = dict(config)
-        cell = keras.layers.deserialize(config.pop("rnn_cell"))
-        return cls(rnn_cell=cell, **config)
 
 
 @register_serializable(package="kerasncp_go", name="LTC")
@@ -185,8 +100,8 @@ class LTC(keras.layers.Layer):
         self.time_major = bool(time_major)
         self.supports_jit = False
         self.supports_masking = self.mixed_memory
-        self._state_vars = None
-        self._rnn = None
+        self._state_vars: Any = None
+        self._rnn: Any = None
         if self.mixed_memory:
             # Tracked before the cell, so that the weights come in ncps's
             # order (the memory cell's first) and set_weights takes ncps's.
@@ -248,7 +163,7 @@ class LTC(keras.layers.Layer):
                                  "size (keras.Input(batch_size=...) or batch_input_shape)")
             self._state_vars = self.add_weight(name="state", shape=(batch, self.cell.state_size),
                                                initializer="zeros", trainable=False,
-                                               dtype=self.cell._meta.tf_dtype)
+                                               dtype=self.cell.meta.tf_dtype)
         self.built = True
 
     def reset_states(self, states=None) -> None:
@@ -262,7 +177,7 @@ class LTC(keras.layers.Layer):
             self._state_vars.dtype, "name") else self._state_vars.dtype) if states is None else states
         if isinstance(value, (list, tuple)):
             value = value[0]
-        self._state_vars.assign(tf.cast(value, self.cell._meta.tf_dtype))
+        self._state_vars.assign(tf.cast(value, self.cell.meta.tf_dtype))
 
     reset_state = reset_states
 
@@ -276,23 +191,14 @@ class LTC(keras.layers.Layer):
 
     # -- computation -------------------------------------------------------
 
-    def _elapsed(self, elapsed, x) -> tf.Tensor:
-        """(batch, steps) elapsed times from a scalar, (batch, steps) or
-        (batch, steps, 1) (time-major: steps first)."""
-        dt = self.cell._meta.tf_dtype
-        e = tf.cast(tf.convert_to_tensor(elapsed), dt)
-        if e.shape.rank == 0:
-            return tf.fill(tf.shape(x)[:2], e)
-        if e.shape.rank == 3:
-            if e.shape[-1] not in (1, None):
-                raise ValueError(f"LTC: elapsed_time must have shape (batch, steps) or (batch, steps, 1), got "
-                                 f"{e.shape}")
-            e = e[..., 0]
-        if e.shape.rank != 2:
-            raise ValueError(f"LTC: elapsed_time must have shape (batch, steps) or (batch, steps, 1), got {e.shape}")
-        if self.time_major:
-            e = tf.transpose(e)
-        return e
+    def _elapsed(self, elapsed, x, dtype) -> tf.Tensor:
+        """(batch, steps) elapsed times for batch-major x; time-major
+        elapsed times are transposed first (steps first, as the inputs)."""
+        given = tf.convert_to_tensor(elapsed)
+        e = given
+        if self.time_major and e.shape.rank is not None and e.shape.rank >= 2:
+            e = tf.transpose(e, [1, 0] + list(range(2, e.shape.rank)))
+        return elapsed_tensor(e, x, dtype, "elapsed_time", given.shape.as_list() if given.shape.rank else None)
 
     def call(self, inputs, initial_state=None, mask=None, training=None):
         """Runs the sequences.
@@ -312,7 +218,7 @@ class LTC(keras.layers.Layer):
             raise NotImplementedError("LTC: masks are not supported by the Go sequence kernel; use "
                                       "keras.layers.RNN(kerasncp_go.tf.LTCCell(wiring)) for masked sequences")
         x, elapsed = split_irregular(inputs, "LTC")
-        meta = self.cell._meta
+        meta = self.cell.meta
         dt = meta.tf_dtype
         x = tf.cast(x, dt)
         if x.shape.rank != 3:
@@ -321,7 +227,7 @@ class LTC(keras.layers.Layer):
             raise ValueError(f"LTC: inputs have {x.shape[-1]} features but the wiring has input_dim={meta.sensory}")
         if self.time_major:
             x = tf.transpose(x, [1, 0, 2])
-        e = None if elapsed is None else self._elapsed(elapsed, x)
+        e = None if elapsed is None else self._elapsed(elapsed, x, dt)
         if self.go_backwards:
             x = tf.reverse(x, [1])
             e = None if e is None else tf.reverse(e, [1])
@@ -355,15 +261,8 @@ class LTC(keras.layers.Layer):
         x = tf.convert_to_tensor(x)
         if self.time_major:
             x = tf.transpose(x, [1, 0, 2])
-            if elapsed is not None:
-                elapsed = tf.transpose(elapsed, [1, 0] + list(range(2, tf.convert_to_tensor(elapsed).shape.rank)))
         if elapsed is not None:
-            elapsed = tf.cast(tf.convert_to_tensor(elapsed), x.dtype)
-            if elapsed.shape.rank == 2:
-                elapsed = tf.expand_dims(elapsed, -1)
-            if elapsed.shape.rank != 3 or elapsed.shape[-1] not in (1, None):
-                raise ValueError(f"LTC: elapsed_time must have shape (batch, steps) or (batch, steps, 1), got "
-                                 f"{elapsed.shape}")
+            elapsed = tf.expand_dims(self._elapsed(elapsed, x, x.dtype), -1)
         else:
             elapsed = tf.ones(tf.concat([tf.shape(x)[:2], [1]], 0), x.dtype)
         x = tf.concat([x, elapsed], axis=-1)
@@ -385,6 +284,7 @@ class LTC(keras.layers.Layer):
         shape = tf.TensorShape(input_shape[0] if irregular else input_shape).as_list()
         batch, steps = (shape[1], shape[0]) if self.time_major else (shape[0], shape[1])
         m = self.cell.output_size
+        y: tuple
         if self.return_sequences:
             y = (steps, batch, m) if self.time_major else (batch, steps, m)
         else:

@@ -2,139 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
-from .. import _ops
-from .._sizes import WiringSizes
+from .. import _rules
 from .. import wirings as _wirings
+from .._sizes import WiringSizes
 from ..wirings import as_wiring
 from . import _op
+from ._config import wiring_from_config, wiring_to_config
+from ._inputs import check_wiring_input, elapsed_tensor, feature_dim, split_irregular
 from ._keras import RNNCellBase, keras, register_serializable, tf
 
 __all__ = ["LTCCell"]
-
-#: Parameters whose values must stay non-negative (NonNeg constraint).
-NON_NEGATIVE = ("gleak", "cm", "w", "sensory_w")
-
-_BUILTIN_WIRINGS = {c.__name__: c for c in (_wirings.FullyConnected, _wirings.Random, _wirings.NCP,
-                                            _wirings.AutoNCP)}
-
-
-# -- helpers shared with LTC -------------------------------------------------
-
-
-def validate_initialization_ranges(ranges: Optional[Mapping[str, Any]]) -> Dict[str, Tuple[float, float]]:
-    """The default initial ranges overridden by `ranges`, checked as the
-    reference checks them (in its order: unknown name, negative lower bound
-    of a non-negative parameter, lower bound above upper bound).
-
-    Raises:
-        ValueError: with the reference's message plus the offending entry.
-    """
-    out = {k: (float(v[0]), float(v[1])) for k, v in _ops.DEFAULT_INIT_RANGES.items()}
-    if ranges is None:
-        return out
-    if not isinstance(ranges, Mapping):
-        raise TypeError(f"initialization_ranges must be a dict of name -> (low, high), got {type(ranges).__name__}")
-    for k, v in ranges.items():
-        if k not in out:
-            raise ValueError("Unknown parameter '{}' in initialization range dictionary! (Expected only {})"
-                             .format(k, str(list(out.keys()))))
-        if isinstance(v, (int, float, np.number)):
-            v = (v, v)
-        try:
-            lo, hi = (float(v[0]), float(v[1]))
-            if len(v) != 2:
-                raise TypeError
-        except (TypeError, ValueError, IndexError):
-            raise ValueError(f"initialization_ranges['{k}'] must be a pair (low, high), got {v!r}") from None
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ValueError(f"initialization_ranges['{k}'] must be finite, got {tuple(v)!r}")
-        if k in NON_NEGATIVE and lo < 0:
-            raise ValueError(f"Initialization range of parameter '{k}' must be non-negative! "
-                             f"(initialization_ranges['{k}'] = {tuple(v)!r})")
-        if lo > hi:
-            raise ValueError(f"Initialization range of parameter '{k}' is not a valid range "
-                             f"(initialization_ranges['{k}'] = {tuple(v)!r}: low > high)")
-        out[k] = (lo, hi)
-    return out
-
-
-def wiring_to_config(wiring: _wirings.Wiring) -> Dict[str, Any]:
-    """{"class_name", "config"}: the constructor arguments of a built-in
-    wiring class (seed included), or the matrices of any other wiring."""
-    name = type(wiring).__name__
-    if _BUILTIN_WIRINGS.get(name) is type(wiring):
-        return {"class_name": name, "config": wiring.get_config()}
-    return {"class_name": "Wiring", "config": _wirings.Wiring.get_config(wiring)}
-
-
-def wiring_from_config(config: Mapping[str, Any]) -> _wirings.Wiring:
-    """Inverse of :func:`wiring_to_config`; also accepts a bare matrix-form
-    wiring config (keras-ncp's).
-
-    Raises:
-        ValueError: an unknown wiring class.
-    """
-    if "class_name" not in config:
-        return _wirings.Wiring.from_config(dict(config))
-    name, cfg = config["class_name"], dict(config.get("config") or {})
-    if name == "Wiring":
-        return _wirings.Wiring.from_config(cfg)
-    if name not in _BUILTIN_WIRINGS:
-        raise ValueError(f"wiring: unknown wiring class {name!r} (known: Wiring, {', '.join(_BUILTIN_WIRINGS)})")
-    return _BUILTIN_WIRINGS[name](**cfg)
-
-
-def feature_dim(input_shape: Any) -> Tuple[int, bool]:
-    """(features, irregular) from a layer input shape: a shape, or a pair
-    of shapes (inputs, elapsed_time) in irregular mode.
-
-    Raises:
-        ValueError: the last dimension is unknown.
-    """
-    irregular = False
-    shape = input_shape
-    if isinstance(shape, dict):
-        raise ValueError(f"inputs must be a tensor or a pair (inputs, elapsed_time), got a dict {shape!r}")
-    if isinstance(shape, (list, tuple)) and shape and (
-            isinstance(shape[0], (list, tuple, tf.TensorShape)) or shape[0] is None and len(shape) == 2
-            and isinstance(shape[1], (list, tuple, tf.TensorShape))):
-        irregular = True
-        shape = shape[0]
-    dims = tf.TensorShape(shape).as_list() if shape is not None else None
-    if not dims or dims[-1] is None:
-        raise ValueError(f"inputs: the number of input features (last dimension) must be known, got shape "
-                         f"{input_shape!r}")
-    return int(dims[-1]), irregular
-
-
-def split_irregular(inputs: Any, what: str) -> Tuple[Any, Optional[Any]]:
-    """(x, elapsed_time) from a tensor or a pair.
-
-    Raises:
-        ValueError: a tuple/list that is not a pair.
-    """
-    if isinstance(inputs, (tuple, list)):
-        if len(inputs) != 2:
-            raise ValueError(f"{what}: inputs must be a tensor or a pair (inputs, elapsed_time), "
-                             f"got a {type(inputs).__name__} of {len(inputs)} items")
-        return inputs[0], inputs[1]
-    if isinstance(inputs, dict):
-        raise ValueError(f"{what}: inputs must be a tensor or a pair (inputs, elapsed_time), got a dict")
-    return inputs, None
-
-
-def check_wiring_input(wiring: Any, input_dim: int, what: str) -> None:
-    """Raises ValueError when a built wiring expects another input size."""
-    built = wiring.input_dim
-    if built is not None and int(built) != int(input_dim):
-        raise ValueError(f"{what}: the wiring was built for input_dim={built} features but the inputs have "
-                         f"{input_dim} (last dimension); pass data with {built} features or an unbuilt wiring")
-
-
 
 
 # -- the cell ------------------------------------------------------------------
@@ -193,10 +74,10 @@ class LTCCell(WiringSizes, RNNCellBase):
     def __init__(self, wiring, input_mapping: Optional[str] = "affine", output_mapping: Optional[str] = "affine",
                  ode_unfolds: int = 6, epsilon: float = 1e-8,
                  initialization_ranges: Optional[Mapping[str, Any]] = None, **kwargs) -> None:
-        self._init_ranges = validate_initialization_ranges(initialization_ranges)
+        self._init_ranges = _rules.init_ranges(initialization_ranges)
         self._initialization_ranges = None if initialization_ranges is None else {
             k: (list(v) if isinstance(v, (tuple, list)) else v) for k, v in initialization_ranges.items()}
-        self._in_code, self._out_code, ode_unfolds, epsilon = _ops.check_options(
+        self._in_code, self._out_code, ode_unfolds, epsilon = _rules.check_options(
             input_mapping, output_mapping, ode_unfolds, epsilon)
         wiring = as_wiring(wiring)
         kwargs.setdefault("name", "ltc_cell")
@@ -217,19 +98,18 @@ class LTCCell(WiringSizes, RNNCellBase):
         """The wiring."""
         return self._wiring
 
+    @property
+    def meta(self) -> _op.CellMeta:
+        """The built cell's fixed description (sizes, options, masks).
 
-
-
-
-
+        Raises:
+            ValueError: the cell is not built yet.
+        """
+        if self._meta is None:
+            raise ValueError("LTCCell: the cell is not built yet (call it on inputs, or build(input_shape))")
+        return self._meta
 
     # -- weights -----------------------------------------------------------
-
-    def _initializer(self, name: str):
-        lo, hi = self._init_ranges[name]
-        if lo == hi:
-            return keras.initializers.Constant(lo)
-        return keras.initializers.RandomUniform(lo, hi)
 
     def build(self, input_shape) -> None:
         """Builds the wiring for the input's feature count and creates the
@@ -248,64 +128,35 @@ class LTCCell(WiringSizes, RNNCellBase):
             dtype = tf.float32
         adj = np.asarray(self._wiring.adjacency_matrix)
         sens = np.asarray(self._wiring.sensory_adjacency_matrix)
-        u, s, m = self.state_size, self.sensory_size, self.motor_size
+        u, s, m = self.state_size, self._inputs, self.motor_size
         self._meta = _op.CellMeta(u, s, m, self._in_code, self._out_code, self._ode_unfolds, self._epsilon,
                                   adj, sens, dtype.as_numpy_dtype)
         npdt = dtype.as_numpy_dtype
-
-        def const(value):
-            value = np.array(value, dtype=npdt)
-
-            def init(shape, dtype=None, **kwargs):
-                return tf.constant(value, dtype=dtype or npdt)
-            return init
-
-        for name, shape in self._meta.shapes.items():
-            if name in ("sparsity_mask", "sensory_sparsity_mask"):
+        inits = _rules.initial_values(adj, sens, m, self._in_code, self._out_code, self._init_ranges)
+        for name, init in inits.items():
+            if not init.trainable:  # the sparsity masks: constants, as in the reference (not weights)
+                self._params[name] = tf.constant(init.value, dtype=dtype)
                 continue
-            if name == "erev":
-                init = const(adj)
-            elif name == "sensory_erev":
-                init = const(sens)
-            elif name in ("input_w", "output_w"):
-                init = keras.initializers.Constant(1)
-            elif name in ("input_b", "output_b"):
-                init = keras.initializers.Constant(0)
-            else:
-                init = self._initializer(name)
             self._params[name] = self.add_weight(
-                name=name, shape=shape, dtype=dtype, initializer=init,
-                constraint=keras.constraints.NonNeg() if name in NON_NEGATIVE else None)
-        # Constants, as in the reference (not weights).
-        self._params["sparsity_mask"] = tf.constant(np.abs(adj), dtype=dtype)
-        self._params["sensory_sparsity_mask"] = tf.constant(np.abs(sens), dtype=dtype)
+                name=name, shape=init.shape, dtype=dtype,
+                initializer=(_constant(init.value.astype(npdt)) if init.value is not None
+                             else keras.initializers.RandomUniform(init.low, init.high)),
+                constraint=keras.constraints.NonNeg() if name in _rules.NON_NEGATIVE else None)
         self.built = True
 
     def _param_tensors(self) -> List[tf.Tensor]:
-        dt = self._meta.tf_dtype
-        return [tf.cast(tf.convert_to_tensor(self._params[n]), dt) for n in self._meta.names]
+        dt = self.meta.tf_dtype
+        return [tf.cast(tf.convert_to_tensor(self._params[n]), dt) for n in self.meta.names]
 
     # -- computation -------------------------------------------------------
-
-    def _elapsed_per_step(self, elapsed, batch) -> tf.Tensor:
-        dt = self._meta.tf_dtype
-        e = tf.cast(tf.convert_to_tensor(elapsed), dt)
-        rank = e.shape.rank
-        if rank == 0:
-            return tf.fill(tf.stack([batch, 1]), e)
-        if rank == 1:
-            return tf.reshape(e, [-1, 1])
-        if rank == 2 and e.shape[-1] in (1, None):
-            return tf.reshape(e, [-1, 1])
-        raise ValueError(f"LTCCell: elapsed_time must be a scalar or have shape (batch, 1) or (batch,), "
-                         f"got shape {e.shape}")
 
     def call(self, inputs, states, training=None):
         """One step.
 
         Args:
             inputs: (batch, features), or a pair (inputs, elapsed_time) with
-                elapsed_time of shape (batch, 1), (batch,) or a scalar.
+                elapsed_time of shape (batch, 1), (batch,) or a scalar,
+                finite and > 0.
             states: [state (batch, units)] (a bare tensor works too).
 
         Returns:
@@ -316,7 +167,7 @@ class LTCCell(WiringSizes, RNNCellBase):
         """
         x, elapsed = split_irregular(inputs, "LTCCell")
         h = states[0] if isinstance(states, (list, tuple)) else states
-        dt = self._meta.tf_dtype
+        dt = self.meta.tf_dtype
         x = tf.cast(x, dt)
         if x.shape.rank != 2:
             raise ValueError(f"LTCCell: inputs must have shape (batch, {self.sensory_size}) per step, got {x.shape}")
@@ -328,8 +179,9 @@ class LTCCell(WiringSizes, RNNCellBase):
         # its variables' dtype.
         loop_dt = tf.convert_to_tensor(h).dtype
         h = tf.cast(h, dt)
-        e = None if elapsed is None else self._elapsed_per_step(elapsed, tf.shape(x)[0])
-        y, h = _op.ltc_sequence(self._meta, tf.expand_dims(x, 1), h, e, self._param_tensors(), all_steps=False)
+        x = tf.expand_dims(x, 1)
+        e = None if elapsed is None else elapsed_tensor(elapsed, x, dt, "elapsed_time")
+        y, h = _op.ltc_sequence(self.meta, x, h, e, self._param_tensors(), all_steps=False)
         if loop_dt != dt:
             y, h = tf.cast(y, loop_dt), tf.cast(h, loop_dt)
         return y, [h]
@@ -341,7 +193,7 @@ class LTCCell(WiringSizes, RNNCellBase):
             batch_size = tf.shape(tf.nest.flatten(inputs)[0])[0]
         if batch_size is None:
             batch_size = inputs
-        dt = self._meta.tf_dtype if self._meta is not None else (dtype or tf.float32)
+        dt = self.meta.tf_dtype if self._meta is not None else (dtype or tf.float32)
         return [tf.zeros(tf.stack([batch_size, self.state_size]), dtype=dt)]
 
     # -- configuration -----------------------------------------------------
@@ -414,7 +266,8 @@ class LTCCell(WiringSizes, RNNCellBase):
             ValueError: unknown layout, or the cell is not built.
         """
         graph = self.get_graph()
-        return _wirings.Wiring.draw_graph(_GraphView(self._wiring, graph), layout=layout,
+        view: Any = _GraphView(self._wiring, graph)  # draws like a Wiring
+        return _wirings.Wiring.draw_graph(view, layout=layout,
                                           neuron_colors=neuron_colors, synapse_colors=synapse_colors,
                                           draw_labels=draw_labels)
 
@@ -428,3 +281,12 @@ class _GraphView:
 
     def get_graph(self, include_sensory_neurons: bool = True):
         return self._graph
+
+
+def _constant(value):
+    """A Keras initializer that returns `value` (the wiring's polarities,
+    fixed initial values)."""
+
+    def init(shape, dtype=None, **kwargs):
+        return tf.constant(value, dtype=dtype or value.dtype)
+    return init

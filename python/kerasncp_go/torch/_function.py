@@ -1,0 +1,151 @@
+"""The torch side of the Go kernels: tensors to host arrays and back, and
+the autograd Function that runs a whole sequence in one Go call each way.
+
+Tensors on another device than the CPU make a round trip through host
+memory: inputs and parameters are copied to the CPU for the Go call and the
+results copied back to the input's device.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple, overload
+
+import numpy as np
+import torch
+
+from .. import _ops, _rules
+
+__all__ = ["np_dtype", "host", "run", "LTCSequence", "as_elapsed", "elapsed_tensor"]
+
+
+def np_dtype(dtype: torch.dtype) -> np.dtype:
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"parameters must be float32 or float64 (module.float() or module.double()), got {dtype}")
+    return np.dtype(str(dtype).replace("torch.", ""))
+
+
+_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+@overload
+def host(t: torch.Tensor, dtype: torch.dtype) -> np.ndarray: ...
+
+
+@overload
+def host(t: Optional[torch.Tensor], dtype: torch.dtype) -> Optional[np.ndarray]: ...
+
+
+def host(t: Optional[torch.Tensor], dtype: torch.dtype) -> Optional[np.ndarray]:
+    """t as a NumPy array of dtype on the host: the tensor's own memory when
+    it already is a CPU tensor of dtype (strided views are made contiguous
+    by _ops)."""
+    if t is None:
+        return None
+    if t.dtype is not dtype:
+        t = t.to(dtype)
+    if not t.is_cpu:
+        t = t.cpu()
+    try:
+        return t.detach().numpy()
+    except RuntimeError:  # conjugate or negative views
+        return t.detach().resolve_conj().resolve_neg().numpy()
+
+
+def run(spec: _ops.CellSpec, x: torch.Tensor, h0: Optional[torch.Tensor], elapsed: Optional[torch.Tensor],
+         all_steps: bool, keep: bool):
+    """One Go call over torch tensors: (y, h, tape), y and h on x's
+    device."""
+    dt = _TORCH_DTYPES[spec.dtype]
+    ya, ha, tape = _ops.forward(spec, host(x, dt), host(h0, dt), host(elapsed, dt), all_steps=all_steps, keep=keep)
+    y, h = torch.from_numpy(ya), torch.from_numpy(ha)
+    if not x.is_cpu:
+        y, h = y.to(x.device), h.to(x.device)
+    return y, h, tape
+
+
+def _grad_plan(lay: _ops.GradLayout, slots: Tuple[str, ...]):
+    """(position among LTCSequence's inputs, position in lay, shape to view
+    as or None for 1-D) of every gradient lay holds; cached on lay."""
+    plan = lay.cache.get(("torch", slots))
+    if plan is None:
+        plan = []
+        for i, name in enumerate(("x", "h0", "elapsed") + slots):
+            k = lay.index.get(name)
+            if k is not None:
+                shape = lay.shapes[k]
+                plan.append((2 + i, k, shape if len(shape) > 1 else None))
+        plan = lay.cache[("torch", slots)] = tuple(plan)
+    return plan
+
+
+class LTCSequence(torch.autograd.Function):
+    """y, h = LTC(x, h0, elapsed; params) over whole sequences, one Go call
+    each way. Inputs: (cell, all_steps, x, h0, elapsed, *parameters in the
+    cell's order)."""
+
+    @staticmethod
+    def forward(ctx, cell, all_steps, x, h0, elapsed, *params):
+        # An unused output (usually the final state) arrives as None in
+        # backward instead of a tensor of zeros.
+        ctx.set_materialize_grads(False)
+        y, h, tape = run(cell._spec_of(params), x, h0, elapsed, all_steps, keep=any(ctx.needs_input_grad))
+        ctx.tape, ctx.device, ctx.slots = tape, x.device, cell._names
+        return y, h
+
+    @staticmethod
+    def backward(ctx, gy, gh):
+        if torch.is_grad_enabled():  # create_graph=True: the caller wants to differentiate the gradients
+            raise RuntimeError("kerasncp_go.torch: the Go backward pass is not differentiable; second-order "
+                               "gradients (create_graph=True, gradient penalties) are not supported")
+        need = ctx.needs_input_grad
+        want_params = any(need[5:])
+        tape = ctx.tape
+        dt = _TORCH_DTYPES[tape.spec.dtype]
+        lay = tape.layout(want_params)
+        flat = torch.empty(lay.total, dtype=dt)
+        tape.backward_into(flat.numpy(), host(gy, dt), host(gh, dt), params=want_params)
+        if ctx.device.type != "cpu":
+            flat = flat.to(ctx.device)
+        parts = flat.split_with_sizes(lay.sizes)
+        grads = [None] * len(need)
+        for pos, k, shape in _grad_plan(lay, ctx.slots):
+            if need[pos]:
+                grads[pos] = parts[k] if shape is None else parts[k].view(shape)
+        return tuple(grads)
+
+
+def as_elapsed(value, name: str, dtype, device):
+    """value as a float (scalars) or a tensor of dtype on device (tensors,
+    arrays, lists), or None; a TypeError naming the argument otherwise."""
+    if value is None or isinstance(value, torch.Tensor):
+        return value
+    try:
+        if np.ndim(value) == 0:
+            return float(value)
+        return torch.as_tensor(np.asarray(value, dtype=np.float64), dtype=dtype, device=device)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, a tensor or an array of numbers, got {type(value).__name__}") \
+            from None
+
+
+def elapsed_tensor(elapsed, batch: int, steps: int, name: str, dtype, device, shape=None) -> Optional[torch.Tensor]:
+    """(batch, steps) elapsed times from a float or a tensor, by the one
+    rule (:func:`kerasncp_go._rules.elapsed_shape`, finite and > 0); None
+    for the regular 1.0. shape is the argument's shape as the caller gave
+    it, for messages.
+
+    Raises:
+        ValueError: a shape that does not fit or a time that is not finite
+            and > 0, naming `name`.
+    """
+    if elapsed is None:
+        return None
+    if not isinstance(elapsed, torch.Tensor):
+        _rules.check_elapsed_values(elapsed, name)
+        if elapsed == 1.0:
+            return None
+        return torch.full((batch, steps), elapsed, dtype=dtype, device=device)
+    view = _rules.elapsed_shape(tuple(elapsed.shape), batch, steps, name, shape)
+    if not elapsed.is_complex():  # complex tensors get sequence()'s TypeError
+        _rules.check_elapsed_values(host(elapsed, elapsed.dtype), name)
+    return elapsed.reshape([-1 if d is None else d for d in view]).expand(batch, steps)
