@@ -356,6 +356,18 @@ func TestCfCMatchesReference(t *testing.T) {
 	worst := map[string]cfcResult{}
 	for _, fx := range man.Fixtures {
 		t.Run(fx.Name, func(t *testing.T) {
+			if fx.BackboneLayers > 0 && fx.BackboneUnits == 0 {
+				// The reference accepts a backbone of 0 units; the core
+				// refuses sizes < 1 (README, "deliberately differs").
+				cfg, err := cfcConfig(fx)
+				if err == nil {
+					_, err = cfc.New[float32](cfg, 1)
+				}
+				if err == nil || !strings.Contains(err.Error(), "backbone_units") {
+					t.Fatalf("backbone_units 0: got error %v, want a refusal naming backbone_units", err)
+				}
+				return
+			}
 			path := filepath.Join("testdata/cfc", fx.Name+".npz")
 			var res cfcResult
 			fwdTol, gradTol := 1e-5, 1e-4

@@ -168,9 +168,10 @@ func (c Config) resolve() ([]layerSpec, *wiring.Wiring, error) {
 			return nil, nil, fmt.Errorf("cfc: backbone_layers must be in [0, 1024], got %d", c.BackboneLayers)
 		}
 		if c.BackboneLayers > 0 {
-			// 0 units is allowed, as in the reference: the heads then see
-			// nothing and the state follows their biases alone.
-			if err := checkSize("backbone_units", c.BackboneUnits, 0); err != nil {
+			// The reference accepts 0 units (the heads then read nothing and
+			// the state follows their biases alone): refused here as a size
+			// < 1, almost surely a mistake.
+			if err := checkSize("backbone_units", c.BackboneUnits, 1); err != nil {
 				return nil, nil, err
 			}
 		}

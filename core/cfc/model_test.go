@@ -124,7 +124,7 @@ func TestConfigErrors(t *testing.T) {
 		{"mode 7", plain(func(c *Config) { c.Mode = 7 }), []string{"mode must be", "Mode(7)"}},
 		{"activation 9", plain(func(c *Config) { c.Activation = 9 }), []string{"activation must be", "Activation(9)"}},
 		{"backbone_layers -1", plain(func(c *Config) { c.BackboneLayers = -1 }), []string{"backbone_layers must be in [0, ", "got -1"}},
-		{"backbone_units -1", plain(func(c *Config) { c.BackboneUnits = -1 }), []string{"backbone_units must be in [0, ", "got -1"}},
+		{"backbone_units -1", plain(func(c *Config) { c.BackboneUnits = -1 }), []string{"backbone_units must be in [1, ", "got -1"}},
 		{"dropout 1", plain(func(c *Config) { c.BackboneDropout = 1 }), []string{"backbone_dropout must be in [0, 1)", "got 1"}},
 		{"dropout NaN", plain(func(c *Config) { c.BackboneDropout = math.NaN() }), []string{"backbone_dropout", "NaN"}},
 		{"proj -1", plain(func(c *Config) { c.ProjSize = -1 }), []string{"proj_size must be in [1, ", "got -1"}},
@@ -164,9 +164,10 @@ func TestConfigErrors(t *testing.T) {
 	if w.IsBuilt() {
 		t.Error("New built the caller's wiring")
 	}
-	// backbone_units 0 is the reference's degenerate but valid model.
-	if _, err := New[float32](plain(func(c *Config) { c.BackboneUnits = 0 }), 1); err != nil {
-		t.Errorf("backbone_units 0: %v", err)
+	// backbone_units 0 is the reference's degenerate model; refused here.
+	if _, err := New[float32](plain(func(c *Config) { c.BackboneUnits = 0 }), 1); err == nil ||
+		!strings.Contains(err.Error(), "backbone_units must be in [1, ") {
+		t.Errorf("backbone_units 0: got error %v, want a refusal naming backbone_units", err)
 	}
 }
 
