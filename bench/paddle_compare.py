@@ -34,12 +34,11 @@ import json
 import statistics
 import time
 
+import kerasncp.torch as KT
+import kerasncp.wirings as KW
 import numpy as np
 import paddle
 import torch
-
-import kerasncp.torch as KT
-import kerasncp.wirings as KW
 
 import kerasncp_go.paddle as GP
 import kerasncp_go.wirings as GW

@@ -121,6 +121,67 @@ typedef struct {
     kncp_buf params[KNCP_NUM_PARAMS];
 } kncp_ltc_cell;
 
+/* ---- CfC types ---------------------------------------------------------- */
+
+/* CfC modes (the reference's "default", "pure", "no_gate"). */
+#define KNCP_CFC_DEFAULT 0
+#define KNCP_CFC_PURE 1
+#define KNCP_CFC_NO_GATE 2
+
+/* Backbone activations. */
+#define KNCP_ACT_LECUN_TANH 0
+#define KNCP_ACT_TANH 1
+#define KNCP_ACT_RELU 2
+#define KNCP_ACT_GELU 3
+#define KNCP_ACT_SILU 4
+
+/* Longest parameter name, NUL included. */
+#define KNCP_NAME_MAX 64
+
+/* A CfC model's structure: a plain CfC (units > 0, wiring 0) or a wired
+ * one (wiring a wiring handle, units 0: one CfC layer per wiring layer, no
+ * backbone, lecun_tanh). The wiring is copied at creation (and built for
+ * input_size on the copy if it was not built). */
+typedef struct {
+    int32_t dtype;            /* KNCP_FLOAT32 or KNCP_FLOAT64 */
+    int64_t input_size;
+    int64_t units;            /* plain CfC: hidden units; wired: 0 */
+    uint64_t wiring;          /* wiring handle, or 0 */
+    int32_t mode;             /* KNCP_CFC_* */
+    int32_t activation;       /* KNCP_ACT_* (wired: KNCP_ACT_LECUN_TANH) */
+    int64_t backbone_units;   /* plain: >= 1 when backbone_layers > 0; wired: 0 */
+    int64_t backbone_layers;  /* plain: >= 0 (0: no backbone); wired: 0 */
+    double backbone_dropout;  /* in [0, 1); applied in training passes only */
+    int32_t mixed_memory;     /* 1: an LSTM memory cell runs before the CfC */
+    int64_t proj_size;        /* 0: no projection */
+} kncp_cfc_config;
+
+/* Sizes of a CfC model. Parameters live in ONE flat buffer of param_len
+ * values, laid out as the num_params entries kncp_cfc_param describes. */
+typedef struct {
+    int32_t dtype;
+    int64_t state_size;       /* values per sample of the state h (and c) */
+    int64_t cell_output_size; /* width of the cell's output before proj */
+    int64_t output_size;      /* width of y: proj_size, or cell_output_size */
+    int64_t num_layers;       /* CfC layers (wiring layers, or 1) */
+    int64_t num_params;       /* entries of the parameter table */
+    int64_t param_len;        /* values of the flat parameter buffer */
+    int64_t tape_width;       /* values a tape keeps per sample and step */
+} kncp_cfc_info_t;
+
+/* One entry of a CfC model's parameter table: its name (the reference
+ * module's state_dict key, e.g. "rnn_cell.ff1.weight"), shape (torch
+ * layout: (out, in) for Linear weights), and where its values start in the
+ * flat buffer. Sparsity masks are entries with trainable 0. */
+typedef struct {
+    char name[KNCP_NAME_MAX];
+    int32_t ndim;
+    int64_t shape[4];
+    int64_t offset;
+    int64_t length;
+    int32_t trainable;
+} kncp_cfc_param_t;
+
 #ifndef KNCP_NO_PROTOTYPES
 
 /* ---- Library ---------------------------------------------------------- */
@@ -254,6 +315,76 @@ int32_t kncp_ltc_tape_bytes(int32_t dtype, int64_t units, int32_t ode_unfolds, i
 /* Clamps w, sensory_w, cm and gleak of the cell's parameters at zero, in
  * place (the reference's apply_weight_constraints). Returns KNCP_OK. */
 int32_t kncp_ltc_apply_constraints(const kncp_ltc_cell *cell, char *err, size_t errlen);
+
+/* ---- CfC models --------------------------------------------------------- */
+
+/* Creates a CfC model handle for cfg; seed draws the parameters that
+ * kncp_cfc_init would write for it (not stored: every call takes the
+ * caller's parameter buffer). Returns KNCP_OK and the handle in *out,
+ * KNCP_ERR_VALUE (an argument, named in the message), KNCP_ERR_TYPE
+ * (dtype) or KNCP_ERR_HANDLE (wiring). */
+int32_t kncp_cfc_new(const kncp_cfc_config *cfg, uint64_t seed, uint64_t *out, char *err, size_t errlen);
+
+/* Frees a CfC model handle (tapes made with it stay valid). Returns
+ * KNCP_OK or KNCP_ERR_HANDLE. */
+int32_t kncp_cfc_free(uint64_t h, char *err, size_t errlen);
+
+/* Writes the model's sizes into *out. Returns KNCP_OK or KNCP_ERR_HANDLE. */
+int32_t kncp_cfc_info(uint64_t h, kncp_cfc_info_t *out, char *err, size_t errlen);
+
+/* Copies the width of each CfC layer (n values: num_layers) into dst.
+ * Returns KNCP_OK or KNCP_ERR_VALUE when n is not num_layers. */
+int32_t kncp_cfc_layer_sizes(uint64_t h, int64_t *dst, int64_t n, char *err, size_t errlen);
+
+/* Writes entry i (0 <= i < num_params, in state_dict order) of the
+ * parameter table into *out. Returns KNCP_OK or KNCP_ERR_VALUE. */
+int32_t kncp_cfc_param(uint64_t h, int64_t i, kncp_cfc_param_t *out, char *err, size_t errlen);
+
+/* Writes initial parameters drawn from seed into params (param_len
+ * values): the reference's initial distributions (xavier-uniform weights,
+ * U(+-1/sqrt(fan_in)) biases, orthogonal LSTM recurrent weights) and the
+ * wiring's masks. Returns KNCP_OK or KNCP_ERR_VALUE. */
+int32_t kncp_cfc_init(uint64_t h, uint64_t seed, kncp_buf params, char *err, size_t errlen);
+
+/* Writes the size in bytes of the tape a kncp_cfc_forward over batch x
+ * steps keeps into *out. Returns KNCP_OK. */
+int32_t kncp_cfc_tape_bytes(uint64_t h, int64_t batch, int64_t steps, double *out, char *err, size_t errlen);
+
+/* Runs the model over batch sequences of `steps` steps.
+ *   params   param_len values (required; masks are read from it too)
+ *   x        batch*steps*input_size inputs (required)
+ *   h0, c0   batch*state_size initial state and (mixed memory only) cell
+ *            memory (optional: zeros)
+ *   elapsed  batch*steps elapsed times, each finite and > 0 (optional: 1.0)
+ *   y        outputs: batch*steps*output_size when all_steps, else
+ *            batch*output_size (optional)
+ *   h, c     batch*state_size final state and memory (optional)
+ *   training 1: backbone dropout is drawn from dropout_seed (the same seed
+ *            gives the same masks); 0: no dropout
+ *   tape     optional; when not NULL the library keeps what
+ *            kncp_cfc_backward needs (copies of the parameters and inputs,
+ *            and batch*steps*tape_width values) and stores its handle here.
+ * All buffers have the model's dtype. Nothing is written on error. Returns
+ * KNCP_OK, KNCP_ERR_VALUE (a shape or value, named in the message) or
+ * KNCP_ERR_HANDLE. */
+int32_t kncp_cfc_forward(uint64_t h, kncp_buf params, int64_t batch, int64_t steps,
+                         kncp_buf x, kncp_buf h0, kncp_buf c0, kncp_buf elapsed,
+                         kncp_buf y, int32_t all_steps, kncp_buf hout, kncp_buf cout,
+                         int32_t training, uint64_t dropout_seed,
+                         uint64_t *tape, char *err, size_t errlen);
+
+/* Backpropagates through the CfC forward pass kept in `tape`: gy (shaped
+ * as that pass's y), gh and gc (batch*state_size; gc with mixed memory
+ * only) are the loss gradients of the outputs, final state and memory
+ * (each optional: zero). Writes (overwriting) the gradient of every
+ * parameter into gparams (param_len values; zeros at the masks), and of
+ * the inputs, initial state and memory and elapsed times into gx, gh0, gc0
+ * and gelapsed, each when not NULL. A tape serves one backward pass (a
+ * second returns KNCP_ERR_VALUE); free it with kncp_tape_free. Returns
+ * KNCP_OK, KNCP_ERR_HANDLE or KNCP_ERR_VALUE. */
+int32_t kncp_cfc_backward(uint64_t tape, kncp_buf gy, kncp_buf gh, kncp_buf gc,
+                          kncp_buf gparams, kncp_buf gx, kncp_buf gh0, kncp_buf gc0,
+                          kncp_buf gelapsed, char *err, size_t errlen);
 
 /* ---- Self-describing buffers (.npy / .npz) ----------------------------- */
 

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
-	"sync"
 	"unsafe"
+
+	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 )
 
 // Sequence is a batch of input sequences. X is required; H0 and Elapsed may
@@ -260,9 +260,7 @@ func (ws *Workspace[T]) Release() {
 func numBlocks(batch int) int { return (batch + lanes - 1) / lanes }
 
 // numWorkers is how many goroutines share nblocks blocks.
-func numWorkers(nblocks int) int {
-	return max(1, min(runtime.GOMAXPROCS(0), nblocks))
-}
+func numWorkers(nblocks int) int { return machine.Workers(nblocks) }
 
 func (ws *Workspace[T]) ensureWorkers(n int, grads bool) {
 	for len(ws.workers) < n {
@@ -297,47 +295,12 @@ func zeroed[T Float](s []T, n int) []T {
 	return s
 }
 
-// parallel runs fn over [0, n) split into nw contiguous chunks, one
-// goroutine each (the calling goroutine takes the first).
-//
-// A panic in a worker goroutine is re-raised in the caller's goroutine once
-// every worker has finished, so that the caller's recover (the C ABI's
-// guard, say) sees it instead of the process dying.
-func parallel(nw, n int, fn func(w, lo, hi int)) {
-	if nw <= 1 {
-		fn(0, 0, n)
-		return
-	}
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		panicked any
-	)
-	for w := 1; w < nw; w++ {
-		lo, hi := w*n/nw, (w+1)*n/nw
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					mu.Lock()
-					if panicked == nil {
-						panicked = r
-					}
-					mu.Unlock()
-				}
-			}()
-			fn(w, lo, hi)
-		}()
-	}
-	func() {
-		defer wg.Wait() // also when the caller's share panics
-		fn(0, 0, n/nw)
-	}()
-	if panicked != nil {
-		panic(panicked)
-	}
-}
+// parallel runs fn over [0, n) split into nw contiguous chunks and
+// re-raises a worker's panic in the caller (see machine.Parallel).
+func parallel(nw, n int, fn func(w, lo, hi int)) { machine.Parallel(nw, n, fn) }
+
+// physicalMemory is the memory this process may use in bytes (0: unknown).
+func physicalMemory() uint64 { return machine.PhysicalMemory() }
 
 func checkLen(name string, got, want int, shape string) error {
 	if got != want {

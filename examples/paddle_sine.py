@@ -14,12 +14,11 @@ the mean squared error every tenth epoch and at the end.
 
 import argparse
 
+import kerasncp as kncp
 import numpy as np
 import paddle
-from paddle import nn
-
-import kerasncp as kncp
 from kerasncp.paddle import LTCCell
+from paddle import nn
 
 
 class Unrolled(nn.Layer):

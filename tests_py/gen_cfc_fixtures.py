@@ -93,10 +93,9 @@ import warnings
 import zipfile
 import zlib
 
+import ncps.wirings
 import numpy as np
 import torch
-
-import ncps.wirings
 from ncps.torch import CfC
 
 torch.set_num_threads(1)
@@ -163,7 +162,8 @@ def case(name, **kw):
 
 def plan():
     specs = []
-    add = lambda name, **kw: specs.append(case(name, **kw))
+    def add(name, **kw):
+        specs.append(case(name, **kw))
 
     # plain CfC: every mode with every backbone activation
     for i, (mode, act) in enumerate((m, a) for m in MODES for a in ACTIVATIONS):
@@ -419,7 +419,7 @@ def run_reference(spec, module, arrays, rng=None, upstream=None):
     inputs = ["x", "h0"] + (["c0"] if c is not None else [])
     leaves = [sd[k] for k in keys] + [data[k] for k in inputs]
     grads = torch.autograd.grad(loss, leaves, allow_unused=True)
-    grads = [torch.zeros_like(l) if gr is None else gr for l, gr in zip(leaves, grads)]
+    grads = [torch.zeros_like(li) if gr is None else gr for li, gr in zip(leaves, grads)]
     out = dict(upstream)
     out["y"], out["h"] = y.detach().numpy(), h.detach().numpy()
     if c is not None:
@@ -476,8 +476,8 @@ def expected_state_dict(spec, resolved, layer_sizes):
     else:
         U = sum(layer_sizes)
         fan_in = S
-        for l, n in enumerate(layer_sizes):
-            prefix = "rnn_cell.layer_{}.".format(l)
+        for li, n in enumerate(layer_sizes):
+            prefix = "rnn_cell.layer_{}.".format(li)
             out[prefix + "sparsity_mask"] = ((n, fan_in + n), False)
             for k, shape in head_shapes(prefix, spec["mode"], n, fan_in + n).items():
                 out[k] = (shape, True)
@@ -487,8 +487,8 @@ def expected_state_dict(spec, resolved, layer_sizes):
         out["lstm.input_map.bias"] = ((4 * U,), True)
         out["lstm.recurrent_map.weight"] = ((4 * U, U), True)
     if spec["proj_size"] is not None:
-        O = layer_sizes[-1] if layer_sizes else U
-        out["fc.weight"] = ((spec["proj_size"], O), True)
+        width = layer_sizes[-1] if layer_sizes else U
+        out["fc.weight"] = ((spec["proj_size"], width), True)
         out["fc.bias"] = ((spec["proj_size"],), True)
     return out
 
@@ -547,14 +547,15 @@ def np_cell(p, prefix, mode, act, x, h, ts, mask=None):
 def np_masks(adj, sens, layers):
     """The per-layer masks the facts above describe, (n_l, in_l + n_l)."""
     masks = []
-    for l, ids in enumerate(layers):
-        src = sens[:, ids] if l == 0 else adj[np.ix_(layers[l - 1], ids)]
+    for li, ids in enumerate(layers):
+        src = sens[:, ids] if li == 0 else adj[np.ix_(layers[li - 1], ids)]
         masks.append(np.abs(np.concatenate([src, np.ones((len(ids), len(ids)))])).T)
     return masks
 
 
 def np_forward(spec, a, layers):
-    f = lambda v: np.asarray(v, dtype=np.float64)
+    def f(v):
+        return np.asarray(v, dtype=np.float64)
     p = {k[len("param/"):]: f(v) for k, v in a.items() if k.startswith("param/")}
     x, h = f(a["x"]), f(a["h0"])
     c = f(a["c0"]) if "c0" in a else None
@@ -562,8 +563,8 @@ def np_forward(spec, a, layers):
     masks = None
     if layers is not None:
         masks = np_masks(a["adjacency"], a["sensory_adjacency"], layers)
-        for l, m in enumerate(masks):
-            assert np.array_equal(m, p["rnn_cell.layer_{}.sparsity_mask".format(l)]), l
+        for li, m in enumerate(masks):
+            assert np.array_equal(m, p["rnn_cell.layer_{}.sparsity_mask".format(li)]), li
     ys = []
     for t in range(x.shape[1]):
         xt = x[:, t]
@@ -579,11 +580,11 @@ def np_forward(spec, a, layers):
             out = h
         else:
             inp, parts, start = xt, [], 0
-            for l, ids in enumerate(layers):
+            for li, ids in enumerate(layers):
                 hl = h[:, start:start + len(ids)]
                 start += len(ids)
-                inp = np_cell(p, "rnn_cell.layer_{}.".format(l), spec["mode"],
-                              "lecun_tanh", inp, hl, tt, masks[l])
+                inp = np_cell(p, "rnn_cell.layer_{}.".format(li), spec["mode"],
+                              "lecun_tanh", inp, hl, tt, masks[li])
                 parts.append(inp)
             h = np.concatenate(parts, axis=1)
             out = inp
@@ -612,7 +613,8 @@ def check_against_model(spec, arrays, layers):
 def check_gradients(spec, arrays, rng):
     """Directional central differences of the model's loss against the reference's
     gradients; returns the largest normalised discrepancy."""
-    f = lambda v: np.asarray(v, dtype=np.float64)
+    def f(v):
+        return np.asarray(v, dtype=np.float64)
     base = {k: f(v) if v.dtype.kind == "f" else v for k, v in arrays.items()}
 
     def loss(a):
@@ -631,7 +633,7 @@ def check_gradients(spec, arrays, rng):
         d = rng.standard_normal(g.shape)
         step = 1e-5
 
-        def shifted(sgn):
+        def shifted(sgn, target=target, d=d, step=step):
             a = dict(base)
             a[target] = base[target] + sgn * step * d
             return loss(a)
@@ -646,7 +648,7 @@ def check_gradients(spec, arrays, rng):
 
 def layers_of(arrays):
     n = sum(1 for k in arrays if k.startswith("layer_"))
-    return [list(arrays["layer_{}".format(l)]) for l in range(n)] if n else None
+    return [list(arrays["layer_{}".format(li)]) for li in range(n)] if n else None
 
 
 # --------------------------------------------------------------------------
@@ -784,7 +786,8 @@ def build_fixture(spec):
                         backbone_dropout=0.0)
     else:
         # what CfC resolves its None arguments to
-        pick = lambda key, default: default if spec[key] is None else spec[key]
+        def pick(key, default):
+            return default if spec[key] is None else spec[key]
         resolved = dict(units=module.state_size,
                         backbone_units=pick("backbone_units", 128),
                         backbone_layers=pick("backbone_layers", 1),
@@ -802,9 +805,9 @@ def build_fixture(spec):
         arrays["adjacency"] = np.asarray(wiring.adjacency_matrix, dtype=np.int32)
         arrays["sensory_adjacency"] = np.asarray(wiring.sensory_adjacency_matrix,
                                                  dtype=np.int32)
-        layers = [list(wiring.get_neurons_of_layer(l)) for l in range(wiring.num_layers)]
-        for l, ids in enumerate(layers):
-            arrays["layer_{}".format(l)] = np.asarray(ids, dtype=np.int64)
+        layers = [list(wiring.get_neurons_of_layer(li)) for li in range(wiring.num_layers)]
+        for li, ids in enumerate(layers):
+            arrays["layer_{}".format(li)] = np.asarray(ids, dtype=np.int64)
         assert [len(ids) for ids in layers] == layer_sizes
 
     # dtypes and shapes

@@ -15,11 +15,10 @@ import importlib.metadata
 import json
 import sys
 
+import ncps.wirings
 import numpy as np
 import pytest
 import torch
-
-import ncps.wirings
 from ncps.torch import CfC
 
 from conftest import ROOT, rel_err

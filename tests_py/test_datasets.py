@@ -8,15 +8,14 @@ import os
 import types
 import urllib.request
 
-import numpy as np
-import pytest
-import tensorflow as tf
-import torch
-
 import kerasncp.datasets.icra2020_lidar_collision_avoidance as ref_icra_kerasncp
 import ncps.datasets.icra2020_lidar_collision_avoidance as ref_icra_ncps
 import ncps.datasets.tf as ref_atari_tf
 import ncps.datasets.torch as ref_atari_torch
+import numpy as np
+import pytest
+import tensorflow as tf
+import torch
 
 from kerasncp_go.datasets import icra2020_lidar_collision_avoidance as icra
 from kerasncp_go.datasets.tf import AtariCloningDatasetTF
@@ -185,7 +184,7 @@ def test_atari_tf_elements_equal_the_references(tmp_path):
     ref = ref_atari_tf.AtariCloningDatasetTF("pong", root_dir=str(tmp_path))
     assert ours.val_files == sorted(ref.val_files) and ours.train_files == sorted(ref.train_files)
     # val, one file per batch: pair the elements by file name.
-    got = {f: e for f, e in zip(ours.val_files, ours.get_dataset(1, "val"))}
+    got = dict(zip(ours.val_files, ours.get_dataset(1, "val")))
     for f, (wx, wy) in zip(ref.val_files, ref.get_dataset(1, "val")):
         gx, gy = got[f]
         assert gx.dtype == wx.dtype and gy.dtype == wy.dtype and gx.shape == wx.shape == (1, 32, 84, 84, 4)

@@ -10,7 +10,6 @@ imports, so that the skip below cannot hide a missing install there).
 
 import importlib.util
 import os
-import pathlib
 import re
 import subprocess
 import sys
@@ -24,16 +23,15 @@ if importlib.util.find_spec("paddle") is not None and "tensorflow" in sys.module
                 "runs this file in a process of its own", allow_module_level=True)
 paddle = pytest.importorskip("paddle", reason="paddlepaddle is not installed here; scripts/test.sh runs this file "
                                               "in a process of its own with the test venv")
-import torch  # noqa: E402  (the reference; a hard requirement of the paddle venv)
 import kerasncp.paddle  # noqa: E402
 import kerasncp.torch  # noqa: E402
 import kerasncp.wirings  # noqa: E402
 import ncps.wirings  # noqa: E402
+import torch  # noqa: E402  (the reference; a hard requirement of the paddle venv)
 
 import kerasncp_go.wirings as gw  # noqa: E402
-from kerasncp_go.paddle import LTCCell  # noqa: E402
-
 from conftest import ROOT, rel_err  # noqa: E402
+from kerasncp_go.paddle import LTCCell  # noqa: E402
 
 # (our wiring, the reference's wiring, input features): every wiring kind.
 WIRINGS = {
@@ -114,7 +112,8 @@ def test_sequence_matches_reference(kind, mapping, steps):
     y, h = ours.sequence(xp, hp)
     ((y * paddle.to_tensor(gy)).sum() + (h * paddle.to_tensor(gh)).sum()).backward()
     grads = {n: p.grad.numpy() for n, p in ours.named_parameters()}
-    check((y.numpy(), h.numpy(), xp.grad.numpy(), hp.grad.numpy(), grads), want, [n for n, _ in ours.named_parameters()])
+    check((y.numpy(), h.numpy(), xp.grad.numpy(), hp.grad.numpy(), grads), want,
+          [n for n, _ in ours.named_parameters()])
 
 
 @pytest.mark.parametrize("kind", ["ncp", "autoncp"])
@@ -133,7 +132,8 @@ def test_stepwise_forward_matches_reference(kind):
     y = paddle.stack(ys, 1)
     ((y * paddle.to_tensor(gy)).sum() + (h * paddle.to_tensor(gh)).sum()).backward()
     grads = {n: p.grad.numpy() for n, p in ours.named_parameters()}
-    check((y.numpy(), h.numpy(), xp.grad.numpy(), hp.grad.numpy(), grads), want, [n for n, _ in ours.named_parameters()])
+    check((y.numpy(), h.numpy(), xp.grad.numpy(), hp.grad.numpy(), grads), want,
+          [n for n, _ in ours.named_parameters()])
 
 
 def test_last_output_and_no_grad_paths():

@@ -104,9 +104,11 @@ func appendCopy[T core.Float](slab *[]T, v []T) []T {
 
 // tape is what a forward tape handle refers to.
 type tape struct {
-	mu  sync.Mutex
-	f32 *tapeOf[float32]
-	f64 *tapeOf[float64]
+	mu    sync.Mutex
+	f32   *tapeOf[float32]
+	f64   *tapeOf[float64]
+	cfc32 *cfcTapeOf[float32]
+	cfc64 *cfcTapeOf[float64]
 }
 
 type tapeOf[T core.Float] struct {
@@ -289,10 +291,13 @@ func kncp_ltc_backward(h C.uint64_t, gy, gh C.kncp_buf, grads *C.kncp_buf, gx, g
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.f32 != nil {
+	switch {
+	case t.f32 != nil:
 		return finish(backward(t.f32, gy, gh, grads, gx, gh0, gel), err, errlen)
+	case t.f64 != nil:
+		return finish(backward(t.f64, gy, gh, grads, gx, gh0, gel), err, errlen)
 	}
-	return finish(backward(t.f64, gy, gh, grads, gx, gh0, gel), err, errlen)
+	return finish(errf(C.KNCP_ERR_HANDLE, "kerasncp: handle %d is a CfC tape, not an LTC tape", uint64(h)), err, errlen)
 }
 
 //export kncp_tape_free
@@ -309,6 +314,8 @@ func kncp_tape_free(h C.uint64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
 	defer t.mu.Unlock()
 	t.f32.release()
 	t.f64.release()
+	t.cfc32.release()
+	t.cfc64.release()
 	return C.KNCP_OK
 }
 

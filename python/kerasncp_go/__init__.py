@@ -1,9 +1,10 @@
-"""kerasncp-go: Neural Circuit Policies with the LTC cell computed in Go.
+"""kerasncp-go: Neural Circuit Policies with the LTC and CfC cells computed in Go.
 
 A drop-in for keras-ncp (``import kerasncp``): ``kerasncp_go.wirings`` has the
 same wiring classes with bit-identical matrices, ``kerasncp_go.torch`` and
 ``kerasncp_go.tf`` the same LTC cells, and :class:`LTCCell` runs the cell on
-NumPy arrays. ``kerasncp_go.torch`` and ``kerasncp_go.tf`` are imported on
+NumPy arrays, as :class:`CfC`, :class:`CfCCell` and :class:`WiredCfCCell` run
+ncps's closed-form continuous-time models. ``kerasncp_go.torch`` and ``kerasncp_go.tf`` are imported on
 first use (``kerasncp_go.torch.LTC`` works after ``import kerasncp_go``), so
 that importing the package needs neither framework. To run an unmodified
 keras-ncp script on the Go kernels::
@@ -17,11 +18,12 @@ from typing import Any, List
 from . import wirings
 from ._lib import NCPError
 from ._lib import version as library_version
+from .cfc import CfC, CfCCell, WiredCfCCell
 from .ltc import LTCCell
 
 __version__ = "0.1.0"
 
-__all__ = ["wirings", "LTCCell", "NCPError", "library_version", "__version__"]
+__all__ = ["wirings", "LTCCell", "CfC", "CfCCell", "WiredCfCCell", "NCPError", "library_version", "__version__"]
 
 #: Subpackages that import a framework: loaded when first looked up.
 _LAZY = ("torch", "tf")

@@ -66,6 +66,56 @@ class LTCCellDesc(ctypes.Structure):
     ]
 
 
+class CfCConfig(ctypes.Structure):
+    """kncp_cfc_config: the structure of a CfC model."""
+
+    _fields_ = [
+        ("dtype", c_int32),
+        ("input_size", c_int64),
+        ("units", c_int64),
+        ("wiring", c_uint64),
+        ("mode", c_int32),
+        ("activation", c_int32),
+        ("backbone_units", c_int64),
+        ("backbone_layers", c_int64),
+        ("backbone_dropout", c_double),
+        ("mixed_memory", c_int32),
+        ("proj_size", c_int64),
+    ]
+
+
+class CfCInfo(ctypes.Structure):
+    """kncp_cfc_info_t: the sizes of a CfC model."""
+
+    _fields_ = [
+        ("dtype", c_int32),
+        ("state_size", c_int64),
+        ("cell_output_size", c_int64),
+        ("output_size", c_int64),
+        ("num_layers", c_int64),
+        ("num_params", c_int64),
+        ("param_len", c_int64),
+        ("tape_width", c_int64),
+    ]
+
+
+#: KNCP_NAME_MAX: the longest parameter name, NUL included.
+NAME_MAX = 64
+
+
+class CfCParam(ctypes.Structure):
+    """kncp_cfc_param_t: one entry of a CfC model's parameter table."""
+
+    _fields_ = [
+        ("name", ctypes.c_char * NAME_MAX),
+        ("ndim", c_int32),
+        ("shape", c_int64 * 4),
+        ("offset", c_int64),
+        ("length", c_int64),
+        ("trainable", c_int32),
+    ]
+
+
 class WiringInfo(ctypes.Structure):
     """kncp_wiring_info_t: what kncp_wiring_info reports about a wiring."""
 
@@ -221,6 +271,30 @@ _declare("kncp_ltc_params_to_npz", c_int32, POINTER(LTCCellDesc), _pp_u8, _p_i64
 # int32_t kncp_ltc_forward_npz(const uint8_t *params_npz, int64_t params_len, const uint8_t *x_npy,
 #     int64_t x_len, const char *options_json, uint8_t **out, int64_t *outlen, char *err, size_t errlen);
 _declare("kncp_ltc_forward_npz", c_int32, c_void_p, c_int64, c_void_p, c_int64, c_char_p, _pp_u8, _p_i64)
+
+# int32_t kncp_cfc_new(const kncp_cfc_config *cfg, uint64_t seed, uint64_t *out, char *err, size_t errlen);
+_declare("kncp_cfc_new", c_int32, POINTER(CfCConfig), c_uint64, _p_u64)
+# int32_t kncp_cfc_free(uint64_t h, char *err, size_t errlen);
+_declare("kncp_cfc_free", c_int32, c_uint64)
+# int32_t kncp_cfc_info(uint64_t h, kncp_cfc_info_t *out, char *err, size_t errlen);
+_declare("kncp_cfc_info", c_int32, c_uint64, POINTER(CfCInfo))
+# int32_t kncp_cfc_layer_sizes(uint64_t h, int64_t *dst, int64_t n, char *err, size_t errlen);
+_declare("kncp_cfc_layer_sizes", c_int32, c_uint64, c_void_p, c_int64)
+# int32_t kncp_cfc_param(uint64_t h, int64_t i, kncp_cfc_param_t *out, char *err, size_t errlen);
+_declare("kncp_cfc_param", c_int32, c_uint64, c_int64, POINTER(CfCParam))
+# int32_t kncp_cfc_init(uint64_t h, uint64_t seed, kncp_buf params, char *err, size_t errlen);
+_declare("kncp_cfc_init", c_int32, c_uint64, c_uint64, Buf)
+# int32_t kncp_cfc_tape_bytes(uint64_t h, int64_t batch, int64_t steps, double *out, char *err, size_t errlen);
+_declare("kncp_cfc_tape_bytes", c_int32, c_uint64, c_int64, c_int64, POINTER(c_double))
+# int32_t kncp_cfc_forward(uint64_t h, kncp_buf params, int64_t batch, int64_t steps,
+#     kncp_buf x, kncp_buf h0, kncp_buf c0, kncp_buf elapsed, kncp_buf y, int32_t all_steps,
+#     kncp_buf hout, kncp_buf cout, int32_t training, uint64_t dropout_seed, uint64_t *tape,
+#     char *err, size_t errlen);
+_declare("kncp_cfc_forward", c_int32, c_uint64, Buf, c_int64, c_int64, Buf, Buf, Buf, Buf, Buf, c_int32,
+         Buf, Buf, c_int32, c_uint64, _p_u64)
+# int32_t kncp_cfc_backward(uint64_t tape, kncp_buf gy, kncp_buf gh, kncp_buf gc, kncp_buf gparams,
+#     kncp_buf gx, kncp_buf gh0, kncp_buf gc0, kncp_buf gelapsed, char *err, size_t errlen);
+_declare("kncp_cfc_backward", c_int32, c_uint64, Buf, Buf, Buf, Buf, Buf, Buf, Buf, Buf)
 
 _EXCEPTIONS = {ERR_VALUE: ValueError, ERR_TYPE: TypeError, ERR_FORMAT: ValueError, ERR_HANDLE: NCPError,
                ERR_INTERNAL: NCPError}

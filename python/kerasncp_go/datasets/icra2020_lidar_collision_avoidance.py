@@ -60,7 +60,7 @@ def _read(path: str) -> List[Recording]:
         raise ValueError(f"{path}: not a readable .npz file ({e})") from None
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise ValueError(f"{path}: expected an .npz archive with x_i and y_i arrays, got a single array")
-    recordings = []
+    recordings: List[Recording] = []
     with z:
         missing = [f"{p}_{i}" for i in range(_RECORDINGS) for p in "xy" if f"{p}_{i}" not in z.files]
         if missing:

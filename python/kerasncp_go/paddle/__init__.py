@@ -10,6 +10,6 @@ if "tensorflow" in _sys.modules and "paddle" not in _sys.modules:
     raise ImportError("kerasncp_go.paddle: paddle crashes the process (segmentation fault) when it is imported after "
                       "tensorflow; import paddle before tensorflow, or use them in separate processes")
 
-from .ltc_cell import LTCCell  # noqa: E402
+from .ltc_cell import LTCCell
 
 __all__ = ["LTCCell"]

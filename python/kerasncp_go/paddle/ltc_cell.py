@@ -124,7 +124,9 @@ class LTCCell(nn.Layer):
     @property
     def sensory_size(self) -> int:
         """Number of input features."""
-        return self._cell.sensory_size
+        n = self._cell.sensory_size
+        assert n is not None  # the cell's wiring is built at construction
+        return n
 
     @property
     def motor_size(self) -> int:

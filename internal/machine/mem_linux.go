@@ -1,6 +1,6 @@
 //go:build linux
 
-package core
+package machine
 
 import (
 	"os"
@@ -10,10 +10,10 @@ import (
 	"syscall"
 )
 
-// physicalMemory returns the memory this process may use in bytes: the
+// PhysicalMemory returns the memory this process may use in bytes: the
 // machine's RAM, or its container's (cgroup) limit when lower; 0 when
 // unknown.
-var physicalMemory = sync.OnceValue(func() uint64 {
+var PhysicalMemory = sync.OnceValue(func() uint64 {
 	var si syscall.Sysinfo_t
 	if syscall.Sysinfo(&si) != nil {
 		return 0

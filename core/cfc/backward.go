@@ -1,0 +1,466 @@
+package cfc
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+
+	"github.com/kerasncp-go/kerasncp-go/internal/machine"
+)
+
+// Backward propagates gradients through the sequence the last Forward
+// (with Keep) ran in ws, and writes them into g. gy is the gradient of the
+// loss with respect to that pass's outputs, shaped as its Output.Y was
+// (every step or the last); gh and gc are the gradients with respect to
+// the final state and memory (gc: mixed memory only). Any of them may be
+// nil (zero). The model's parameters and the pass's inputs must not have
+// changed since that Forward. Backward consumes the tape: a second
+// Backward needs a new Forward.
+func (m *Model[T]) Backward(ws *Workspace[T], gy, gh, gc []T, g Gradients[T]) error {
+	if !ws.taped || ws.model != m {
+		return errors.New("cfc: Backward needs a Forward of this model with Keep on the same workspace (once per Forward)")
+	}
+	b, t, n := ws.seq.Batch, ws.seq.Steps, m.state
+	st := axis{"state", n}
+	o := axis{"output", m.OutputSize()}
+	if gy != nil {
+		if ws.allSteps {
+			if err := checkShape("gy", len(gy), axis{"batch", b}, axis{"steps", t}, o); err != nil {
+				return err
+			}
+		} else if err := checkShape("gy", len(gy), axis{"batch", b}, o); err != nil {
+			return err
+		}
+	}
+	if gh != nil {
+		if err := checkShape("gh", len(gh), axis{"batch", b}, st); err != nil {
+			return err
+		}
+	}
+	if !m.cfg.MixedMemory && (gc != nil || g.C0 != nil) {
+		return errors.New("cfc: gc and grad c0 are only for mixed memory (this model has none)")
+	}
+	if gc != nil {
+		if err := checkShape("gc", len(gc), axis{"batch", b}, st); err != nil {
+			return err
+		}
+	}
+	if g.X != nil {
+		if err := checkShape("grad x", len(g.X), axis{"batch", b}, axis{"steps", t}, axis{"input", m.cfg.InputSize}); err != nil {
+			return err
+		}
+	}
+	if g.H0 != nil {
+		if err := checkShape("grad h0", len(g.H0), axis{"batch", b}, st); err != nil {
+			return err
+		}
+	}
+	if g.C0 != nil {
+		if err := checkShape("grad c0", len(g.C0), axis{"batch", b}, st); err != nil {
+			return err
+		}
+	}
+	if g.Elapsed != nil {
+		if err := checkShape("grad elapsed", len(g.Elapsed), axis{"batch", b}, axis{"steps", t}); err != nil {
+			return err
+		}
+	}
+	if g.Params != nil && len(g.Params) != len(m.Params) {
+		return fmt.Errorf("cfc: grad params must hold %d values (the model's), got %d", len(m.Params), len(g.Params))
+	}
+	nw := split(b)
+	ws.ensureWorkers(m, nw, (b+nw-1)/nw, true)
+	if nw == 1 { // no closure to allocate
+		ws.backwardRows(&ws.workers[0], 0, b, gy, gh, gc, g)
+	} else {
+		machine.Parallel(nw, b, func(w, lo, hi int) {
+			ws.backwardRows(&ws.workers[w], lo, hi, gy, gh, gc, g)
+		})
+	}
+	ws.taped = false
+	if g.Params != nil {
+		ws.paramGrads(nw, gy, g.Params)
+	}
+	return nil
+}
+
+func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g Gradients[T]) {
+	m := ws.model
+	nr, s := b1-b0, m.stride
+	batch, steps := ws.seq.Batch, ws.seq.Steps
+	in, n := m.cfg.InputSize, m.state
+	dS, dPrev, dC := w.dS[:nr*n], w.dPrev[:nr*n], w.dC[:nr*n]
+	if gh != nil {
+		copy(dS, gh[b0*n:b1*n])
+	} else {
+		clear(dS)
+	}
+	if gc != nil {
+		copy(dC, gc[b0*n:b1*n])
+	} else {
+		clear(dC)
+	}
+	last := &m.layers[len(m.layers)-1]
+	po := m.OutputSize()
+	drop := ws.pass.Train && m.cfg.BackboneDropout > 0
+	for t := steps - 1; t >= 0; t-- {
+		cur := ws.tape[(t*batch+b0)*s:]
+		if gy != nil && (ws.allSteps || t == steps-1) {
+			gyt, ld := gy[b0*po:], po
+			if ws.allSteps {
+				gyt, ld = gy[(b0*steps+t)*po:], steps*po
+			}
+			if m.projW >= 0 {
+				gemm(blas.NoTrans, blas.Trans, nr, last.n, po, gyt, ld, ws.projWT, po, 1, dS[last.sOff:], n)
+			} else {
+				for i := 0; i < nr; i++ {
+					d := dS[i*n+last.sOff : i*n+last.sOff+last.n]
+					for j, v := range gyt[i*ld : i*ld+po] {
+						d[j] += v
+					}
+				}
+			}
+		}
+		dts := w.dts[:nr]
+		clear(dts)
+		for l := len(m.layers) - 1; l >= 0; l-- {
+			L := &m.layers[l]
+			ws.headsBackward(w, L, cur, dS, dts, b0, nr, t)
+			da, db := w.dA, w.dB
+			gemm(blas.NoTrans, blas.Trans, nr, L.hw, L.nh, cur[L.tHead:], s, ws.headWT[l], L.nh, 0, da, L.hw)
+			for k := len(L.bu) - 1; k >= 0; k-- {
+				bu := L.bu[k]
+				for i := 0; i < nr; i++ {
+					pre := cur[i*s+L.tPre[k] : i*s+L.tPre[k]+bu]
+					dz := da[i*bu : (i+1)*bu]
+					if drop && k > 0 {
+						m.applyDropoutGrad(ws, dz, k, t, b0+i)
+					}
+					for j, d := range pre { // the derivative, left by Forward
+						pre[j] = dz[j] * d
+					}
+				}
+				pw := L.cat
+				if k > 0 {
+					pw = L.bu[k-1]
+				}
+				gemm(blas.NoTrans, blas.Trans, nr, pw, bu, cur[L.tPre[k]:], s, ws.bbWT[l][k], bu, 0, db, pw)
+				da, db = db, da
+			}
+			// da is now the gradient of [input | h] (nr x cat).
+			for i := 0; i < nr; i++ {
+				dcat := da[i*L.cat : (i+1)*L.cat]
+				if l > 0 {
+					pl := &m.layers[l-1]
+					d := dS[i*n+pl.sOff : i*n+pl.sOff+pl.n]
+					for j, v := range dcat[:L.in] {
+						d[j] += v
+					}
+				} else if g.X != nil {
+					copy(g.X[((b0+i)*steps+t)*in:], dcat[:in])
+				}
+				copy(dPrev[i*n+L.sOff:i*n+L.sOff+L.n], dcat[L.in:])
+			}
+		}
+		if m.cfg.MixedMemory {
+			m.lstmBackward(cur, dPrev, dC, nr)
+			cw := in + n
+			gemm(blas.NoTrans, blas.Trans, nr, cw, 4*n, cur[m.tLZ:], s, ws.lstmWT, 4*n, 0, w.dL, cw)
+			for i := 0; i < nr; i++ {
+				dl := w.dL[i*cw : (i+1)*cw]
+				copy(dS[i*n:(i+1)*n], dl[in:])
+				if g.X != nil {
+					dx := g.X[((b0+i)*steps+t)*in : ((b0+i)*steps+t+1)*in]
+					for j, v := range dl[:in] {
+						dx[j] += v
+					}
+				}
+			}
+		} else {
+			dS, dPrev = dPrev, dS
+		}
+		if g.Elapsed != nil {
+			for i, v := range dts {
+				g.Elapsed[(b0+i)*steps+t] = v
+			}
+		}
+	}
+	if g.H0 != nil {
+		copy(g.H0[b0*n:b1*n], dS)
+	}
+	if g.C0 != nil {
+		copy(g.C0[b0*n:b1*n], dC)
+	}
+}
+
+// headsBackward turns the gradient of layer L's new state (in dS) into the
+// gradients of its head pre-activations, written over them in the tape,
+// and adds the elapsed-time gradients into dts and pure mode's parameter
+// gradients into the worker's accumulators.
+func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, b0, nr, t int) {
+	m := ws.model
+	p := m.Params
+	s, n := m.stride, m.state
+	for i := 0; i < nr; i++ {
+		r := cur[i*s : (i+1)*s]
+		ts := ws.ts(b0+i, t)
+		dh := dS[i*n+L.sOff : i*n+L.sOff+L.n]
+		f1 := r[L.tHead : L.tHead+L.n]
+		var dt float64
+		if m.cfg.Mode == Pure {
+			wtau, amp := p[L.wtau:L.wtau+L.n], p[L.a:L.a+L.n]
+			for j, f := range f1 {
+				ff, wt, a, d := float64(f), float64(wtau[j]), float64(amp[j]), float64(dh[j])
+				u := math.Abs(wt) + math.Abs(ff)
+				e := math.Exp(-ts * u)
+				w.dAmp[L.sOff+j] += T(d * (1 - e*ff))
+				de := -a * ff * d
+				du := -de * e * ts
+				f1[j] = T(-a*e*d + du*sign(ff))
+				w.dWtau[L.sOff+j] += T(du * sign(wt))
+				dt -= de * e * u
+			}
+			dts[i] += T(dt)
+			continue
+		}
+		f2 := r[L.tHead+L.n : L.tHead+2*L.n]
+		ta := r[L.tHead+2*L.n : L.tHead+3*L.n]
+		tb := r[L.tHead+3*L.n : L.tHead+4*L.n]
+		for j := range f1 {
+			// Forward left [tanh(ff1) | tanh(ff2) | s | time_a].
+			t1, t2, g, a := float64(f1[j]), float64(f2[j]), float64(ta[j]), float64(tb[j])
+			d := float64(dh[j])
+			dt1, dt2, dg := d*(1-g), d*g, d*(t2-t1)
+			if m.cfg.Mode == NoGate {
+				dt1, dg = d, d*t2
+			}
+			dp := dg * g * (1 - g)
+			dt += dp * a
+			f1[j] = T(dt1 * (1 - t1*t1))
+			f2[j] = T(dt2 * (1 - t2*t2))
+			ta[j] = T(dp * ts)
+			tb[j] = T(dp)
+		}
+		dts[i] += T(dt)
+	}
+}
+
+// applyDropoutGrad passes a gradient through the dropout mask Forward drew.
+func (m *Model[T]) applyDropoutGrad(ws *Workspace[T], dz []T, k, t, b int) {
+	rate := m.cfg.BackboneDropout
+	scale := T(1 / (1 - rate))
+	for j := range dz {
+		if dropKeep(ws.pass.Seed, k, t, b, j, ws.seq.Steps, ws.seq.Batch, len(dz), rate) {
+			dz[j] *= scale
+		} else {
+			dz[j] = 0
+		}
+	}
+}
+
+// lstmBackward turns the gradient of the LSTM's output h' (dh, from the
+// CfC layers) and of its memory c' (dc) into the gradients of its gate
+// pre-activations, written over them in the tape, and leaves in dc the
+// gradient of the previous memory.
+func (m *Model[T]) lstmBackward(cur, dh, dc []T, nr int) {
+	n, s := m.state, m.stride
+	for i := 0; i < nr; i++ {
+		r := cur[i*s : (i+1)*s]
+		z := r[m.tLZ : m.tLZ+4*n]
+		cp, cn := r[m.tCPrev:m.tCPrev+n], r[m.tCNew:m.tCNew+n]
+		for k := 0; k < n; k++ {
+			// Forward left the gates' values.
+			ia, ig, fg, og := float64(z[k]), float64(z[n+k]), float64(z[2*n+k]), float64(z[3*n+k])
+			tc := math.Tanh(float64(cn[k]))
+			d := float64(dh[i*n+k])
+			dcn := float64(dc[i*n+k]) + d*og*(1-tc*tc)
+			z[k] = T(dcn * ig * (1 - ia*ia))
+			z[n+k] = T(dcn * ia * ig * (1 - ig))
+			z[2*n+k] = T(dcn * float64(cp[k]) * fg * (1 - fg))
+			z[3*n+k] = T(d * tc * og * (1 - og))
+			dc[i*n+k] = T(dcn * fg)
+		}
+	}
+}
+
+// gradJob is one tile of a parameter gradient: C = sum over reps of
+// A_r^T B_r (A_r = a[r*aStep:], k x m with leading dimension lda; B_r
+// likewise, k x n), or, with b nil, the column sums c[j] = sum over reps
+// and rows of A_r[row, j].
+type gradJob[T Float] struct {
+	m, n, k      int
+	a, b, c      []T
+	lda, ldb     int
+	ldc          int
+	reps         int
+	aStep, bStep int
+}
+
+// packRows is how many rows of A and B a gradient job transposes at a
+// time: the product then runs as m x n dot products of that length, which
+// gonum's kernels compute faster than the k x m short axpys of a
+// transposed-A product.
+const packRows = 256
+
+// run computes the job, using buf (at least (m+n) x packRows values) to
+// transpose row blocks of A and B.
+func (j *gradJob[T]) run(buf []T) {
+	for r := 0; r < j.reps; r++ {
+		a := j.a[r*j.aStep:]
+		if j.b == nil {
+			c := j.c[:j.n]
+			if r == 0 {
+				clear(c)
+			}
+			for row := 0; row < j.k; row++ {
+				for i, v := range a[row*j.lda : row*j.lda+j.n] {
+					c[i] += v
+				}
+			}
+			continue
+		}
+		b := j.b[r*j.bStep:]
+		for k0 := 0; k0 < j.k; k0 += packRows {
+			kk := min(packRows, j.k-k0)
+			at, bt := buf[:j.m*kk], buf[j.m*kk:(j.m+j.n)*kk]
+			transpose(at, a[k0*j.lda:], kk, j.m, j.lda)
+			transpose(bt, b[k0*j.ldb:], kk, j.n, j.ldb)
+			beta := T(1)
+			if r == 0 && k0 == 0 {
+				beta = 0
+			}
+			gemmTile(blas.NoTrans, blas.Trans, j.m, j.n, kk, at, kk, bt, kk, beta, j.c, j.ldc)
+		}
+	}
+}
+
+// transpose writes the rows x cols matrix src (leading dimension ld) into
+// dst as cols x rows, eight source rows at a time so that every write
+// stream is contiguous.
+func transpose[T Float](dst, src []T, rows, cols, ld int) {
+	l0 := 0
+	for ; l0+8 <= rows; l0 += 8 {
+		r0 := src[l0*ld : l0*ld+cols]
+		r1 := src[(l0+1)*ld : (l0+1)*ld+cols]
+		r2 := src[(l0+2)*ld : (l0+2)*ld+cols]
+		r3 := src[(l0+3)*ld : (l0+3)*ld+cols]
+		r4 := src[(l0+4)*ld : (l0+4)*ld+cols]
+		r5 := src[(l0+5)*ld : (l0+5)*ld+cols]
+		r6 := src[(l0+6)*ld : (l0+6)*ld+cols]
+		r7 := src[(l0+7)*ld : (l0+7)*ld+cols]
+		for i := 0; i < cols; i++ {
+			d := (*[8]T)(dst[i*rows+l0:])
+			d[0], d[1], d[2], d[3] = r0[i], r1[i], r2[i], r3[i]
+			d[4], d[5], d[6], d[7] = r4[i], r5[i], r6[i], r7[i]
+		}
+	}
+	for ; l0 < rows; l0++ {
+		for i, v := range src[l0*ld : l0*ld+cols] {
+			dst[i*rows+l0] = v
+		}
+	}
+}
+
+// addGemm queues C (m x n) = sum over reps of A_r^T B_r in tiles.
+func (ws *Workspace[T]) addGemm(m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc, reps, aStep, bStep int) {
+	for i0 := 0; i0 < m; i0 += tileRows {
+		for j0 := 0; j0 < n; j0 += tileCols {
+			ws.jobs = append(ws.jobs, gradJob[T]{m: min(tileRows, m-i0), n: min(tileCols, n-j0), k: k,
+				a: a[i0:], lda: lda, b: b[j0:], ldb: ldb, c: c[i0*ldc+j0:], ldc: ldc, reps: reps, aStep: aStep, bStep: bStep})
+		}
+	}
+}
+
+// addColsum queues c[j] = sum over reps and k rows of a[row*lda+j], j < n.
+func (ws *Workspace[T]) addColsum(n, k int, a []T, lda int, c []T, reps, aStep int) {
+	ws.jobs = append(ws.jobs, gradJob[T]{n: n, k: k, a: a, lda: lda, c: c, reps: reps, aStep: aStep})
+}
+
+// paramGrads computes every parameter gradient from the tape, where the
+// backward pass left the gradients of each product's output over its
+// pre-activations, and the products' inputs are still in place: one
+// product over all batch x steps rows per weight matrix.
+func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
+	m := ws.model
+	p := m.Params
+	tp := ws.tape
+	s := m.stride
+	batch, steps := ws.seq.Batch, ws.seq.Steps
+	rows := batch * steps
+	ws.jobs = ws.jobs[:0]
+	for l := range m.layers {
+		L := &m.layers[l]
+		src, width := L.tCat, L.cat
+		for k, bu := range L.bu {
+			ws.addGemm(bu, width, rows, tp[L.tPre[k]:], s, tp[src:], s, dst[L.bbW[k]:], width, 1, 0, 0)
+			ws.addColsum(bu, rows, tp[L.tPre[k]:], s, dst[L.bbB[k]:], 1, 0)
+			src, width = L.tPost[k], bu
+		}
+		for h := 0; h < numHeads && L.headW[h] >= 0; h++ {
+			a := tp[L.tHead+h*L.n:]
+			ws.addGemm(L.n, L.hw, rows, a, s, tp[src:], s, dst[L.headW[h]:], L.hw, 1, 0, 0)
+			ws.addColsum(L.n, rows, a, s, dst[L.headB[h]:], 1, 0)
+		}
+	}
+	if m.lstmInW >= 0 {
+		in, n := m.cfg.InputSize, m.state
+		ws.addGemm(4*n, in, rows, tp[m.tLZ:], s, tp[m.tLCat:], s, dst[m.lstmInW:], in, 1, 0, 0)
+		ws.addGemm(4*n, n, rows, tp[m.tLZ:], s, tp[m.tLCat+in:], s, dst[m.lstmRecW:], n, 1, 0, 0)
+		ws.addColsum(4*n, rows, tp[m.tLZ:], s, dst[m.lstmInB:], 1, 0)
+	}
+	if m.projW >= 0 {
+		po, last := m.OutputSize(), &m.layers[len(m.layers)-1]
+		if gy == nil {
+			clear(dst[m.projW : m.projW+po*last.n])
+			clear(dst[m.projB : m.projB+po])
+		} else if ws.allSteps {
+			// gy is batch-major, the tape step-major: one product per step.
+			ws.addGemm(po, last.n, batch, gy, steps*po, tp[last.tH:], s, dst[m.projW:], last.n, steps, po, batch*s)
+			ws.addColsum(po, rows, gy, po, dst[m.projB:], 1, 0)
+		} else {
+			ws.addGemm(po, last.n, batch, gy, po, tp[(steps-1)*batch*s+last.tH:], s, dst[m.projW:], last.n, 1, 0, 0)
+			ws.addColsum(po, batch, gy, po, dst[m.projB:], 1, 0)
+		}
+	}
+	jobs := ws.jobs
+	nj := machine.Workers(len(jobs))
+	ws.packBufs = grow(ws.packBufs, nj)
+	for i := range ws.packBufs {
+		ws.packBufs[i] = grow(ws.packBufs[i], (tileRows+tileCols)*packRows)
+	}
+	if nj == 1 {
+		for i := range jobs {
+			jobs[i].run(ws.packBufs[0])
+		}
+	} else {
+		machine.Parallel(nj, len(jobs), func(w, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				jobs[i].run(ws.packBufs[w])
+			}
+		})
+	}
+	for _, L := range m.layers {
+		if L.mask >= 0 {
+			size := L.n * L.cat
+			clear(dst[L.mask : L.mask+size])
+			for h := headFF1; h <= headFF2 && L.headW[h] >= 0; h++ {
+				d := dst[L.headW[h] : L.headW[h]+size]
+				for j, mv := range p[L.mask : L.mask+size] {
+					d[j] *= mv
+				}
+			}
+		}
+		if L.wtau >= 0 {
+			for j := 0; j < L.n; j++ {
+				var da, dw T
+				for w := 0; w < nw; w++ {
+					da += ws.workers[w].dAmp[L.sOff+j]
+					dw += ws.workers[w].dWtau[L.sOff+j]
+				}
+				dst[L.a+j], dst[L.wtau+j] = da, dw
+			}
+		}
+	}
+}

@@ -1,0 +1,347 @@
+"""The NumPy layer of the CfC family: one Go model handle, its parameter
+table, and forward / backward passes over whole batches of sequences.
+
+Every binding (the NumPy classes in :mod:`kerasncp_go.cfc`, torch, Keras)
+builds on :class:`CfCModel`: it owns the rules (argument checks, the
+parameter table with the reference's state_dict names, shapes of inputs,
+states and elapsed times), so that a binding only converts its tensors.
+
+Parameters live in one flat array laid out as the Go model's table says;
+each binding hands out views into it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import secrets
+import weakref
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _lib, _ops, _rules
+
+#: The reference's CfC modes and their C codes.
+MODES = {"default": 0, "pure": 1, "no_gate": 2}
+#: Backbone activations and their C codes.
+ACTIVATIONS = {"lecun_tanh": 0, "tanh": 1, "relu": 2, "gelu": 3, "silu": 4}
+
+
+class Entry(NamedTuple):
+    """One parameter of a model: its state_dict name, torch-layout shape,
+    where it starts in the flat array, and whether it is trained (the
+    sparsity masks are not)."""
+
+    name: str
+    shape: Tuple[int, ...]
+    offset: int
+    size: int
+    trainable: bool
+
+
+def _choice(value: Any, table: Dict[str, int], name: str) -> int:
+    if not isinstance(value, str) or value not in table:
+        raise ValueError(f"{name} must be one of {', '.join(repr(k) for k in table)}, got {value!r}")
+    return table[value]
+
+
+def check_int(value: Any, name: str, lo: int) -> int:
+    """value as an int >= lo; bools and non-integral numbers are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < lo or value > 1 << 24:
+        raise ValueError(f"{name} must be in [{lo}, {1 << 24}], got {value}")
+    return int(value)
+
+
+def check_dropout(value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"backbone_dropout must be a number in [0, 1), got {value!r}")
+    try:
+        p = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"backbone_dropout must be a number in [0, 1), got {value!r}") from None
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"backbone_dropout must be in [0, 1), got {value!r}")
+    return p
+
+
+def new_seed(seed: Optional[int]) -> int:
+    """A 64-bit seed: seed itself, or a fresh random one for None."""
+    if seed is None:
+        return secrets.randbits(64)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 1 << 64:
+        raise ValueError(f"seed must be None or an integer in [0, 2**64), got {seed!r}")
+    return int(seed)
+
+
+def _free_model(handle: int) -> None:
+    try:
+        _lib.call("kncp_cfc_free", handle)
+    except Exception:  # pragma: no cover - interpreter shutdown
+        pass
+
+
+class CfCModel:
+    """A CfC model's structure in Go: plain (units) or wired (a kerasncp_go
+    wiring, built for input_size), with optional mixed memory and
+    projection. It holds no parameters: every pass takes a flat array.
+
+    Raises:
+        ValueError / TypeError: an argument out of range, naming it.
+    """
+
+    def __init__(self, input_size: int, units: Optional[int] = None, wiring: Any = None, mode: str = "default",
+                 activation: str = "lecun_tanh", backbone_units: int = 128, backbone_layers: int = 1,
+                 backbone_dropout: float = 0.0, mixed_memory: bool = False, proj_size: Optional[int] = None,
+                 dtype: Any = np.float32) -> None:
+        self.dtype, dcode = _rules.dtype_code(dtype)
+        self.input_size = check_int(input_size, "input_size", 1)
+        cfg = _lib.CfCConfig()
+        cfg.dtype = dcode
+        cfg.input_size = self.input_size
+        cfg.mode = _choice(mode, MODES, "mode")
+        cfg.activation = _choice(activation, ACTIVATIONS, "activation")
+        self.mode, self.activation = mode, activation
+        if wiring is None:
+            cfg.units = check_int(units, "units", 1)
+            cfg.backbone_layers = check_int(backbone_layers, "backbone_layers", 0)
+            cfg.backbone_units = check_int(backbone_units, "backbone_units", 1) if cfg.backbone_layers else 0
+            cfg.backbone_dropout = check_dropout(backbone_dropout)
+        else:
+            cfg.wiring = wiring.handle
+        cfg.mixed_memory = 1 if mixed_memory else 0
+        cfg.proj_size = 0 if proj_size is None else check_int(proj_size, "proj_size", 1)
+        self.mixed_memory = bool(mixed_memory)
+        self.proj_size = proj_size
+        h = ctypes.c_uint64()
+        _lib.call("kncp_cfc_new", ctypes.byref(cfg), 0, ctypes.byref(h))
+        self.handle = h.value
+        self._finalizer = weakref.finalize(self, _free_model, self.handle)
+        info = _lib.CfCInfo()
+        _lib.call("kncp_cfc_info", self.handle, ctypes.byref(info))
+        self.state_size = int(info.state_size)
+        self.cell_output_size = int(info.cell_output_size)
+        self.output_size = int(info.output_size)
+        self.param_len = int(info.param_len)
+        sizes = np.empty(int(info.num_layers), np.int64)
+        _lib.call("kncp_cfc_layer_sizes", self.handle, _ops.addr(sizes), sizes.size)
+        self.layer_sizes: List[int] = [int(s) for s in sizes]
+        self.table: List[Entry] = []
+        p = _lib.CfCParam()
+        for i in range(int(info.num_params)):
+            _lib.call("kncp_cfc_param", self.handle, i, ctypes.byref(p))
+            self.table.append(Entry(p.name.decode(), tuple(int(d) for d in p.shape[:p.ndim]), int(p.offset),
+                                    int(p.length), bool(p.trainable)))
+        self.index = {e.name: e for e in self.table}
+
+    def __getstate__(self):
+        raise TypeError("CfCModel holds a Go handle; pickle the object that owns it")
+
+    # -- parameters ------------------------------------------------------
+
+    def init_params(self, seed: Optional[int] = None) -> np.ndarray:
+        """A new flat parameter array drawn from seed as the reference
+        initialises its modules (same distributions, not the same numbers)."""
+        flat = np.empty(self.param_len, self.dtype)
+        _lib.call("kncp_cfc_init", self.handle, new_seed(seed), _ops.buf(flat))
+        return flat
+
+    def views(self, flat: np.ndarray, prefix: str = "") -> Dict[str, np.ndarray]:
+        """Views into flat by parameter name (with `prefix` removed from the
+        names that start with it)."""
+        out = {}
+        for e in self.table:
+            name = e.name[len(prefix):] if prefix and e.name.startswith(prefix) else e.name
+            out[name] = flat[e.offset:e.offset + e.size].reshape(e.shape)
+        return out
+
+    def tape_bytes(self, batch: int, steps: int) -> float:
+        """Bytes a forward pass with a tape over batch x steps keeps."""
+        out = ctypes.c_double()
+        _lib.call("kncp_cfc_tape_bytes", self.handle, batch, steps, ctypes.byref(out))
+        return out.value
+
+    # -- passes ------------------------------------------------------------
+
+    def check_params(self, flat: Any) -> np.ndarray:
+        a = _ops.as_array(flat, self.dtype, "params")
+        if a.ndim != 1 or a.size != self.param_len:
+            raise ValueError(f"params must be a flat array of {self.param_len} values, got shape {a.shape}")
+        return a
+
+    def _state(self, v: Any, name: str, b: int) -> Optional[np.ndarray]:
+        if v is None:
+            return None
+        a = _ops.as_array(v, self.dtype, name)
+        if a.shape != (b, self.state_size):
+            raise ValueError(f"{name} must have shape (batch={b}, state_size={self.state_size}), got {a.shape}")
+        return a
+
+    def forward(self, params: Any, x: Any, h0: Any = None, c0: Any = None, elapsed: Any = None,
+                all_steps: bool = True, training: bool = False, seed: Optional[int] = None, keep: bool = False
+                ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray], Optional["CfCTape"]]:
+        """Runs the model over x (batch, steps, input_size) in one Go call.
+
+        Args:
+            params: the flat parameter array.
+            h0, c0: initial state and (mixed memory) cell memory,
+                (batch, state_size), or None (zeros).
+            elapsed: elapsed times: None (1.0), a scalar, or any shape the
+                elapsed-time rule accepts; finite and > 0.
+            all_steps: outputs of every step, or of the last only.
+            training: draw backbone dropout (from seed).
+            keep: keep a tape for :meth:`CfCTape.backward`.
+
+        Returns:
+            (y, h, c, tape): y (batch, steps, output_size) or (batch,
+            output_size); final state h and memory c (None without mixed
+            memory); the tape or None.
+        """
+        dt = self.dtype
+        p = self.check_params(params)
+        xa = _ops.as_array(x, dt, "x")
+        if xa.ndim != 3 or xa.shape[2] != self.input_size:
+            raise ValueError(f"x must have shape (batch, steps, {self.input_size}), got {xa.shape}")
+        b, t = xa.shape[0], xa.shape[1]
+        if b == 0 or t == 0:
+            raise ValueError(f"x must have at least one sequence and one step, got shape {xa.shape}")
+        ha = self._state(h0, "h0", b)
+        if c0 is not None and not self.mixed_memory:
+            raise ValueError("c0 is for mixed memory only (this model has none)")
+        ca = self._state(c0, "c0", b)
+        ea = _ops.elapsed_array(elapsed, b, t, dt)
+        y = np.empty((b, t, self.output_size) if all_steps else (b, self.output_size), dt)
+        h = np.empty((b, self.state_size), dt)
+        c = np.empty((b, self.state_size), dt) if self.mixed_memory else None
+        handle = ctypes.c_uint64()
+        _lib.call("kncp_cfc_forward", self.handle, _ops.buf(p), b, t, _ops.buf(xa), _ops.buf(ha), _ops.buf(ca),
+                  _ops.buf(ea), _ops.buf(y), 1 if all_steps else 0, _ops.buf(h), _ops.buf(c),
+                  1 if training else 0, new_seed(seed) if training else 0,
+                  ctypes.byref(handle) if keep else None)
+        tape = CfCTape(handle.value, self, b, t, all_steps, ea is not None) if keep else None
+        return y, h, c, tape
+
+
+class CfCTape:
+    """What a forward pass kept for its one backward pass (Go memory,
+    released after backward, on close(), or when garbage collected)."""
+
+    def __init__(self, handle: int, model: CfCModel, batch: int, steps: int, all_steps: bool, irregular: bool):
+        self.model, self.batch, self.steps, self.all_steps, self.irregular = model, batch, steps, all_steps, irregular
+        self._finalizer = weakref.finalize(self, _ops._free_tape, handle)
+        self.handle = handle
+
+    def close(self) -> None:
+        """Releases the Go memory now."""
+        self._finalizer()
+
+    def _grad(self, g: Any, name: str, shape: Tuple[int, ...]) -> Optional[np.ndarray]:
+        if g is None:
+            return None
+        a = _ops.as_array(g, self.model.dtype, name)
+        if a.shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
+        return a
+
+    def backward(self, gy: Any = None, gh: Any = None, gc: Any = None, params: bool = True
+                 ) -> Dict[str, Optional[np.ndarray]]:
+        """Gradients of a loss whose gradients with respect to the outputs,
+        final state and memory are gy, gh, gc (None: zero). A tape serves
+        one backward pass.
+
+        Returns:
+            {"params": flat gradient (zeros at the masks) or None when
+            params is false, "x", "h0", "c0" (mixed memory) or None,
+            "elapsed" (when the pass had elapsed times) or None}.
+        """
+        if not self._finalizer.alive:
+            raise ValueError("this tape was used or closed: a tape serves one backward pass")
+        m, b, t = self.model, self.batch, self.steps
+        gya = self._grad(gy, "gy", (b, t, m.output_size) if self.all_steps else (b, m.output_size))
+        gha = self._grad(gh, "gh", (b, m.state_size))
+        if gc is not None and not m.mixed_memory:
+            raise ValueError("gc is for mixed memory only (this model has none)")
+        gca = self._grad(gc, "gc", (b, m.state_size))
+        dt = m.dtype
+        out: Dict[str, Optional[np.ndarray]] = {
+            "params": np.empty(m.param_len, dt) if params else None,
+            "x": np.empty((b, t, m.input_size), dt),
+            "h0": np.empty((b, m.state_size), dt),
+            "c0": np.empty((b, m.state_size), dt) if m.mixed_memory else None,
+            "elapsed": np.empty((b, t), dt) if self.irregular else None,
+        }
+        try:
+            _lib.call("kncp_cfc_backward", self.handle, _ops.buf(gya), _ops.buf(gha), _ops.buf(gca),
+                      _ops.buf(out["params"]), _ops.buf(out["x"]), _ops.buf(out["h0"]), _ops.buf(out["c0"]),
+                      _ops.buf(out["elapsed"]))
+        finally:
+            self.close()
+        return out
+
+
+def batch_major(x: Any, batch_first: bool, dtype: np.dtype, input_size: int
+                ) -> Tuple[np.ndarray, bool]:
+    """x as a (batch, steps, input) array of dtype, and whether it came
+    unbatched ((steps, input)): the reference's input rule for sequence
+    layers, shared by the bindings."""
+    a = _ops.as_array(x, dtype, "input")
+    if a.ndim == 2:
+        return a[None], True
+    if a.ndim != 3:
+        raise ValueError(f"input must have shape (batch, steps, {input_size}) (or (steps, batch, {input_size}) "
+                         f"with batch_first=False, or (steps, {input_size}) unbatched), got {a.shape}")
+    if not batch_first:
+        a = np.ascontiguousarray(a.transpose(1, 0, 2))
+    return a, False
+
+
+def batch_major_elapsed(ts: Any, batch_first: bool, unbatched: bool) -> Any:
+    """Timespans in batch-major order (the elapsed-time rule then fits them
+    to (batch, steps))."""
+    if ts is None or np.ndim(ts) == 0:
+        return ts
+    a = np.asarray(ts)
+    if unbatched:
+        return a.reshape(1, -1) if a.ndim == 1 else a[None]
+    if not batch_first and a.ndim >= 2:
+        a = np.swapaxes(a, 0, 1)
+    return a
+
+
+def state_pair(hx: Any, mixed: bool, unbatched: bool) -> Tuple[Any, Any]:
+    """(h0, c0) from the reference's hx: a state, or a pair (h, c) with
+    mixed memory; 1-D states for unbatched input."""
+    if hx is None:
+        return None, None
+    if mixed:
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise ValueError("hx must be a pair (h0, c0) with mixed_memory=True, "
+                             f"got {type(hx).__name__}")
+        h, c = hx
+    else:
+        if isinstance(hx, (tuple, list)):
+            raise ValueError("hx must be one array without mixed memory, got a tuple")
+        h, c = hx, None
+    want = 1 if unbatched else 2
+    for v, n in ((h, "hx"), (c, "cx")):
+        if v is not None and np.ndim(v) != want:
+            raise ValueError(f"{n} must be {want}-D for {'unbatched 2-D' if unbatched else 'batched 3-D'} input, "
+                             f"got {np.ndim(v)}-D")
+    if unbatched:
+        h = None if h is None else np.asarray(h)[None]
+        c = None if c is None else np.asarray(c)[None]
+    return h, c
+
+
+def restore_layout(y: np.ndarray, batch_first: bool, unbatched: bool, all_steps: bool) -> np.ndarray:
+    """Outputs back in the caller's layout."""
+    if unbatched:
+        return y[0]
+    if all_steps and not batch_first:
+        return np.ascontiguousarray(y.transpose(1, 0, 2))
+    return y
+
+
+def names(model: CfCModel, prefix: str = "") -> Sequence[str]:
+    return [e.name[len(prefix):] if e.name.startswith(prefix) else e.name for e in model.table]
