@@ -48,6 +48,10 @@ extern "C" {
 #define KNCP_ERR_HANDLE 3   /* unknown or already freed handle */
 #define KNCP_ERR_INTERNAL 4 /* a bug: a recovered panic */
 #define KNCP_ERR_FORMAT 5   /* a malformed .npy/.npz buffer or JSON text */
+#define KNCP_ERR_MEMORY 6   /* refused before allocating: more than the memory the
+                               process may use (machine, cgroup, RLIMIT_AS); the
+                               message names the sizes */
+#define KNCP_ERR_INTERRUPTED 7 /* stopped by kncp_interrupt; every handle stays valid */
 
 /* Element types. */
 #define KNCP_FLOAT32 0
@@ -197,6 +201,17 @@ int64_t kncp_live_handles(void);
 
 /* Frees a buffer the library allocated (NULL is allowed). Returns KNCP_OK. */
 int32_t kncp_buffer_free(void *buf);
+
+/* Asks every long call in progress (sequence forward and backward passes of
+ * every cell family, wiring builds) to stop at its next poll (between time
+ * steps; every 65536 draws of a wiring build) and return
+ * KNCP_ERR_INTERRUPTED. Safe to call from any thread, a signal handler's
+ * thread included. It stays in effect, so that calls starting meanwhile stop
+ * too, until kncp_clear_interrupt. Returns KNCP_OK. */
+int32_t kncp_interrupt(void);
+
+/* Lets calls run again after kncp_interrupt. Returns KNCP_OK. */
+int32_t kncp_clear_interrupt(void);
 
 /* Panics inside Go on purpose, to test the guard. Returns KNCP_ERR_INTERNAL. */
 int32_t kncp_debug_panic(char *err, size_t errlen);

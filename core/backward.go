@@ -3,6 +3,9 @@ package core
 import (
 	"errors"
 	"fmt"
+	"unsafe"
+
+	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 )
 
 // Backward propagates gradients through the sequence the last Forward (with
@@ -53,12 +56,18 @@ func (c *Cell[T]) Backward(ws *Workspace[T], gy, gh []T, g Gradients[T]) error {
 	}
 	nb := numBlocks(b)
 	nw := numWorkers(nb)
+	if err := ws.checkGradMemory(nw); err != nil {
+		return err
+	}
 	ws.ensureWorkers(nw, true)
 	parallel(nw, nb, func(w, lo, hi int) {
 		for blk := lo; blk < hi; blk++ {
 			ws.backwardBlock(&ws.workers[w], blk, gy, gh, g)
 		}
 	})
+	if machine.Interrupted() {
+		return machine.ErrInterrupted
+	}
 	if g.Params != nil {
 		ws.reduce(nw, g.Params)
 	}
@@ -101,6 +110,9 @@ func (ws *Workspace[T]) backwardBlock(w *worker[T], blk int, gy, gh []T, g Gradi
 		clear(gv)
 	}
 	for t := steps - 1; t >= 0; t-- {
+		if machine.Interrupted() {
+			return // Backward reports it
+		}
 		tp := ws.tapeAt(blk, t)
 		if gy != nil && (ws.allSteps || t == steps-1) {
 			vK := tp[k*ul : (k+1)*ul]
@@ -244,4 +256,17 @@ func (ws *Workspace[T]) reduce(nw int, dst *Params[T]) {
 	copy(dst.InputB, w0.dInB)
 	copy(dst.OutputW, w0.dOutW)
 	copy(dst.OutputB, w0.dOutB)
+}
+
+// checkGradMemory refuses per-worker gradient accumulators (four per
+// synapse and lane) that would not fit in the memory the process may use.
+func (ws *Workspace[T]) checkGradMemory(nw int) error {
+	var v T
+	n := (ws.rec.n() + ws.sen.n()) * lanes
+	if len(ws.workers) >= nw && cap(ws.workers[nw-1].dRecWm) >= ws.rec.n()*lanes &&
+		cap(ws.workers[nw-1].dSenWm) >= ws.sen.n()*lanes {
+		return nil
+	}
+	return machine.CheckAlloc(fmt.Sprintf("core: the gradient accumulators of %d synapses on %d goroutines",
+		ws.rec.n()+ws.sen.n(), nw), float64(nw)*float64(n)*4*float64(unsafe.Sizeof(v)))
 }

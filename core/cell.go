@@ -299,9 +299,6 @@ func zeroed[T Float](s []T, n int) []T {
 // re-raises a worker's panic in the caller (see machine.Parallel).
 func parallel(nw, n int, fn func(w, lo, hi int)) { machine.Parallel(nw, n, fn) }
 
-// physicalMemory is the memory this process may use in bytes (0: unknown).
-func physicalMemory() uint64 { return machine.PhysicalMemory() }
-
 func checkLen(name string, got, want int, shape string) error {
 	if got != want {
 		return fmt.Errorf("core: %s must have shape %s = %d values, got %d", name, shape, want, got)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"unsafe"
+
+	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 )
 
 // Forward runs the cell over a batch of sequences and writes the outputs and
@@ -21,10 +23,8 @@ func (c *Cell[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], keep 
 		return err
 	}
 	nb := numBlocks(in.Batch)
-	if keep {
-		if err := c.checkTapeSize(in); err != nil {
-			return err
-		}
+	if err := c.checkMemory(ws, in, keep); err != nil {
+		return err
 	}
 	ws.prepare(c)
 	ws.seq, ws.allSteps, ws.taped = in, out.AllSteps, keep
@@ -38,6 +38,10 @@ func (c *Cell[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], keep 
 			ws.forwardBlock(&ws.workers[w], blk, out)
 		}
 	})
+	if machine.Interrupted() {
+		ws.taped = false
+		return machine.ErrInterrupted
+	}
 	return nil
 }
 
@@ -49,22 +53,40 @@ func (c *Cell[T]) TapeBytes(batch, steps int) float64 {
 		float64(unsafe.Sizeof(v))
 }
 
-// checkTapeSize refuses a tape larger than the machine's memory (or than an
-// int can count): allocating it would end the process, which no caller
-// could recover from.
-func (c *Cell[T]) checkTapeSize(in Sequence[T]) error {
+// checkMemory refuses a forward pass whose new allocations (the tape when
+// keep is true, the synapse structures of the cell's masks) would not fit in
+// the memory the process may use (the machine's, its container's, its
+// address-space limit), or than an int can count: a failed allocation would
+// end the process, which no caller could recover from.
+func (c *Cell[T]) checkMemory(ws *Workspace[T], in Sequence[T], keep bool) error {
 	var v T
-	bytes := c.TapeBytes(in.Batch, in.Steps)
-	mem := float64(physicalMemory())
-	if bytes/float64(unsafe.Sizeof(v)) < math.MaxInt/2 && (mem == 0 || bytes <= mem) {
-		return nil
+	sz := float64(unsafe.Sizeof(v))
+	if keep {
+		need := c.TapeBytes(in.Batch, in.Steps) - float64(cap(ws.tape))*sz
+		if err := machine.CheckAlloc("core: the tape of this call", need); err != nil {
+			me := err.(*machine.MemoryError)
+			me.What = fmt.Sprintf("core: the tape of this call (batch=%d, steps=%d, units=%d, ode_unfolds=%d)",
+				in.Batch, in.Steps, c.Shape.Units, c.Opts.ODEUnfolds)
+			me.Hint = "run shorter sequences or smaller batches per call, or run without a tape (no gradients)"
+			return me
+		}
 	}
-	msg := fmt.Sprintf("core: the tape of this call would take %.3g GB (batch=%d, steps=%d, units=%d, ode_unfolds=%d)",
-		bytes/1e9, in.Batch, in.Steps, c.Shape.Units, c.Opts.ODEUnfolds)
-	if mem > 0 {
-		msg += fmt.Sprintf(", more than the %.3g GB of memory this process may use", mem/1e9)
+	// gather keeps, per mask entry at most: a copy of the mask and of four
+	// parameter matrices, and per synapse two int32 indices and four values.
+	syn := func(s *synapses[T], n int) float64 {
+		if cap(s.mask) >= n && cap(s.wm) >= n {
+			return 0
+		}
+		return float64(n) * (9*sz + 8)
 	}
-	return fmt.Errorf("%s; run shorter sequences or smaller batches per call, or run without a tape (no gradients)", msg)
+	need := syn(&ws.rec, len(c.Params.SparsityMask)) + syn(&ws.sen, len(c.Params.SensorySparsityMask))
+	if need > 0 {
+		if err := machine.CheckAlloc(fmt.Sprintf("core: the synapse tables of a %d-unit cell with %d inputs",
+			c.Shape.Units, c.Shape.Sensory), need); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tapeStride is the tape length of one step of one block: the states
@@ -206,6 +228,9 @@ func (ws *Workspace[T]) forwardBlock(w *worker[T], blk int, out Output[T]) {
 		clear(v)
 	}
 	for t := 0; t < steps; t++ {
+		if machine.Interrupted() {
+			return // Forward reports it
+		}
 		ws.loadInputs(w.xt, blk, t)
 		sensoryDrive(w.ns, w.ds, w.xt, &ws.sen)
 		ws.loadCapacitance(w.c, blk, t, t == 0)

@@ -11,6 +11,7 @@ import (
 
 	"gonum.org/v1/gonum/diff/fd"
 
+	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 	"github.com/kerasncp-go/kerasncp-go/wiring"
 )
 
@@ -1016,7 +1017,7 @@ func TestForwardChecksTheCell(t *testing.T) {
 // TestTapeLargerThanMemory: a tape the machine cannot hold is an error, not
 // an allocation that would end the process.
 func TestTapeLargerThanMemory(t *testing.T) {
-	mem := physicalMemory()
+	mem := machine.PhysicalMemory()
 	if mem == 0 {
 		t.Skip("the machine's memory is unknown on this platform")
 	}
@@ -1028,7 +1029,7 @@ func TestTapeLargerThanMemory(t *testing.T) {
 	in := Sequence[float64]{Batch: b, Steps: st, X: make([]float64, b*st*testSensory)}
 	out := Output[float64]{Y: make([]float64, b*st*c.Shape.Motor), AllSteps: true}
 	var ws Workspace[float64]
-	wantErr(t, "huge tape", c.Forward(&ws, in, out, true), "the tape of this call would take",
+	wantErr(t, "huge tape", c.Forward(&ws, in, out, true), "the tape of this call (batch=8", "would take",
 		"of memory this process may use", "run shorter sequences or smaller batches")
 	if len(ws.tape) != 0 {
 		t.Errorf("the refused call allocated a tape of %d values", len(ws.tape))

@@ -6,7 +6,9 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unsafe"
 
+	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 	"github.com/kerasncp-go/kerasncp-go/npz"
 )
 
@@ -186,6 +188,20 @@ func LoadNPZ[T Float](r io.ReaderAt, size int64, motor int) (p *Params[T], sh Sh
 	}
 	if len(missing) > 0 {
 		return fail(fmt.Errorf("core: npz: missing arrays %s", strings.Join(missing, ", ")))
+	}
+	// Everything the declared shapes ask for, checked at once before any
+	// array is read: a small deflated archive can declare gigabytes.
+	var v T
+	total := 0.0
+	for _, f := range fields {
+		n := 1.0
+		for _, d := range f.Shape {
+			n *= float64(d)
+		}
+		total += n * float64(unsafe.Sizeof(v))
+	}
+	if err := machine.CheckAlloc(fmt.Sprintf("core: npz: the parameters of a cell of %d units and %d inputs", sh.Units, sh.Sensory), total); err != nil {
+		return fail(err)
 	}
 	for _, f := range fields {
 		d, _, err := npz.Read[T](zr, prefix+f.Name, f.Shape)

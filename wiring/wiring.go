@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 	"github.com/kerasncp-go/kerasncp-go/wiring/internal/nprand"
 )
 
@@ -106,12 +107,37 @@ func NewCustom(units int) (*Wiring, error) {
 	if err := checkUnits("units", units); err != nil {
 		return nil, err
 	}
-	return newWiring(Config{Kind: Custom, Units: units}, units, 0), nil
+	return newWiring(Config{Kind: Custom, Units: units}, units, 0)
 }
 
-func newWiring(cfg Config, units, outputDim int) *Wiring {
-	return &Wiring{cfg: cfg, units: units, outputDim: outputDim, adj: make([]int32, units*units)}
+// newWiring allocates the adjacency matrix of units neurons, after checking
+// that it fits in the memory the process may use.
+func newWiring(cfg Config, units, outputDim int) (*Wiring, error) {
+	if err := checkMatrix("adjacency", units, units); err != nil {
+		return nil, err
+	}
+	return &Wiring{cfg: cfg, units: units, outputDim: outputDim, adj: make([]int32, units*units)}, nil
 }
+
+// checkMatrix refuses a rows x cols int32 matrix (with, for the random
+// kinds, the index permutation drawing it takes) that would not fit in the
+// memory the process may use: a failed allocation ends the process.
+func checkMatrix(name string, rows, cols int) error {
+	n := float64(rows) * float64(cols)
+	bytes := 4 * n
+	if n > 10000 { // ChoiceWithoutReplacement may permute every index (8 bytes each)
+		bytes += 8 * n
+	}
+	return machine.CheckAlloc(fmt.Sprintf("wiring: the %s matrix (%d x %d)", name, rows, cols), bytes)
+}
+
+// MaxDraws bounds the random draws one build makes (NCP's
+// recurrent_command_synapses): more takes minutes, not seconds.
+const MaxDraws = 1 << 24
+
+// pollEvery is how many loop iterations pass between two polls of
+// machine.Interrupted in a build.
+const pollEvery = 1 << 16
 
 // maxUnits bounds the neuron count so that units*units stays addressable and
 // a mistyped size fails with an error instead of exhausting memory.
@@ -155,10 +181,16 @@ func NewFullyConnected(units, outputDim int, seed uint64, selfConnections bool) 
 	if err != nil {
 		return nil, err
 	}
-	w := newWiring(Config{Kind: FullyConnected, Units: units, OutputDim: outputDim, Seed: seed,
+	w, err := newWiring(Config{Kind: FullyConnected, Units: units, OutputDim: outputDim, Seed: seed,
 		SelfConnections: selfConnections}, units, out)
+	if err != nil {
+		return nil, err
+	}
 	w.pcg = nprand.NewGenerator(seed)
 	for src := 0; src < units; src++ {
+		if src%(1+pollEvery/units) == 0 && machine.Interrupted() {
+			return nil, machine.ErrInterrupted
+		}
 		for dst := 0; dst < units; dst++ {
 			if src == dst && !selfConnections {
 				continue
@@ -185,12 +217,18 @@ func NewRandom(units, outputDim int, sparsityLevel float64, seed uint64) (*Wirin
 	if !(sparsityLevel >= 0 && sparsityLevel < 1) {
 		return nil, fmt.Errorf("wiring: sparsity_level must be in [0, 1), got %v", sparsityLevel)
 	}
-	w := newWiring(Config{Kind: Random, Units: units, OutputDim: outputDim, SparsityLevel: sparsityLevel,
+	w, err := newWiring(Config{Kind: Random, Units: units, OutputDim: outputDim, SparsityLevel: sparsityLevel,
 		Seed: seed}, units, out)
+	if err != nil {
+		return nil, err
+	}
 	w.pcg = nprand.NewGenerator(seed)
 	n := units * units
 	for _, k := range w.pcg.ChoiceWithoutReplacement(n, keepCount(n, sparsityLevel)) {
 		w.adj[k] = w.pcgPolarity() // k = src*units + dst, the reference's pair order
+	}
+	if machine.Interrupted() { // the choice stops early when interrupted
+		return nil, machine.ErrInterrupted
 	}
 	return w, nil
 }
@@ -256,18 +294,22 @@ func NewNCP(interNeurons, commandNeurons, motorNeurons, sensoryFanout, interFano
 			return nil, fmt.Errorf("wiring: %s must be in [0, %s=%d], got %d", a.name, a.layer, a.max, a.v)
 		}
 	}
-	// Repeats are allowed, so this only bounds the work Build does.
-	const maxRecurrent = 1 << 30
-	if recurrentCommandSynapses < 0 || recurrentCommandSynapses > maxRecurrent {
-		return nil, fmt.Errorf("wiring: recurrent_command_synapses must be in [0, %d], got %d", maxRecurrent, recurrentCommandSynapses)
+	// Repeats are allowed, so this only bounds the work Build does: each
+	// synapse is three draws, and 2**24 of them take a second already.
+	if recurrentCommandSynapses < 0 || recurrentCommandSynapses > MaxDraws {
+		return nil, fmt.Errorf("wiring: recurrent_command_synapses must be in [0, %d], got %d "+
+			"(synapses may repeat, so more adds nothing but minutes of build time)", MaxDraws, recurrentCommandSynapses)
 	}
 	if err := checkNCPSeed(seed); err != nil {
 		return nil, err
 	}
-	w := newWiring(Config{Kind: NCP, InterNeurons: interNeurons, CommandNeurons: commandNeurons,
+	w, err := newWiring(Config{Kind: NCP, InterNeurons: interNeurons, CommandNeurons: commandNeurons,
 		MotorNeurons: motorNeurons, SensoryFanout: sensoryFanout, InterFanout: interFanout,
 		RecurrentCommandSynapses: recurrentCommandSynapses, MotorFanin: motorFanin, Seed: seed},
 		units, motorNeurons)
+	if err != nil {
+		return nil, err
+	}
 	w.mt = nprand.NewRandomState(uint32(seed))
 	w.ncp = w.cfg
 	w.motor = span(0, motorNeurons)
@@ -413,6 +455,9 @@ func (w *Wiring) SetInputDim(inputDim int) error {
 		}
 		return nil
 	}
+	if err := checkMatrix("sensory adjacency", inputDim, w.units); err != nil {
+		return err
+	}
 	w.inputDim = inputDim
 	w.sensory = make([]int32, inputDim*w.units)
 	return nil
@@ -432,13 +477,27 @@ func (w *Wiring) SetOutputDim(outputDim int) error {
 // sensory synapses for FullyConnected and Random, every synapse for NCP and
 // AutoNCP. Unlike the reference, Build is idempotent: building again with the
 // same inputDim changes nothing, and a different inputDim is an error.
+//
+// Build polls machine.Interrupted and returns machine.ErrInterrupted when
+// it is set, leaving the wiring as it was before the call.
 func (w *Wiring) Build(inputDim int) error {
-	if err := w.SetInputDim(inputDim); err != nil {
+	if w.generated || w.cfg.Kind == Custom {
+		return w.SetInputDim(inputDim)
+	}
+	// Draw on a copy, so that an interrupted build leaves w (random stream
+	// included) untouched.
+	c := w.Clone()
+	if err := c.SetInputDim(inputDim); err != nil {
 		return err
 	}
-	if w.generated {
-		return nil
+	if err := c.build(); err != nil {
+		return err
 	}
+	*w = *c
+	return nil
+}
+
+func (w *Wiring) build() error {
 	w.generated = true
 	switch w.cfg.Kind {
 	case FullyConnected:
@@ -455,6 +514,9 @@ func (w *Wiring) Build(inputDim int) error {
 		}
 	case NCP, AutoNCP:
 		w.buildNCP()
+	}
+	if machine.Interrupted() {
+		return machine.ErrInterrupted
 	}
 	return nil
 }
@@ -515,6 +577,9 @@ func (w *Wiring) buildNCP() {
 
 	// Recurrent command synapses.
 	for i := 0; i < c.RecurrentCommandSynapses; i++ {
+		if i%pollEvery == 0 && machine.Interrupted() {
+			return // Build reports it
+		}
 		src := w.command[w.mt.Randint(len(w.command))]
 		dst := w.command[w.mt.Randint(len(w.command))]
 		w.adj[src*u+dst] = w.mtPolarity()

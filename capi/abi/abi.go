@@ -24,6 +24,8 @@ import (
 	"runtime/cgo"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 )
 
 // Version is the library version kncp_version reports.
@@ -52,8 +54,14 @@ func finish(err error, buf *C.char, n C.size_t) C.int32_t {
 	}
 	code := int32(C.KNCP_ERR_VALUE)
 	var ce *codedError
-	if errors.As(err, &ce) {
+	var me *machine.MemoryError
+	switch {
+	case errors.As(err, &ce):
 		code = ce.code
+	case errors.As(err, &me):
+		code = C.KNCP_ERR_MEMORY
+	case errors.Is(err, machine.ErrInterrupted):
+		code = C.KNCP_ERR_INTERRUPTED
 	}
 	setMessage(buf, n, err.Error())
 	return C.int32_t(code)
@@ -134,6 +142,18 @@ func kncp_live_handles() C.int64_t { return C.int64_t(live.Load()) }
 //export kncp_buffer_free
 func kncp_buffer_free(p unsafe.Pointer) C.int32_t {
 	C.free(p)
+	return C.KNCP_OK
+}
+
+//export kncp_interrupt
+func kncp_interrupt() C.int32_t {
+	machine.Interrupt()
+	return C.KNCP_OK
+}
+
+//export kncp_clear_interrupt
+func kncp_clear_interrupt() C.int32_t {
+	machine.ClearInterrupt()
 	return C.KNCP_OK
 }
 

@@ -9,11 +9,13 @@ import "C"
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"unsafe"
 
 	"github.com/kerasncp-go/kerasncp-go/core"
+	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 	"github.com/kerasncp-go/kerasncp-go/npz"
 	"github.com/kerasncp-go/kerasncp-go/wiring"
 )
@@ -139,6 +141,9 @@ func forwardNPZ[T core.Float](pb, xb []byte, o npzOptions) ([]byte, error) {
 	}
 	p, sh, in, outm, err := core.LoadNPZ[T](bytes.NewReader(pb), int64(len(pb)), motor)
 	if err != nil {
+		if me := (*machine.MemoryError)(nil); errors.As(err, &me) {
+			return nil, fmt.Errorf("kerasncp: params_npz: %w", err)
+		}
 		return nil, errf(C.KNCP_ERR_FORMAT, "kerasncp: params_npz: %v", err)
 	}
 	opts := core.DefaultOptions()
@@ -161,6 +166,11 @@ func forwardNPZ[T core.Float](pb, xb []byte, o npzOptions) ([]byte, error) {
 		return nil, fmt.Errorf("kerasncp: x_npy must have shape (batch, steps, %d), got %v", sh.Sensory, shape)
 	}
 	b, t := shape[0], shape[1]
+	var v T
+	if err := machine.CheckAlloc(fmt.Sprintf("kerasncp: the output y of shape (%d, %d, %d)", b, t, sh.Motor),
+		float64(b)*float64(t)*float64(sh.Motor)*float64(unsafe.Sizeof(v))); err != nil {
+		return nil, err
+	}
 	y := make([]T, b*t*sh.Motor)
 	var ws core.Workspace[T]
 	if err := cell.Forward(&ws, core.Sequence[T]{Batch: b, Steps: t, X: xs}, core.Output[T]{Y: y, AllSteps: true}, false); err != nil {

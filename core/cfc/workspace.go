@@ -221,20 +221,16 @@ func (m *Model[T]) TapeBytes(batch, steps int) float64 {
 func (m *Model[T]) TapeWidth() int { return m.stride }
 
 // checkTapeSize refuses a tape larger than the memory the process may use
-// (or than an int counts): allocating it would end the process.
+// (the machine's, its container's, its address-space limit) or than an int
+// counts: allocating it would end the process.
 func (m *Model[T]) checkTapeSize(batch, steps int) error {
-	var v T
-	bytes := m.TapeBytes(batch, steps)
-	mem := float64(machine.PhysicalMemory())
-	if bytes/float64(unsafe.Sizeof(v)) < math.MaxInt/2 && (mem == 0 || bytes <= mem) {
-		return nil
+	if err := machine.CheckAlloc("cfc: the tape of this call", m.TapeBytes(batch, steps)); err != nil {
+		me := err.(*machine.MemoryError)
+		me.Hint = fmt.Sprintf("batch=%d, steps=%d, %d values per row and step; "+
+			"run shorter sequences or smaller batches per call, or run without a tape (no gradients)", batch, steps, m.stride)
+		return me
 	}
-	msg := fmt.Sprintf("cfc: the tape of this call would take %.3g GB (batch=%d, steps=%d, %d values per row and step)",
-		bytes/1e9, batch, steps, m.stride)
-	if mem > 0 {
-		msg += fmt.Sprintf(", more than the %.3g GB of memory this process may use", mem/1e9)
-	}
-	return fmt.Errorf("%s; run shorter sequences or smaller batches per call, or run without a tape (no gradients)", msg)
+	return nil
 }
 
 // axis is one named dimension of an array.

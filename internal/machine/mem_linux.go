@@ -30,3 +30,26 @@ var PhysicalMemory = sync.OnceValue(func() uint64 {
 	}
 	return mem
 })
+
+// addressSpace returns the soft RLIMIT_AS (0 when unlimited) and the
+// process's current virtual size, both in bytes; read at each call, since
+// both change while the process runs.
+func addressSpace() (limit, mapped uint64) {
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_AS, &rl) != nil || rl.Cur == ^uint64(0) || rl.Cur == 0 {
+		return 0, 0
+	}
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return rl.Cur, 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return rl.Cur, 0
+	}
+	pages, err := strconv.ParseUint(f[0], 10, 64)
+	if err != nil {
+		return rl.Cur, 0
+	}
+	return rl.Cur, pages * uint64(os.Getpagesize())
+}

@@ -1,6 +1,10 @@
 package nprand
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/kerasncp-go/kerasncp-go/internal/machine"
+)
 
 // SeedSequence constants (numpy/random/bit_generator.pyx).
 const (
@@ -222,6 +226,9 @@ func (g *Generator) ChoiceWithoutReplacement(n, k int) []int {
 // first, numpy's _shuffle_int.
 func (g *Generator) shuffleFrom(a []int, first int) {
 	for i := len(a) - 1; i >= first; i-- {
+		if i%(1<<16) == 0 && machine.Interrupted() {
+			return // the caller sees machine.Interrupted and discards a
+		}
 		j := int(g.Bounded(uint64(i)))
 		a[i], a[j] = a[j], a[i]
 	}
