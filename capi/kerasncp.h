@@ -213,6 +213,13 @@ int32_t kncp_interrupt(void);
 /* Lets calls run again after kncp_interrupt. Returns KNCP_OK. */
 int32_t kncp_clear_interrupt(void);
 
+/* Checks that `bytes` more bytes fit in the memory the process may use (the
+ * machine's or its container's memory, RLIMIT_AS less what is mapped): the
+ * rule every allocation of the library follows, for hosts that allocate on
+ * its behalf. `what` (may be NULL) names the allocation in the message.
+ * Returns KNCP_OK, or KNCP_ERR_MEMORY with a message naming the sizes. */
+int32_t kncp_check_alloc(const char *what, double bytes, char *err, size_t errlen);
+
 /* Panics inside Go on purpose, to test the guard. Returns KNCP_ERR_INTERNAL. */
 int32_t kncp_debug_panic(char *err, size_t errlen);
 

@@ -157,6 +157,16 @@ func kncp_clear_interrupt() C.int32_t {
 	return C.KNCP_OK
 }
 
+//export kncp_check_alloc
+func kncp_check_alloc(what *C.char, bytes C.double, err *C.char, errlen C.size_t) (rc C.int32_t) {
+	defer guard(&rc, err, errlen)
+	name := "an allocation"
+	if what != nil {
+		name = C.GoString(what)
+	}
+	return finish(machine.CheckAlloc(name, float64(bytes)), err, errlen)
+}
+
 //export kncp_debug_panic
 func kncp_debug_panic(err *C.char, errlen C.size_t) (rc C.int32_t) {
 	defer guard(&rc, err, errlen)

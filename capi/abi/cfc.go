@@ -277,6 +277,7 @@ func (t *cfcTapeOf[T]) release() {
 		*t.st = cfcCall[T]{}
 		go debug.FreeOSMemory()
 	}
+	noteFreed(t.bytes)
 	t.st.release(t.pool)
 	t.st = nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/kerasncp-go/kerasncp-go/core"
@@ -134,8 +135,51 @@ func (t *tapeOf[T]) release() {
 		*t.st = callState[T]{}
 		go debug.FreeOSMemory()
 	}
+	noteFreed(t.bytes)
 	t.st.release(t.pool)
 	t.st = nil
+}
+
+// Freed tapes below bigTape stay pooled for the next call. So that a host
+// that stops calling (done training, serving rarely) does not keep them for
+// good, once idleFreeMin bytes of tapes have been freed and no tape has been
+// freed for idleFreeAfter, the pools are emptied and the memory returned to
+// the operating system: nothing else would trigger Go's collector then.
+const (
+	idleFreeAfter = 2 * time.Second
+	idleFreeMin   = 16 << 20
+)
+
+var (
+	idleMu      sync.Mutex
+	idleTimer   *time.Timer
+	idlePending float64 // tape bytes freed since the last return to the OS
+)
+
+// noteFreed records a freed tape of the given size and (re)arms the idle
+// timer.
+func noteFreed(bytes float64) {
+	idleMu.Lock()
+	defer idleMu.Unlock()
+	idlePending += bytes
+	if idlePending < idleFreeMin {
+		return
+	}
+	if idleTimer == nil {
+		idleTimer = time.AfterFunc(idleFreeAfter, freeIdle)
+	} else {
+		idleTimer.Reset(idleFreeAfter)
+	}
+}
+
+func freeIdle() {
+	idleMu.Lock()
+	idlePending = 0
+	idleMu.Unlock()
+	// The first collection moves the pools' contents to their victim
+	// caches, the second drops them; each returns what is free.
+	debug.FreeOSMemory()
+	debug.FreeOSMemory()
 }
 
 var (

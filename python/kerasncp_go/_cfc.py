@@ -215,7 +215,7 @@ class CfCModel:
         h = np.empty((b, self.state_size), dt)
         c = np.empty((b, self.state_size), dt) if self.mixed_memory else None
         handle = ctypes.c_uint64()
-        _lib.call("kncp_cfc_forward", self.handle, _ops.buf(p), b, t, _ops.buf(xa), _ops.buf(ha), _ops.buf(ca),
+        _lib.call_long("kncp_cfc_forward", self.handle, _ops.buf(p), b, t, _ops.buf(xa), _ops.buf(ha), _ops.buf(ca),
                   _ops.buf(ea), _ops.buf(y), 1 if all_steps else 0, _ops.buf(h), _ops.buf(c),
                   1 if training else 0, new_seed(seed) if training else 0,
                   ctypes.byref(handle) if keep else None)
@@ -272,7 +272,7 @@ class CfCTape:
             "elapsed": np.empty((b, t), dt) if self.irregular else None,
         }
         try:
-            _lib.call("kncp_cfc_backward", self.handle, _ops.buf(gya), _ops.buf(gha), _ops.buf(gca),
+            _lib.call_long("kncp_cfc_backward", self.handle, _ops.buf(gya), _ops.buf(gha), _ops.buf(gca),
                       _ops.buf(out["params"]), _ops.buf(out["x"]), _ops.buf(out["h0"]), _ops.buf(out["c0"]),
                       _ops.buf(out["elapsed"]))
         finally:

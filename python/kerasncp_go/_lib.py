@@ -23,6 +23,7 @@ ABI_VERSION = 2
 
 # Error codes (kerasncp.h).
 OK, ERR_VALUE, ERR_TYPE, ERR_HANDLE, ERR_INTERNAL, ERR_FORMAT = 0, 1, 2, 3, 4, 5
+ERR_MEMORY, ERR_INTERRUPTED = 6, 7
 FLOAT32, FLOAT64 = 0, 1
 MAP_AFFINE, MAP_LINEAR, MAP_NONE = 0, 1, 2
 WIRING_CUSTOM, WIRING_FULLY_CONNECTED, WIRING_RANDOM, WIRING_NCP, WIRING_AUTONCP = 0, 1, 2, 3, 4
@@ -216,6 +217,12 @@ _declare("kncp_version", c_char_p, with_err=False)
 _declare("kncp_live_handles", c_int64, with_err=False)
 # int32_t kncp_buffer_free(void *buf);
 _declare("kncp_buffer_free", c_int32, c_void_p, with_err=False)
+# int32_t kncp_interrupt(void);
+_declare("kncp_interrupt", c_int32, with_err=False)
+# int32_t kncp_clear_interrupt(void);
+_declare("kncp_clear_interrupt", c_int32, with_err=False)
+# int32_t kncp_check_alloc(const char *what, double bytes, char *err, size_t errlen);
+_declare("kncp_check_alloc", c_int32, c_char_p, c_double)
 # int32_t kncp_debug_panic(char *err, size_t errlen);
 _declare("kncp_debug_panic", c_int32)
 # int32_t kncp_wiring_new(const char *config_json, uint64_t *out, char *err, size_t errlen);
@@ -296,8 +303,11 @@ _declare("kncp_cfc_forward", c_int32, c_uint64, Buf, c_int64, c_int64, Buf, Buf,
 #     kncp_buf gx, kncp_buf gh0, kncp_buf gc0, kncp_buf gelapsed, char *err, size_t errlen);
 _declare("kncp_cfc_backward", c_int32, c_uint64, Buf, Buf, Buf, Buf, Buf, Buf, Buf, Buf)
 
+# A refused allocation is MemoryError, so that callers catch it as they would
+# NumPy's; an interrupted call (kncp_interrupt from another thread) is the
+# KeyboardInterrupt that asked for it.
 _EXCEPTIONS = {ERR_VALUE: ValueError, ERR_TYPE: TypeError, ERR_FORMAT: ValueError, ERR_HANDLE: NCPError,
-               ERR_INTERNAL: NCPError}
+               ERR_INTERNAL: NCPError, ERR_MEMORY: MemoryError, ERR_INTERRUPTED: KeyboardInterrupt}
 
 _local = threading.local()
 
@@ -321,10 +331,69 @@ def call(name: str, *args) -> None:
         raise_error(rc, buf)
 
 
+#: Go work (in rough multiply-adds) from which a call runs on a helper
+#: thread so that Ctrl-C can stop it; below, starting a thread would cost more
+#: than the call.
+LONG_WORK = 20_000_000
+
+
+def run_interruptible(fn: Callable[..., int], *args) -> int:
+    """Runs the library function fn(*args) so that Ctrl-C stops it.
+
+    A thread blocked in a C call does not see signals until the call
+    returns, so in the main thread the call runs on a helper thread while the
+    main thread waits, where SIGINT reaches it at once. The handler's
+    exception (KeyboardInterrupt) then sets kncp_interrupt, which every long
+    Go loop polls between steps; the call returns within a step (tens of
+    milliseconds at most), the flag is cleared, and the exception goes on.
+    The caller's arrays stay referenced by its frame until the call is over,
+    and every object stays usable. Elsewhere than the main thread the call
+    runs directly (only the main thread receives signals).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return fn(*args)
+    box: List[int] = []
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box.append(fn(*args))
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="kerasncp-go call", daemon=True).start()
+    try:
+        done.wait()  # a signal handler's exception interrupts this wait
+    except BaseException:
+        lib.kncp_interrupt()
+        try:
+            while not done.wait(0.01):
+                pass
+        finally:
+            lib.kncp_clear_interrupt()
+        raise
+    return box[0]
+
+
+def call_long(name: str, *args) -> None:
+    """As call, for calls that may run long: interruptible by Ctrl-C (see
+    run_interruptible)."""
+    buf = _errbuf()
+    rc = run_interruptible(getattr(lib, name), *args, buf, len(buf))
+    if rc != OK:
+        raise_error(rc, buf)
+
+
 def raise_error(rc: int, buf) -> None:
     """Raises the exception for return code rc with the message in buf."""
     msg = buf.value.decode("utf-8", "replace")
     raise _EXCEPTIONS.get(rc, NCPError)(msg)
+
+
+def check_alloc(what: str, nbytes: float) -> None:
+    """Raises MemoryError naming what and its size when nbytes more bytes
+    would not fit in the memory the process may use (the library's rule)."""
+    call("kncp_check_alloc", what.encode(), float(nbytes))
 
 
 def take_buffer(ptr, n: int) -> bytes:

@@ -16,7 +16,7 @@ from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from . import _lib
+from . import _lib, _rules
 from ._rules import (
     NON_NEGATIVE,
     PARAM_ORDER,
@@ -201,7 +201,7 @@ class Tape:
                 and out.flags.c_contiguous and out.flags.writeable):
             raise ValueError(f"out must be a writeable C-contiguous 1-D {dt} array of {lay.total} values")
         grads, bx, bh0, bel = lay.bufs(addr(out))
-        _lib.call("kncp_ltc_backward", self.handle, buf(gya), buf(gha), grads, bx, bh0, bel)
+        _lib.call_long("kncp_ltc_backward", self.handle, buf(gya), buf(gha), grads, bx, bh0, bel)
 
 
 def _free_tape(handle: int) -> None:
@@ -272,7 +272,11 @@ def _run(spec: CellSpec, xa: np.ndarray, ha: Optional[np.ndarray], ea: Optional[
         be.data, be.len = addr(ea), ea.size
     by.data, by.len = addr(y), y.size
     bH.data, bH.len = addr(h), h.size
-    rc = _forward_fn(spec.ref, b, t, bx, bh, be, by, 1 if all_steps else 0, bH, tape_out, err, _lib.ERRLEN)
+    args = (spec.ref, b, t, bx, bh, be, by, 1 if all_steps else 0, bH, tape_out, err, _lib.ERRLEN)
+    if b * t * spec.units * (spec.units + spec.sensory) * spec.desc.ode_unfolds < _lib.LONG_WORK:
+        rc = _forward_fn(*args)
+    else:
+        rc = _lib.run_interruptible(_forward_fn, *args)
     if rc:
         _lib.raise_error(rc, err)
     return y, h
@@ -341,13 +345,13 @@ def forward_npz(params_npz: bytes, x_npy: bytes, ode_unfolds: int = 6, epsilon: 
     import json
 
     opts = {"ode_unfolds": int(ode_unfolds), "epsilon": float(epsilon),
-            "implicit_param_constraints": bool(implicit_param_constraints)}
+            "implicit_param_constraints": _rules.check_bool(implicit_param_constraints, "implicit_param_constraints")}
     if motor is not None:
         opts["motor"] = int(motor)
     pb, xb = bytes(params_npz), bytes(x_npy)
     out = ctypes.POINTER(ctypes.c_uint8)()
     n = ctypes.c_int64()
-    _lib.call("kncp_ltc_forward_npz", pb, len(pb), xb, len(xb), json.dumps(opts).encode(),
+    _lib.call_long("kncp_ltc_forward_npz", pb, len(pb), xb, len(xb), json.dumps(opts).encode(),
               ctypes.byref(out), ctypes.byref(n))
     return _lib.take_buffer(out, n.value)
 

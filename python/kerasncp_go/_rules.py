@@ -64,6 +64,33 @@ def check_ode_unfolds(ode_unfolds: Any) -> int:
     return int(ode_unfolds)
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """value as a bool: only True, False or a NumPy bool.
+
+    Raises:
+        ValueError: anything else ("false", 0, None), which truthiness would
+            silently read with another meaning.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_epsilon(epsilon: Any) -> float:
+    """epsilon as a finite float >= 0 (bools are not numbers here).
+
+    Raises:
+        ValueError: anything else.
+    """
+    try:
+        eps = float("nan") if isinstance(epsilon, bool) else float(epsilon)
+    except (TypeError, ValueError):
+        eps = float("nan")
+    if not (eps >= 0 and np.isfinite(eps)):
+        raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+    return eps
+
+
 def check_options(input_mapping: Any, output_mapping: Any, ode_unfolds: Any, epsilon: Any
                   ) -> Tuple[int, int, int, float]:
     """The cell options every binding takes, checked: (input mapping code,
@@ -74,14 +101,7 @@ def check_options(input_mapping: Any, output_mapping: Any, ode_unfolds: Any, eps
     """
     in_code = mapping_code(input_mapping, "input_mapping")
     out_code = mapping_code(output_mapping, "output_mapping")
-    unfolds = check_ode_unfolds(ode_unfolds)
-    try:
-        eps = float(epsilon)
-    except (TypeError, ValueError):
-        eps = float("nan")
-    if not (eps >= 0 and np.isfinite(eps)):
-        raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
-    return in_code, out_code, unfolds, eps
+    return in_code, out_code, check_ode_unfolds(ode_unfolds), check_epsilon(epsilon)
 
 
 def dtype_code(dtype: Any) -> Tuple[np.dtype, int]:

@@ -93,10 +93,10 @@ class LTCCell(WiringSizes):
         wiring = as_wiring(wiring, in_features)  # keras-ncp / ncps wirings too, as the torch cell
         _rules.build_wiring(wiring, in_features)
         self._wiring = wiring
-        self._input_mapping, self._output_mapping, self.ode_unfolds, self.epsilon = _rules.check_options(
+        self._input_mapping, self._output_mapping, self._ode_unfolds, self._epsilon = _rules.check_options(
             input_mapping, output_mapping, ode_unfolds, epsilon)
-        self.input_mapping, self.output_mapping = input_mapping, output_mapping
-        self.implicit_param_constraints = bool(implicit_param_constraints)
+        self._mapping_names = (input_mapping, output_mapping)
+        self._implicit = _rules.check_bool(implicit_param_constraints, "implicit_param_constraints")
         self.dtype, _ = _rules.dtype_code(dtype)
         inits = _rules.initial_values(wiring.adjacency_matrix, wiring.sensory_adjacency_matrix, self.motor_size,
                                       self._input_mapping, self._output_mapping,
@@ -116,6 +116,59 @@ class LTCCell(WiringSizes):
     def params(self, value: Mapping[str, np.ndarray]) -> None:
         self._params = _Params(value)
         self._spec_cache = None
+
+    # -- options: checked on assignment, so that a wrong value fails where it
+    # is set instead of running with another meaning ------------------------
+
+    @property
+    def ode_unfolds(self) -> int:
+        """Semi-implicit Euler steps per time step; an int >= 1 (assignable)."""
+        return self._ode_unfolds
+
+    @ode_unfolds.setter
+    def ode_unfolds(self, value: int) -> None:
+        self._ode_unfolds = _rules.check_ode_unfolds(value)
+
+    @property
+    def epsilon(self) -> float:
+        """Added to the ODE denominator; a finite float >= 0 (assignable)."""
+        return self._epsilon
+
+    @epsilon.setter
+    def epsilon(self, value: float) -> None:
+        self._epsilon = _rules.check_epsilon(value)
+
+    @property
+    def implicit_param_constraints(self) -> bool:
+        """Whether w, sensory_w, cm and gleak enter through softplus; True or
+        False (assignable)."""
+        return self._implicit
+
+    @implicit_param_constraints.setter
+    def implicit_param_constraints(self, value: bool) -> None:
+        self._implicit = _rules.check_bool(value, "implicit_param_constraints")
+
+    @property
+    def input_mapping(self) -> Optional[str]:
+        """"affine", "linear" or None; fixed at construction, since the
+        parameters (input_w, input_b) depend on it."""
+        return self._mapping_names[0]
+
+    @input_mapping.setter
+    def input_mapping(self, value: Any) -> None:
+        raise AttributeError("input_mapping is fixed at construction (the parameters input_w and input_b depend "
+                             "on it): build a new LTCCell with the mapping you want")
+
+    @property
+    def output_mapping(self) -> Optional[str]:
+        """"affine", "linear" or None; fixed at construction, since the
+        parameters (output_w, output_b) depend on it."""
+        return self._mapping_names[1]
+
+    @output_mapping.setter
+    def output_mapping(self, value: Any) -> None:
+        raise AttributeError("output_mapping is fixed at construction (the parameters output_w and output_b depend "
+                             "on it): build a new LTCCell with the mapping you want")
 
     # -- sizes (the reference's properties) --------------------------------
 

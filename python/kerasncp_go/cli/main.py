@@ -30,7 +30,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except BrokenPipeError:  # e.g. piped into head: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (ValueError, TypeError, OSError, NCPError) as e:
+    except MemoryError as e:
+        sys.stdout.flush()
+        print(f"{PROG} {a.subcommand}: error: out of memory: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, OSError, NCPError, RecursionError) as e:
         sys.stdout.flush()
         print(f"{PROG} {a.subcommand}: error: {_one_line(e)}", file=sys.stderr)
         return 1

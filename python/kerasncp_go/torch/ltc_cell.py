@@ -47,7 +47,7 @@ class LTCCell(WiringSizes, nn.Module):
         self._output_mapping = output_mapping
         self._in_code, self._out_code, self._ode_unfolds, self._epsilon = _rules.check_options(
             input_mapping, output_mapping, ode_unfolds, epsilon)
-        self._implicit_param_constraints = bool(implicit_param_constraints)
+        self._implicit_param_constraints = _rules.check_bool(implicit_param_constraints, "implicit_param_constraints")
         self._init_ranges = _rules.init_ranges()
         self._allocate_parameters()
 

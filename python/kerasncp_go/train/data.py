@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .. import _rules
+from .. import _lib, _rules
 
 __all__ = ["Dataset", "sine_task", "irregular_task", "elapsed_from_timestamps", "load_npz_task", "read_npz",
            "split"]
@@ -157,6 +157,29 @@ def elapsed_from_timestamps(t: np.ndarray) -> np.ndarray:
     return np.concatenate([d[:, :1], d], axis=1).astype(np.float32)
 
 
+def _check_declared_sizes(z: "np.lib.npyio.NpzFile", path: str) -> None:
+    """Refuses, before anything is decompressed, an archive whose arrays
+    declare more bytes than the process may allocate: a small deflated file
+    can declare gigabytes. np.load then reads no more than the declared
+    shapes, so memory stays bounded by them."""
+    fmt = np.lib.format
+    total = 0
+    zf = z.zip
+    if zf is None:
+        return
+    for name in zf.namelist():
+        if not name.endswith(".npy"):
+            continue
+        with zf.open(name) as f:
+            version = fmt.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = fmt.read_array_header_1_0(f)
+            else:
+                shape, _, dtype = fmt.read_array_header_2_0(f)
+        total += int(np.prod(shape, dtype=object)) * dtype.itemsize
+    _lib.check_alloc(f"{path}: arrays of {total} bytes declared by the archive", total)
+
+
 def read_npz(path: str, hint: str = "write it with np.savez(path, x=..., y=...)") -> Dict[str, np.ndarray]:
     """Every array of an .npz file, with errors as one-line ValueError /
     OSError naming the file."""
@@ -183,7 +206,10 @@ def read_npz(path: str, hint: str = "write it with np.savez(path, x=..., y=...)"
         raise ValueError(f"{path} holds a single array, not named arrays; {hint}")
     try:
         with z:
+            _check_declared_sizes(z, path)
             return {k: z[k] for k in z.files}
+    except MemoryError:
+        raise
     except Exception as e:  # a damaged member
         raise ValueError(f"{path} is not a valid .npz file ({_first_line(e)})") from None
 

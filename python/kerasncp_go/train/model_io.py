@@ -131,6 +131,8 @@ def read_model_config(folder: str) -> Dict[str, Any]:
             doc = json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f"{js} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise ValueError(f"{js} is nested too deeply to be a model description") from None
     if not isinstance(doc, dict) or doc.get("format") != MODEL_FORMAT:
         raise ValueError(f"{js} is not a kerasncp-go model description (no \"format\": \"{MODEL_FORMAT}\")")
     if doc.get("format_version", 0) > MODEL_FORMAT_VERSION:

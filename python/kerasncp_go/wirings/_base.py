@@ -181,7 +181,7 @@ class Wiring:
         Raises:
             ValueError: the wiring was built with another input dimension.
         """
-        _lib.call("kncp_wiring_build", self._handle, dim_from(input_dim))
+        _lib.call_long("kncp_wiring_build", self._handle, dim_from(input_dim))
         self._changed()
 
     def set_input_dim(self, input_dim: int) -> None:
@@ -299,13 +299,13 @@ class Wiring:
         """
         if "adjacency_matrix" in config:
             units = as_int(config["units"], "units")
-            adj = np.ascontiguousarray(np.asarray(config["adjacency_matrix"]), dtype=np.int32)
+            adj = _polarity_matrix(config["adjacency_matrix"], "adjacency_matrix")
             if adj.shape != (units, units):
                 raise ValueError(f"adjacency_matrix must have shape ({units}, {units}), got {adj.shape}")
             sens = config.get("sensory_adjacency_matrix")
             input_dim = config.get("input_dim") or 0
             if sens is not None:
-                sens = np.ascontiguousarray(np.asarray(sens), dtype=np.int32)
+                sens = _polarity_matrix(sens, "sensory_adjacency_matrix")
                 if sens.ndim != 2 or sens.shape[1] != units:
                     raise ValueError(f"sensory_adjacency_matrix must have shape (input_dim, {units}), got {sens.shape}")
                 input_dim = input_dim or sens.shape[0]
@@ -369,3 +369,25 @@ def _free_wiring(handle: int) -> None:
         _lib.call("kncp_wiring_free", handle)
     except Exception:  # pragma: no cover - interpreter shutdown
         pass
+
+
+def _polarity_matrix(m: Any, name: str) -> np.ndarray:
+    """m as a C-contiguous int32 matrix of polarities, checked before the
+    conversion: a cast would wrap 2**32+1 to 1 and truncate 0.5 to 0.
+
+    Raises:
+        ValueError: an entry that is not an integer in {-1, 0, 1} (or not a
+            number), naming the matrix and the first such entry.
+    """
+    try:
+        a = np.asarray(m)
+        if a.dtype == object or a.dtype.kind not in "biuf":
+            a = np.asarray(m, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"{name} must be a matrix of -1, 0 and 1, got entries that are not numbers ({e})") from None
+    bad = ~np.isin(a, (-1, 0, 1)) if a.size else np.zeros(a.shape, bool)
+    if a.dtype.kind == "b" or bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.any() else ()
+        what = f"{a[where].item()!r} at {where}" if bad.any() else f"dtype {a.dtype}"
+        raise ValueError(f"{name} entries must be the integers -1, 0 or 1, got {what}")
+    return np.ascontiguousarray(a, dtype=np.int32)

@@ -38,7 +38,7 @@ REFERENCE_KEYS = {
 def new_handle(config: Dict[str, Any]) -> int:
     """A new Go wiring from its JSON form (kind plus arguments)."""
     h = ctypes.c_uint64()
-    _lib.call("kncp_wiring_new", json.dumps(config).encode(), ctypes.byref(h))
+    _lib.call_long("kncp_wiring_new", json.dumps(config).encode(), ctypes.byref(h))
     return h.value
 
 
