@@ -19,6 +19,9 @@ go tool staticcheck ./...   # pinned in go.mod's tool block
 echo "== go test"
 go test ./...
 
+echo "== go fuzz (every target for 5 s; scripts/fuzz.sh runs them longer)"
+FUZZTIME="${FUZZTIME:-5s}" bash scripts/fuzz.sh
+
 echo "== build libkerasncp"
 bash scripts/build-lib.sh >/dev/null
 

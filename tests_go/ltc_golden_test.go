@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"codeberg.org/sbinet/npyio/npz"
@@ -57,11 +59,28 @@ type fixtureArrays[T core.Float] struct {
 	r *npz.Reader
 }
 
+// get reads array name, which the fixture must hold: a fixture without an
+// array the test compares against fails instead of passing vacuously.
 func (f fixtureArrays[T]) get(t testing.TB, name string) []T {
+	t.Helper()
+	if f.r.Header(name+".npy") == nil {
+		t.Fatalf("the fixture has no array %s", name)
+	}
+	return f.read(t, name)
+}
+
+// optional reads array name, or returns nil when the fixture has none (an
+// input the reference was called without: h0, elapsed).
+func (f fixtureArrays[T]) optional(t testing.TB, name string) []T {
 	t.Helper()
 	if f.r.Header(name+".npy") == nil {
 		return nil
 	}
+	return f.read(t, name)
+}
+
+func (f fixtureArrays[T]) read(t testing.TB, name string) []T {
+	t.Helper()
 	var v []T
 	if err := f.r.Read(name+".npy", &v); err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -70,8 +89,12 @@ func (f fixtureArrays[T]) get(t testing.TB, name string) []T {
 }
 
 // relErr is max|got-want| / max|want|: the error relative to the array's
-// largest magnitude (with a floor of 1e-30 for all-zero arrays).
+// largest magnitude (with a floor of 1e-30 for all-zero arrays); +Inf when
+// the lengths differ or either is empty.
 func relErr[T core.Float](got, want []T) float64 {
+	if len(got) != len(want) || len(want) == 0 {
+		return math.Inf(1)
+	}
 	var d, m float64
 	for i := range want {
 		d = math.Max(d, math.Abs(float64(got[i])-float64(want[i])))
@@ -112,7 +135,7 @@ func runLTCFixture[T core.Float](t *testing.T, fx ltcFixture, path string) ltcRe
 	if err != nil {
 		t.Fatalf("%s: %v", fx.Name, err)
 	}
-	seq := core.Sequence[T]{Batch: fx.Batch, Steps: fx.Steps, X: a.get(t, "x"), H0: a.get(t, "h0"), Elapsed: a.get(t, "elapsed")}
+	seq := core.Sequence[T]{Batch: fx.Batch, Steps: fx.Steps, X: a.get(t, "x"), H0: a.optional(t, "h0"), Elapsed: a.optional(t, "elapsed")}
 	if fx.Irregular != (seq.Elapsed != nil) {
 		t.Fatalf("%s: irregular=%v but elapsed present=%v", fx.Name, fx.Irregular, seq.Elapsed != nil)
 	}
@@ -135,10 +158,6 @@ func runLTCFixture[T core.Float](t *testing.T, fx ltcFixture, path string) ltcRe
 	}
 	check := func(name string, got []T) {
 		want := a.get(t, "grad_"+name)
-		if want == nil {
-			t.Errorf("%s: fixture has no grad_%s", fx.Name, name)
-			return
-		}
 		if e := relErr(got, want); e > res.grad || math.IsInf(e, 1) {
 			res.grad, res.worstGrad = e, name
 		}
@@ -212,4 +231,42 @@ func TestLTCMatchesReference(t *testing.T) {
 		t.Logf("%-24s worst forward %.2e, worst gradient %.2e (%s)", k, w.forward, w.grad, w.worstGrad)
 	}
 	_ = fmt.Sprint
+}
+
+// fatalRecorder is a testing.TB whose Fatalf records the failure and ends
+// the goroutine, as the real one does.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Helper() {}
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// TestMissingFixtureArrayFails: an array the comparison needs but the
+// fixture lacks fails the test (it used to read as nil, and the comparison
+// loop over an empty want passed).
+func TestMissingFixtureArrayFails(t *testing.T) {
+	m := loadLTCManifest(t)
+	r, err := npz.Open(filepath.Join("testdata/ltc", m.Fixtures[0].Name+".npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rec := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fixtureArrays[float32]{r}.get(rec, "no_such_array")
+	}()
+	<-done
+	if !strings.Contains(rec.msg, "no array no_such_array") {
+		t.Errorf("get of a missing array: failure %q, want one naming it", rec.msg)
+	}
+	if e := relErr[float32]([]float32{1}, nil); !math.IsInf(e, 1) {
+		t.Errorf("relErr against an empty want = %v, want +Inf", e)
+	}
 }

@@ -13,7 +13,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 LTC_FIXTURES = ROOT / "tests_go" / "testdata" / "ltc"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# GPUs stay visible: tests_py/test_torch_cuda.py runs wherever torch sees
+# one (and skips, saying so, where none is). The TensorFlow tests run in
+# processes of their own that hide the devices themselves.
 
 
 def ltc_fixtures():

@@ -119,9 +119,8 @@ def test_bad_construction_raises():
     with pytest.raises(ValueError, match=r"ode_unfolds must be an int in \[1, 100000\], got 4294967297"):
         _small_cell(ode_unfolds=2**32 + 1)  # would wrap to 1 in the C struct
     cell = _small_cell()
-    cell.ode_unfolds = 2**32 + 6
-    with pytest.raises(ValueError, match="ode_unfolds must be an int in"):
-        cell.forward_sequence(np.zeros((1, 2, 3), np.float32))
+    with pytest.raises(ValueError, match="ode_unfolds must be an int in"):  # checked on assignment
+        cell.ode_unfolds = 2**32 + 6
     y1001, _ = _small_cell(ode_unfolds=1001).forward_sequence(np.ones((1, 2, 3), np.float32))
     assert np.isfinite(y1001).all()
     with pytest.raises(TypeError, match="dtype must be float32 or float64"):
@@ -289,37 +288,6 @@ def test_eight_threads_get_correct_results():
         t.join()
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
-
-
-def test_two_threads_run_faster_than_one():
-    """The GIL is released while Go runs: two threads each doing N calls
-    finish well before one thread doing 2N (batch 8 keeps each call on one
-    core). Timing on a shared machine is noisy, so the best of three tries
-    counts."""
-    cell = kg.LTCCell(W.FullyConnected(48), in_features=8, seed=1)
-    x = np.random.default_rng(0).normal(size=(8, 400, 8)).astype(np.float32)
-    n = 6
-
-    def work(k):
-        for _ in range(k):
-            cell.forward_sequence(x)
-
-    best = 0.0
-    for _ in range(5):
-        t0 = time.perf_counter()
-        work(2 * n)
-        one = time.perf_counter() - t0
-        threads = [threading.Thread(target=work, args=(n,)) for _ in range(2)]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        two = time.perf_counter() - t0
-        best = max(best, one / two)
-        if best > 1.25:
-            break
-    assert best > 1.25, f"two threads gave a speedup of only {best:.2f}x"
 
 
 def test_npz_buffers_through_the_library():
