@@ -73,14 +73,21 @@ def test_cell_elapsed_time_matches_ncps_cell(batch):
     ours = GT.LTCCell(gw, in_features=4)
     x = torch.randn(batch, 4)
     h = torch.randn(batch, 12)
-    el_r = (torch.rand(batch, 1) + 0.5).requires_grad_()
-    el_o = el_r.detach().clone().requires_grad_()
-    yr, hr = ref(x, h, el_r)
-    yo, ho = ours(x, h, el_o)
-    assert rel_err(yo.detach(), yr.detach()) <= 1e-5
+    el = torch.rand(batch, 1) + 0.5
+    xr, xo = x.clone().requires_grad_(), x.clone().requires_grad_()
+    h_r, h_o = h.clone().requires_grad_(), h.clone().requires_grad_()
+    el_r, el_o = el.clone().requires_grad_(), el.clone().requires_grad_()
+    yr, hr = ref(xr, h_r, el_r)
+    yo, ho = ours(xo, h_o, el_o)
+    assert rel_err(yo.detach(), yr.detach()) <= 1e-5 and rel_err(ho.detach(), hr.detach()) <= 1e-5
     (yr.sum() + hr.square().sum()).backward()
     (yo.sum() + ho.square().sum()).backward()
-    assert rel_err(el_o.grad, el_r.grad) <= 1e-4
+    for name, go, gr in [("elapsed", el_o.grad, el_r.grad), ("x", xo.grad, xr.grad), ("h", h_o.grad, h_r.grad)]:
+        assert rel_err(go, gr) <= 1e-4, name
+    gr, go = _grads(ref), _grads(ours)
+    assert gr.keys() == go.keys()
+    for n in gr:
+        assert rel_err(go[n], gr[n]) <= 1e-4, n
 
 
 def test_keras_ncp_210_cell_loop_and_state_dict_both_ways():
@@ -102,6 +109,13 @@ def test_keras_ncp_210_cell_loop_and_state_dict_both_ways():
     with contextlib.redirect_stdout(io.StringIO()):
         back = KT.LTCCell(KW.NCP(6, 4, 2, 3, 2, 3, 2), in_features=5)
     back.load_state_dict(ours.state_dict())  # ours -> reference
+    for k, v in ref.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v), k
+    hb, outs = h, []
+    for t in range(10):
+        y, hb = back(x[:, t], hb)
+        outs.append(y)
+    assert torch.equal(torch.stack(outs, 1), yr) and torch.equal(hb, hr)
     assert ours.sensory_synapse_count == int(np.abs(kw.sensory_adjacency_matrix).sum())
 
 
@@ -128,12 +142,13 @@ def test_unbatched_and_time_major_like_ncps():
     torch.manual_seed(1)
     ours = GT.LTC(3, gw, batch_first=False, return_sequences=False)
     x = torch.randn(7, 2, 3)  # (L, B, C)
-    assert rel_err(ours(x)[0].detach(), ref(x)[0].detach()) <= 1e-5
+    (yb_o, hb_o), (yb_r, hb_r) = ours(x), ref(x)
+    assert rel_err(yb_o.detach(), yb_r.detach()) <= 1e-5 and rel_err(hb_o.detach(), hb_r.detach()) <= 1e-5
     u = torch.randn(7, 3)  # unbatched (L, C)
     yr, hr = ref(u)
     yo, ho = ours(u)
     assert yo.shape == yr.shape and ho.shape == hr.shape
-    assert rel_err(yo.detach(), yr.detach()) <= 1e-5
+    assert rel_err(yo.detach(), yr.detach()) <= 1e-5 and rel_err(ho.detach(), hr.detach()) <= 1e-5
 
 
 def test_mixed_memory_matches_ncps():
@@ -145,8 +160,17 @@ def test_mixed_memory_matches_ncps():
     assert list(ref.state_dict()) == list(ours.state_dict())
     ours.load_state_dict(ref.state_dict())
     x = torch.randn(2, 5, 3)
-    (yr, (_, cr)), (yo, (_, co)) = ref(x), ours(x)
-    assert rel_err(yo.detach(), yr.detach()) <= 1e-5 and rel_err(co.detach(), cr.detach()) <= 1e-5
+    xr, xo = x.clone().requires_grad_(), x.clone().requires_grad_()
+    (yr, (hr, cr)), (yo, (ho, co)) = ref(xr), ours(xo)
+    for name, got, want in [("y", yo, yr), ("h", ho, hr), ("c", co, cr)]:
+        assert rel_err(got.detach(), want.detach()) <= 1e-5, name
+    (yr.square().sum() + hr.sum() + cr.square().sum()).backward()
+    (yo.square().sum() + ho.sum() + co.square().sum()).backward()
+    assert rel_err(xo.grad, xr.grad) <= 1e-4
+    gr, go = _grads(ref), _grads(ours)
+    assert gr.keys() == go.keys()
+    for n in gr:
+        assert rel_err(go[n], gr[n]) <= 1e-4, n
 
 
 def test_gradcheck_float64():
