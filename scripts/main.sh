@@ -40,7 +40,7 @@ fi
 
 # Reinstall when any source that goes into the package changed.
 stamp="$venv/.kerasncp-go-source.sha256"
-want="$(cd "$here" && find capi core wiring python/kerasncp_go go.mod go.sum setup.py pyproject.toml \
+want="$(cd "$here" && find capi core internal npz wiring python/kerasncp_go go.mod go.sum setup.py pyproject.toml \
           -type f \( -name '*.go' -o -name '*.s' -o -name '*.h' -o -name '*.py' -o -name '*.typed' \
           -o -name 'go.mod' -o -name 'go.sum' -o -name '*.toml' \) -not -path '*/_native/*' -print0 \
         | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"

@@ -305,3 +305,20 @@ def test_cli_malformed_model_file_is_one_line(tmp_path, edit):
     p = _cli("info", model)
     assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1, p.stderr[-2000:]
     assert "Traceback" not in p.stderr and "error:" in p.stderr, p.stderr
+
+
+# -- 8. the main job keeps the best model of its run -----------------------
+
+def test_fit_keeps_the_best_model_of_the_run():
+    from kerasncp_go.train import fit, sine_task
+    data = sine_task(24)
+    cell = kg.LTCCell(W.AutoNCP(8, 1), 2, seed=0)
+    # A learning rate high enough for loss spikes: the last epoch is not the best.
+    hist = fit(cell, data, epochs=150, lr=0.05, batch_size=1, progress=False)
+    # One batch per epoch: train_loss[e] is the loss of the parameters after e epochs.
+    best = min(min(hist.train_loss), hist.last_loss)
+    assert hist.final_train_loss == pytest.approx(best, rel=1e-5)
+    assert hist.best_epoch is not None and hist.last_loss > hist.final_train_loss  # the run ends in a spike
+    plain = kg.LTCCell(W.AutoNCP(8, 1), 2, seed=0)
+    last = fit(plain, data, epochs=150, lr=0.05, batch_size=1, progress=False, keep_best=False)
+    assert last.best_epoch is None and last.final_train_loss == pytest.approx(hist.last_loss, rel=1e-5)

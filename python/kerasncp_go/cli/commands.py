@@ -85,7 +85,8 @@ def cmd_train(a: argparse.Namespace) -> int:
                 "seed": a.seed, "val_frac": val_frac, "train_sequences": len(train),
                 "val_sequences": 0 if val is None else len(val), "steps_per_sequence": data.steps,
                 "uses_elapsed": data.elapsed is not None, "final_train_loss": hist.final_train_loss,
-                "final_val_loss": hist.final_val_loss, "optimizer_steps": hist.steps, "wall_s": hist.wall_s,
+                "final_val_loss": hist.final_val_loss, "kept_epoch": hist.best_epoch or epochs,
+                "last_epoch_loss": hist.last_loss, "optimizer_steps": hist.steps, "wall_s": hist.wall_s,
                 "steps_per_s": hist.steps_per_s}
     files = list(save_model(out, cell, training=training))
     if a.no_plots:
@@ -112,6 +113,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         except ImportError as e:
             print(f"note: no plots ({e.name or e} is not installed)", file=sys.stderr)
     print()
+    if hist.best_epoch is not None:
+        which = "validation" if val is not None else "training"
+        print(f"kept the model of epoch {hist.best_epoch} (lowest {which} loss); the last epoch's was "
+              f"{_fmt_loss(hist.last_loss)}")
     print(f"final train loss (MSE)  {_fmt_loss(hist.final_train_loss)}")
     print(f"validation loss (MSE)   {_fmt_loss(hist.final_val_loss)}")
     print(f"wall time               {hist.wall_s:.2f} s ({hist.steps} steps, {hist.steps_per_s:.0f} steps/s)")

@@ -27,10 +27,17 @@ class History:
             measured before its update).
         val_loss: validation MSE after each epoch (empty without validation
             data).
-        final_train_loss: MSE on the whole training set after training.
+        final_train_loss: MSE on the whole training set after training (of
+            the kept model: see best_epoch).
         final_val_loss: MSE on the validation set after training, or None.
         steps: optimizer steps taken.
         wall_s: seconds spent training (final evaluation included).
+        best_epoch: with keep_best, the epoch whose parameters were kept
+            (1-based; 0 for the initial parameters), or None when the last
+            epoch's were (or keep_best was off).
+        last_loss: with keep_best, the selection loss (validation MSE, else
+            training MSE) of the last epoch's parameters, which a loss spike
+            can leave far above the kept model's.
     """
 
     train_loss: List[float] = field(default_factory=list)
@@ -39,6 +46,8 @@ class History:
     final_val_loss: Optional[float] = None
     steps: int = 0
     wall_s: float = 0.0
+    best_epoch: Optional[int] = None
+    last_loss: Optional[float] = None
 
     @property
     def steps_per_s(self) -> float:
@@ -81,7 +90,7 @@ def predict(cell: LTCCell, data: Dataset, batch_size: int = 256) -> np.ndarray:
 
 def fit(cell: LTCCell, train: Dataset, val: Optional[Dataset] = None, epochs: int = 100, batch_size: int = 32,
         lr: float = 0.01, clip: Optional[float] = 1.0, seed: int = 0, progress: bool = True,
-        callback: Optional[Callable[[int, float], None]] = None) -> History:
+        callback: Optional[Callable[[int, float], None]] = None, keep_best: bool = True) -> History:
     """Trains the cell in place with Adam on the mean squared error, as the
     reference tutorial's torch loop does: for each batch one forward and one
     backward pass over the whole sequences, global-norm gradient clipping,
@@ -100,6 +109,13 @@ def fit(cell: LTCCell, train: Dataset, val: Optional[Dataset] = None, epochs: in
         seed: seed of the batch order.
         progress: show a tqdm progress bar (loss and steps/s) on stderr.
         callback: called as callback(epoch, train_loss) after each epoch.
+        keep_best: end with the parameters of the epoch whose loss was lowest
+            (validation MSE when val is given, else training MSE) instead of
+            the last epoch's. Adam at lr 0.01 has loss spikes (the reference
+            has them too), and a run that ends in one would otherwise keep a
+            model ten times worse than one it had. With one batch per epoch
+            and no validation the loss is measured before each step at no
+            cost; otherwise it takes one evaluation per epoch.
 
     Returns:
         a :class:`History`.
@@ -131,6 +147,18 @@ def fit(cell: LTCCell, train: Dataset, val: Optional[Dataset] = None, epochs: in
         bar = tqdm(total=epochs * per_epoch, unit="step", dynamic_ncols=True, leave=True, desc="train")
     t0 = time.perf_counter()
     last_post = 0.0
+    # The best parameters so far and their loss; with one batch per epoch
+    # and no validation, a step's batch loss is the training loss of the
+    # parameters before it (free); otherwise each epoch is evaluated.
+    free_score = per_epoch == 1 and val is None
+    best_loss, best_epoch, best = math.inf, None, None
+
+    def remember(loss: float, epoch: int) -> None:
+        nonlocal best_loss, best_epoch, best
+        if keep_best and loss < best_loss:
+            best_loss, best_epoch = loss, epoch
+            best = {k: v.copy() for k, v in trainable.items()}
+
     try:
         for epoch in range(int(epochs)):
             total = 0.0
@@ -145,6 +173,8 @@ def fit(cell: LTCCell, train: Dataset, val: Optional[Dataset] = None, epochs: in
                 grads = cell.backward(tape, diff * np.float32(2.0 / diff.size))
                 tape.close()
                 grads = {k: grads[k] for k in trainable}
+                if free_score:
+                    remember(loss, epoch)  # the parameters of the end of the previous epoch
                 if clip:
                     clip_grad_norm(grads, clip)
                 opt.step(grads)
@@ -156,6 +186,8 @@ def fit(cell: LTCCell, train: Dataset, val: Optional[Dataset] = None, epochs: in
             hist.train_loss.append(total / n)
             if val is not None:
                 hist.val_loss.append(evaluate(cell, val))
+            if keep_best and not free_score:
+                remember(hist.val_loss[-1] if val is not None else evaluate(cell, train), epoch + 1)
             if bar is not None:
                 now = time.perf_counter()
                 if now - last_post > 0.1 or epoch == epochs - 1:
@@ -166,6 +198,15 @@ def fit(cell: LTCCell, train: Dataset, val: Optional[Dataset] = None, epochs: in
                     last_post = now
             if callback is not None:
                 callback(epoch, hist.train_loss[-1])
+        if keep_best and best is not None:
+            last = evaluate(cell, val if val is not None else train)
+            remember(last, int(epochs))
+            hist.last_loss = last
+            if best_epoch != int(epochs):
+                for k, v in best.items():
+                    trainable[k][...] = v  # in place: the cell's (and optimizer's) arrays
+                cell.params.update({})  # the values changed: drop the cell's cached view
+                hist.best_epoch = best_epoch
         hist.final_train_loss = evaluate(cell, train)
         if val is not None:
             hist.final_val_loss = evaluate(cell, val)
