@@ -24,6 +24,7 @@ targets=(
 	"./wiring FuzzNew"
 	"./tests_go FuzzForwardNPZ"
 	"./tests_go FuzzWiringNew"
+	"./tests_go FuzzWiringFromMatrices"
 )
 ulimit -v "${FUZZ_MEM_KB:-4194304}"
 for t in "${targets[@]}"; do

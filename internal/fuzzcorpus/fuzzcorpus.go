@@ -19,7 +19,7 @@ import (
 var update = flag.Bool("update-corpus", false, "rewrite the seed corpora under testdata/fuzz")
 
 // Encode is the file format of `go test` fuzz corpora (version 1) for seed
-// values of type []byte or string.
+// values of type []byte, string, uint8 or int8.
 func Encode(values ...any) []byte {
 	var b bytes.Buffer
 	b.WriteString("go test fuzz v1\n")
@@ -29,8 +29,12 @@ func Encode(values ...any) []byte {
 			fmt.Fprintf(&b, "[]byte(%q)\n", x)
 		case string:
 			fmt.Fprintf(&b, "string(%q)\n", x)
+		case uint8:
+			fmt.Fprintf(&b, "byte(%d)\n", x)
+		case int8:
+			fmt.Fprintf(&b, "int8(%d)\n", x)
 		default:
-			panic("fuzzcorpus: seed values must be []byte or string")
+			panic("fuzzcorpus: seed values must be []byte, string, uint8 or int8")
 		}
 	}
 	return b.Bytes()

@@ -332,3 +332,25 @@ func Backward(tape uint64, gy, gh []float32, nx, nh0 int) (gx, gh0 []float32, r 
 func TapeFree(t uint64) Result {
 	return call(func(e *C.char, n C.size_t) C.int32_t { return C.kncp_tape_free(C.uint64_t(t), e, n) })
 }
+
+// WiringFromMatrices creates a wiring from its matrices, passing the
+// slices' memory (nil for NULL).
+func WiringFromMatrices(units, inputDim, outputDim int64, adj, sens []int32) (uint64, Result) {
+	cp := func(v []int32) (*C.int32_t, func()) {
+		if v == nil {
+			return nil, func() {}
+		}
+		p := C.malloc(C.size_t(max(4*len(v), 1)))
+		copy(unsafe.Slice((*int32)(p), len(v)), v)
+		return (*C.int32_t)(p), func() { C.free(p) }
+	}
+	a, fa := cp(adj)
+	defer fa()
+	s, fs := cp(sens)
+	defer fs()
+	var h C.uint64_t
+	r := call(func(e *C.char, n C.size_t) C.int32_t {
+		return C.kncp_wiring_from_matrices(C.int64_t(units), C.int64_t(inputDim), C.int64_t(outputDim), a, s, &h, e, n)
+	})
+	return uint64(h), r
+}
