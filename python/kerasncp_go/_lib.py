@@ -353,11 +353,14 @@ def run_interruptible(fn: Callable[..., int], *args) -> int:
     if threading.current_thread() is not threading.main_thread():
         return fn(*args)
     box: List[int] = []
+    failed: List[BaseException] = []
     done = threading.Event()
 
     def target() -> None:
         try:
             box.append(fn(*args))
+        except BaseException as e:  # e.g. the clear error of a forked child's library: the caller's to raise
+            failed.append(e)
         finally:
             done.set()
 
@@ -372,6 +375,8 @@ def run_interruptible(fn: Callable[..., int], *args) -> int:
         finally:
             lib.kncp_clear_interrupt()
         raise
+    if failed:
+        raise failed[0]
     return box[0]
 
 
