@@ -7,6 +7,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 
+	"github.com/kerasncp-go/kerasncp-go/internal/kern32"
 	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 )
 
@@ -113,7 +114,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 				gyt, ld = gy[(b0*steps+t)*po:], steps*po
 			}
 			if m.projW >= 0 {
-				gemm(blas.NoTrans, blas.Trans, nr, last.n, po, gyt, ld, ws.projWT, po, 1, dS[last.sOff:], n)
+				prod(nr, last.n, po, gyt, ld, ws.projWT, m.Params[m.projW:], 1, dS[last.sOff:], n)
 			} else {
 				for i := 0; i < nr; i++ {
 					d := dS[i*n+last.sOff : i*n+last.sOff+last.n]
@@ -129,7 +130,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 			L := &m.layers[l]
 			ws.headsBackward(w, L, cur, dS, dts, b0, nr, t)
 			da, db := w.dA, w.dB
-			gemm(blas.NoTrans, blas.Trans, nr, L.hw, L.nh, cur[L.tHead:], s, ws.headWT[l], L.nh, 0, da, L.hw)
+			prod(nr, L.hw, L.nh, cur[L.tHead:], s, ws.headWT[l], ws.headW[l], 0, da, L.hw)
 			for k := len(L.bu) - 1; k >= 0; k-- {
 				bu := L.bu[k]
 				for i := 0; i < nr; i++ {
@@ -146,7 +147,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 				if k > 0 {
 					pw = L.bu[k-1]
 				}
-				gemm(blas.NoTrans, blas.Trans, nr, pw, bu, cur[L.tPre[k]:], s, ws.bbWT[l][k], bu, 0, db, pw)
+				prod(nr, pw, bu, cur[L.tPre[k]:], s, ws.bbWT[l][k], m.Params[L.bbW[k]:], 0, db, pw)
 				da, db = db, da
 			}
 			// da is now the gradient of [input | h] (nr x cat).
@@ -167,7 +168,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 		if m.cfg.MixedMemory {
 			m.lstmBackward(cur, dPrev, dC, nr)
 			cw := in + n
-			gemm(blas.NoTrans, blas.Trans, nr, cw, 4*n, cur[m.tLZ:], s, ws.lstmWT, 4*n, 0, w.dL, cw)
+			prod(nr, cw, 4*n, cur[m.tLZ:], s, ws.lstmWT, ws.lstmW, 0, w.dL, cw)
 			for i := 0; i < nr; i++ {
 				dl := w.dL[i*cw : (i+1)*cw]
 				copy(dS[i*n:(i+1)*n], dl[in:])
@@ -322,6 +323,14 @@ func (j *gradJob[T]) run(buf []T) {
 			continue
 		}
 		b := j.b[r*j.bStep:]
+		if useKernel[T]() { // the kernels read the tape in place
+			beta := float32(1)
+			if r == 0 {
+				beta = 0
+			}
+			kern32.Gemm(true, j.m, j.n, j.k, as32(a), j.lda, as32(b), j.ldb, beta, as32(j.c), j.ldc)
+			continue
+		}
 		for k0 := 0; k0 < j.k; k0 += packRows {
 			kk := min(packRows, j.k-k0)
 			at, bt := buf[:j.m*kk], buf[j.m*kk:(j.m+j.n)*kk]
