@@ -3,6 +3,7 @@ package cfc
 import (
 	"math"
 
+	"github.com/kerasncp-go/kerasncp-go/internal/kern32"
 	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 )
 
@@ -222,6 +223,23 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 		tb := r[L.tHead+3*L.n : L.tHead+4*L.n]
 		// The heads' values replace their pre-activations, which Backward
 		// does not need: [tanh(ff1) | tanh(ff2) | s | time_a].
+		if useKernel[T]() {
+			f12 := as32(r[L.tHead : L.tHead+2*L.n])
+			kern32.Tanh(f12, f12, 1, 1, false)
+			for j, a := range ta {
+				ta[j], tb[j] = T(float64(a)*ts+float64(tb[j])), a
+			}
+			kern32.Sigmoid(as32(ta), as32(ta))
+			for j := range h {
+				t1, t2, g := float64(f1[j]), float64(f2[j]), float64(ta[j])
+				if m.cfg.Mode == NoGate {
+					h[j] = T(t1 + g*t2)
+				} else {
+					h[j] = T(t1*(1-g) + g*t2)
+				}
+			}
+			continue
+		}
 		for j := range h {
 			a := ta[j]
 			g := sigmoid(float64(a)*ts + float64(tb[j]))

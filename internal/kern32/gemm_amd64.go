@@ -22,3 +22,13 @@ func kern16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ld
 //
 //go:noescape
 func kern8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, rows int, acc bool, mask *int32)
+
+// tanhAVX2 is Tanh over n values, n a multiple of 8.
+//
+//go:noescape
+func tanhAVX2(dst, src *float32, n int, a, b float32, grad bool)
+
+// sigmoidAVX2 is Sigmoid over n values, n a multiple of 8.
+//
+//go:noescape
+func sigmoidAVX2(dst, src *float32, n int)
