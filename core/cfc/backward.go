@@ -306,10 +306,20 @@ type gradJob[T Float] struct {
 const packRows = 256
 
 // run computes the job, using buf (at least (m+n) x packRows values) to
-// transpose row blocks of A and B.
-func (j *gradJob[T]) run(buf []T) {
+// transpose row blocks of A and B for gonum. The kernels read A and B in
+// place and take column sums as the product ones^T A (ones: at least k
+// ones).
+func (j *gradJob[T]) run(buf, ones []T) {
 	for r := 0; r < j.reps; r++ {
 		a := j.a[r*j.aStep:]
+		if j.b == nil && useKernel[T]() {
+			beta := float32(1)
+			if r == 0 {
+				beta = 0
+			}
+			kern32.Gemm(false, 1, j.n, j.k, as32(ones[:j.k]), j.k, as32(a), j.lda, beta, as32(j.c), j.n)
+			continue
+		}
 		if j.b == nil {
 			c := j.c[:j.n]
 			if r == 0 {
@@ -382,9 +392,18 @@ func (ws *Workspace[T]) addGemm(m, n, k int, a []T, lda int, b []T, ldb int, c [
 	}
 }
 
-// addColsum queues c[j] = sum over reps and k rows of a[row*lda+j], j < n.
+// addColsum queues c[j] = sum over reps and k rows of a[row*lda+j], j < n,
+// in tiles of columns.
 func (ws *Workspace[T]) addColsum(n, k int, a []T, lda int, c []T, reps, aStep int) {
-	ws.jobs = append(ws.jobs, gradJob[T]{n: n, k: k, a: a, lda: lda, c: c, reps: reps, aStep: aStep})
+	for j0 := 0; j0 < n; j0 += tileCols {
+		ws.jobs = append(ws.jobs, gradJob[T]{n: min(tileCols, n-j0), k: k, a: a[j0:], lda: lda, c: c[j0:], reps: reps, aStep: aStep})
+	}
+	if len(ws.ones) < k {
+		ws.ones = make([]T, k)
+		for i := range ws.ones {
+			ws.ones[i] = 1
+		}
+	}
 }
 
 // paramGrads computes every parameter gradient from the tape, where the
@@ -441,12 +460,12 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 	}
 	if nj == 1 {
 		for i := range jobs {
-			jobs[i].run(ws.packBufs[0])
+			jobs[i].run(ws.packBufs[0], ws.ones)
 		}
 	} else {
 		machine.Parallel(nj, len(jobs), func(w, lo, hi int) {
 			for i := lo; i < hi; i++ {
-				jobs[i].run(ws.packBufs[w])
+				jobs[i].run(ws.packBufs[w], ws.ones)
 			}
 		})
 	}

@@ -83,6 +83,7 @@ type Workspace[T Float] struct {
 	workers  []worker[T]
 	jobs     []gradJob[T]
 	packBufs [][]T // per goroutine of the gradient jobs
+	ones     []T   // ones, for the kernels' column sums
 }
 
 // worker is one goroutine's scratch, sized for its rows.
