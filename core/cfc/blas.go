@@ -11,7 +11,9 @@ import (
 )
 
 // Dense products go through gonum's BLAS (blas32 for float32, blas64 for
-// float64), whichever implementation blas32.Use / blas64.Use installed.
+// float64), whichever implementation blas32.Use / blas64.Use installed, or,
+// for float32 where they run, through kern32's kernels (see prod and the
+// package doc for both figures).
 
 // is32 reports whether T is float32 (constant per instantiation).
 func is32[T Float]() bool {
