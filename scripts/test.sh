@@ -11,7 +11,7 @@ venv="$(bash scripts/venv.sh)"
 
 echo "== go vet"
 go vet ./...
-GOARCH=arm64 go vet ./core/ ./wiring/...   # the portable-kernel build
+GOARCH=arm64 go vet ./core/... ./wiring/... ./internal/... ./npz/...   # the portable-kernel build
 
 echo "== staticcheck"
 go tool staticcheck ./...   # pinned in go.mod's tool block
