@@ -63,6 +63,9 @@ class CfC(GoCfC, nn.Module):
         >>> y, hn = rnn(torch.randn(2, 3, 20))
     """
 
+    #: The cell class of the unwired mode.
+    _cell_class = CfCCell
+
     def __init__(self, input_size: int, units: Any, proj_size: Optional[int] = None, return_sequences: bool = True,
                  batch_first: bool = True, mixed_memory: bool = False, mode: str = "default",
                  activation: str = "lecun_tanh", backbone_units: Optional[int] = None,
@@ -98,7 +101,7 @@ class CfC(GoCfC, nn.Module):
             bu = 128 if backbone_units is None else backbone_units
             bl = 1 if backbone_layers is None else backbone_layers
             bd = 0.0 if backbone_dropout is None else backbone_dropout
-            self.rnn_cell = CfCCell(input_size, units, mode, activation, bu, bl, bd)
+            self.rnn_cell = self._cell_class(input_size, units, mode, activation, bu, bl, bd)
             self.state_size = int(units)
             self.output_size = self.state_size
             self._config = dict(units=int(units), mode=mode, activation=activation, backbone_units=bu,
