@@ -148,17 +148,17 @@ def refuse_tracing() -> None:
 def cfc_call(model, all_steps: bool, seed: Optional[int], x: torch.Tensor, h0: Optional[torch.Tensor],
              c0: Optional[torch.Tensor], elapsed: Optional[torch.Tensor], params, keep: bool):
     """One Go call of a CfC model (a kerasncp_go._cfc.CfCModel) over torch
-    tensors: ((y, h[, c]) on x's device, the tape or None). The parameters
-    are gathered into the model's flat layout (in the model's dtype) on the
-    host."""
+    tensors: ((y, h[, c]) on x's device, the tape or None, the host arrays
+    the call read, for a rerun). The parameters are gathered into the
+    model's flat layout (in the model's dtype) on the host."""
     dt = _TORCH_DTYPES[model.dtype]
     flat = torch.cat([p.detach().reshape(-1).to(dt) for p in params])
-    ya, ha, ca, tape = model.forward(host(flat, dt), host(x, dt), host(h0, dt), host(c0, dt), host(elapsed, dt),
-                                     all_steps=all_steps, training=seed is not None, seed=seed, keep=keep)
+    arrays = (host(flat, dt), host(x, dt), host(h0, dt), host(c0, dt), host(elapsed, dt))
+    ya, ha, ca, tape = model.forward(*arrays, all_steps=all_steps, training=seed is not None, seed=seed, keep=keep)
     outs = tuple(torch.from_numpy(a) for a in (ya, ha, ca) if a is not None)
     if not x.is_cpu:
         outs = tuple(o.to(x.device) for o in outs)
-    return outs, tape
+    return outs, tape, arrays
 
 
 class CfCSequence(torch.autograd.Function):
@@ -171,8 +171,12 @@ class CfCSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, model, all_steps, seed, x, h0, c0, elapsed, *params):
         ctx.set_materialize_grads(False)
-        outs, ctx.tape = cfc_call(model, all_steps, seed, x, h0, c0, elapsed, params, keep=any(ctx.needs_input_grad))
+        outs, ctx.tape, arrays = cfc_call(model, all_steps, seed, x, h0, c0, elapsed, params,
+                                          keep=any(ctx.needs_input_grad))
         ctx.device = x.device
+        # What a second backward over this graph (retain_graph=True, as
+        # gradcheck does) reruns the pass from: the tape serves one.
+        ctx.rerun = (model, arrays, all_steps, seed)
         return outs
 
     @staticmethod
@@ -181,11 +185,10 @@ class CfCSequence(torch.autograd.Function):
             raise RuntimeError("kerasncp_go.torch: the Go backward pass is not differentiable; second-order "
                                "gradients (create_graph=True, gradient penalties) are not supported")
         need = ctx.needs_input_grad
-        tape = ctx.tape
-        ctx.tape = None  # a tape serves one backward pass; retain_graph reruns get a clear message below
-        if tape is None:
-            raise RuntimeError("kerasncp_go.torch: the Go tape of this pass was used by an earlier backward; "
-                               "run the forward pass again (retain_graph=True is not supported)")
+        tape, ctx.tape = ctx.tape, None
+        if tape is None:  # used by an earlier backward pass: rerun the forward pass (same dropout seed)
+            model, arrays, all_steps, seed = ctx.rerun
+            tape = model.forward(*arrays, all_steps=all_steps, training=seed is not None, seed=seed, keep=True)[3]
         dt = _TORCH_DTYPES[tape.model.dtype]
         want_params = any(need[7:])
         g = tape.backward(host(gy, dt), host(gh, dt), host(gc, dt), params=want_params)
