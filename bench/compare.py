@@ -40,8 +40,6 @@ import argparse
 import contextlib
 import io
 import json
-import statistics
-import time
 
 import kerasncp.torch as KT
 import kerasncp.wirings as KW
@@ -54,6 +52,8 @@ import kerasncp_go as kg
 import kerasncp_go.torch as GT
 import kerasncp_go.wirings as GW
 from kerasncp_go.cli.bench import CONFIGS  # the configurations A-E, shared with `kerasncp-go bench`
+
+from _timing import best_torch_threads, fmt, measure  # this folder is first on sys.path
 
 
 def make_runners(cfg):
@@ -137,57 +137,6 @@ def make_runners(cfg):
         return run
 
     return {"keras-ncp": keras_ncp, "ncps": ncps, "go-numpy": go_numpy, "go-torch": go_torch, "floor": floor}
-
-
-def best_torch_threads(runners):
-    """Gives the references their faster torch thread count (1 or 2) for
-    this configuration: with 2 threads torch's OpenMP workers keep spinning
-    after every small operation, which on tiny configurations costs the
-    reference nothing but steals a core from whatever runs next."""
-    best = None
-    for n in (1, 2):
-        torch.set_num_threads(n)
-        f = runners["ncps"](True)
-        f()
-        ts = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            f()
-            ts.append(time.perf_counter() - t0)
-        t = min(ts)
-        if best is None or t < best[1]:
-            best = (n, t)
-    torch.set_num_threads(best[0])
-    return best[0]
-
-
-def measure(runners, bwd, reps, budget_s, burst_s):
-    """Medians of per-call times. Each round runs every implementation in
-    turn; an implementation's turn is a burst of back-to-back calls lasting
-    about burst_s (one call when a call is longer), timed as a whole."""
-    fns = {k: f(bwd) for k, f in runners.items()}
-    calls = {}
-    for k, f in fns.items():  # warm up, and size each burst
-        f()
-        t0 = time.perf_counter()
-        f()
-        calls[k] = max(1, int(burst_s / max(time.perf_counter() - t0, 1e-7)))
-    times = {k: [] for k in fns}
-    t_end = time.perf_counter() + budget_s
-    for r in range(reps):
-        for k, f in fns.items():
-            n = calls[k]
-            t0 = time.perf_counter()
-            for _ in range(n):
-                f()
-            times[k].append((time.perf_counter() - t0) / n)
-        if r >= 4 and time.perf_counter() > t_end:
-            break
-    return {k: statistics.median(v) for k, v in times.items()}, len(times["ncps"])
-
-
-def fmt(s):
-    return f"{s * 1e3:.3f} ms" if s < 1 else f"{s:.2f} s"
 
 
 def main():
