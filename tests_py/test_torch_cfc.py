@@ -418,8 +418,11 @@ def test_gradcheck_float64():
         fixed = {n: p for n, p in mm.named_parameters() if not p.requires_grad}
         params = tuple(dict(mm.named_parameters())[n].detach().clone().requires_grad_() for n in names)
         xx = torch.randn(2, 3, 3, dtype=torch.float64)
-        assert torch.autograd.gradcheck(
-            lambda *ps: torch.func.functional_call(mm, {**fixed, **dict(zip(names, ps))}, (xx,))[0], params)
+
+        def g(*ps, mm=mm, fixed=fixed, names=names, xx=xx):
+            return torch.func.functional_call(mm, {**fixed, **dict(zip(names, ps))}, (xx,))[0]
+
+        assert torch.autograd.gradcheck(g, params)
 
 
 def test_float64_modules_agree_with_float32():
@@ -538,7 +541,8 @@ def test_keras_ncp_210_experimental_against_its_source():
     script = textwrap.dedent("""
         import torch, kerasncp.torch.experimental as KE, kerasncp_go.torch.experimental as GE
         from conftest import rel_err
-        for kw in [dict(), dict(backbone_layers=0, mixed_memory=True, proj_size=3), dict(mode="pure", backbone_layers=2)]:
+        for kw in [dict(), dict(backbone_layers=0, mixed_memory=True, proj_size=3),
+                   dict(mode="pure", backbone_layers=2)]:
             torch.manual_seed(0); r = KE.CfC(3, 6, **kw)
             torch.manual_seed(0); o = GE.CfC(3, 6, **kw)
             assert list(r.state_dict()) == list(o.state_dict())

@@ -10,18 +10,18 @@ same thing in the same words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
-
 import dis
 import sys
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _lib
 
 __all__ = [
-    "MissingCell", "MissingName", "missing_cell", "MAX_ODE_UNFOLDS", "MAPPINGS", "mapping_code", "check_options", "dtype_code", "build_wiring",
+    "MissingCell", "MissingName", "missing_cell", "MAX_ODE_UNFOLDS", "MAPPINGS", "mapping_code", "check_options",
+    "dtype_code", "build_wiring",
     "elapsed_shape", "check_elapsed_values", "PARAM_ORDER", "TRAINABLE", "NON_NEGATIVE", "DEFAULT_INIT_RANGES",
     "init_ranges", "param_shapes", "Init", "initial_values",
 ]

@@ -87,7 +87,7 @@ class GoCfC:
     def param_dtype(self) -> torch.dtype:
         """The parameters' dtype: that of the first trained one (masks stay
         float32 as the reference keeps them)."""
-        for (path, attr, trainable), p in zip(self._local_names(), self._param_list()):
+        for (_, _, trainable), p in zip(self._local_names(), self._param_list()):
             if trainable:
                 return p.dtype
         raise AssertionError("a CfC model has trained parameters")  # pragma: no cover
@@ -104,10 +104,11 @@ class GoCfC:
         dtype = self.param_dtype
         model = self._go_model(np_dtype(dtype))
         check_tensors(params[0].device, inputs=x, states=h0, memory_states=c0, elapsed_times=elapsed)
-        x, h0, c0, elapsed = (None if t is None else t.to(dtype) for t in (x, h0, c0, elapsed))
+        x = x.to(dtype)
+        h0, c0, elapsed = (None if t is None else t.to(dtype) for t in (h0, c0, elapsed))
         seed = _fresh_seed() if self._dropout and self.training else None  # type: ignore[attr-defined]
-        args = (model, all_steps, seed, x, h0, c0, elapsed, *params)
-        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in args[3:]):
-            return CfCSequence.apply(*args)
+        tensors = (x, h0, c0, elapsed)
+        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (*tensors, *params)):
+            return CfCSequence.apply(model, all_steps, seed, *tensors, *params)
         # Nothing to differentiate: one Go call, no tape.
-        return cfc_call(*args[:7], params, keep=False)[0]
+        return cfc_call(model, all_steps, seed, *tensors, params, keep=False)[0]

@@ -15,8 +15,8 @@ import torch
 
 from .. import _ops, _rules
 
-__all__ = ["np_dtype", "host", "run", "LTCSequence", "CfCSequence", "cfc_call", "check_tensors", "refuse_tracing", "as_elapsed",
-           "elapsed_tensor"]
+__all__ = ["np_dtype", "host", "run", "LTCSequence", "CfCSequence", "cfc_call", "check_tensors", "refuse_tracing",
+           "as_elapsed", "elapsed_tensor"]
 
 
 def np_dtype(dtype: torch.dtype) -> np.dtype:

@@ -90,7 +90,7 @@ class CfC(GoCfC, nn.Module):
                             ("backbone_dropout", backbone_dropout)):
                 if v is not None:
                     raise ValueError(f"Cannot use {name} in wired mode")
-            self.rnn_cell = WiredCfCCell(input_size, units, mode)
+            self.rnn_cell: nn.Module = WiredCfCCell(input_size, units, mode)
             self.wiring = self.rnn_cell.wiring
             self.state_size = self.rnn_cell.state_size
             self.output_size = self.rnn_cell.output_size
@@ -145,7 +145,8 @@ class CfC(GoCfC, nn.Module):
         elapsed = elapsed_tensor(ts, x.shape[0], x.shape[1], "timespans", dtype, input.device, given)
         out = self._run(x, h0, c0, elapsed, self.return_sequences)
         y = _cfc.restore_layout(out[0], self.batch_first, unbatched, self.return_sequences)
-        h, c = out[1], (out[2] if self.use_mixed else None)
-        if unbatched:
-            h, c = h[0], (None if c is None else c[0])
-        return y, ((h, c) if self.use_mixed else h)
+        h = out[1]
+        if self.use_mixed:
+            c = out[2]
+            return y, ((h[0], c[0]) if unbatched else (h, c))
+        return y, (h[0] if unbatched else h)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from ._function import as_elapsed, elapsed_tensor
 
 __all__ = ["CfCCell", "LeCun"]
 
-from ._cfc_module import LeCun  # noqa: E402  (re-exported: the reference's module has it)
+from ._cfc_module import LeCun
 
 
 class CfCCell(GoCfC, nn.Module):
@@ -59,7 +59,7 @@ class CfCCell(GoCfC, nn.Module):
         self.hidden_size = hidden_size
         self.mode = mode
         self.backbone_layers = backbone_layers
-        self._config = dict(mode=mode, activation=backbone_activation, backbone_units=backbone_units,
+        self._config: Dict[str, Any] = dict(mode=mode, activation=backbone_activation, backbone_units=backbone_units,
                             backbone_layers=backbone_layers, backbone_dropout=backbone_dropout)
         mask = None
         if sparsity_mask is not None:
