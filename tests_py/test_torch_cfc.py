@@ -628,10 +628,20 @@ def test_bad_input(call, exc, match):
     (lambda: GT.CfC(3, GW.AutoNCP(8, 2), backbone_layers=2), ValueError, "Cannot use backbone_layers in wired mode"),
     (lambda: GT.CfC(3, "eight"), TypeError, "wiring must be"),
     (lambda: GT.WiredCfCCell(None, GW.AutoNCP(8, 2)), ValueError, "Unknown number of input features"),
+    (lambda: GT.CfC(3, NW.NCP(5, 4, 2, 3, 2, 2, 2)), TypeError, "has 3 layers, which a wired CfC needs"),
 ])
 def test_bad_arguments(make, exc, match):
     with pytest.raises(exc, match=match):
         make()
+
+
+def test_single_layer_reference_wirings_convert():
+    """An ncps FullyConnected / Random wiring (one layer) works as its
+    kerasncp_go twin."""
+    ref, ours = _same_init(lambda: NT.CfC(3, NW.Random(8, 3, 0.5, random_seed=2)),
+                           lambda: GT.CfC(3, NW.Random(8, 3, 0.5, random_seed=2)))
+    _assert_same_state(ref, ours)
+    _compare_sequences(ref, ours, torch.randn(2, 5, 3))
 
 
 def test_mixed_memory_state_must_be_a_pair():
