@@ -280,38 +280,46 @@ class CfCTape:
         return out
 
 
-def batch_major(x: Any, batch_first: bool, dtype: np.dtype, input_size: int
-                ) -> Tuple[np.ndarray, bool]:
-    """x as a (batch, steps, input) array of dtype, and whether it came
-    unbatched ((steps, input)): the reference's input rule for sequence
-    layers, shared by the bindings."""
-    a = _ops.as_array(x, dtype, "input")
+def _is_tensor(a: Any) -> bool:
+    """An array object the layout rules use as it is (a NumPy array or a
+    framework tensor: anything with ndim, swapaxes and reshape)."""
+    return hasattr(a, "ndim") and hasattr(a, "swapaxes") and hasattr(a, "reshape")
+
+
+def batch_major(x: Any, batch_first: bool, dtype: Optional[np.dtype], input_size: int) -> Tuple[Any, bool]:
+    """x as a (batch, steps, input) array, and whether it came unbatched
+    ((steps, input)): the reference's input rule for sequence layers, shared
+    by the bindings. With a dtype, x is first converted to a NumPy array of
+    it; with None, x is a tensor kept as it is (a framework binding's, so
+    that its autograd sees the reshaping)."""
+    a = x if dtype is None else _ops.as_array(x, dtype, "input")
     if a.ndim == 2:
         return a[None], True
     if a.ndim != 3:
         raise ValueError(f"input must have shape (batch, steps, {input_size}) (or (steps, batch, {input_size}) "
-                         f"with batch_first=False, or (steps, {input_size}) unbatched), got {a.shape}")
+                         f"with batch_first=False, or (steps, {input_size}) unbatched), got {tuple(a.shape)}")
     if not batch_first:
-        a = np.ascontiguousarray(a.transpose(1, 0, 2))
+        a = a.swapaxes(0, 1)
     return a, False
 
 
 def batch_major_elapsed(ts: Any, batch_first: bool, unbatched: bool) -> Any:
     """Timespans in batch-major order (the elapsed-time rule then fits them
-    to (batch, steps))."""
+    to (batch, steps)); tensors stay tensors."""
     if ts is None or np.ndim(ts) == 0:
         return ts
-    a = np.asarray(ts)
+    a = ts if _is_tensor(ts) else np.asarray(ts)
     if unbatched:
         return a.reshape(1, -1) if a.ndim == 1 else a[None]
     if not batch_first and a.ndim >= 2:
-        a = np.swapaxes(a, 0, 1)
+        a = a.swapaxes(0, 1)
     return a
 
 
 def state_pair(hx: Any, mixed: bool, unbatched: bool) -> Tuple[Any, Any]:
     """(h0, c0) from the reference's hx: a state, or a pair (h, c) with
-    mixed memory; 1-D states for unbatched input."""
+    mixed memory; 1-D states for unbatched input (given a batch axis here).
+    Tensors stay tensors."""
     if hx is None:
         return None, None
     if mixed:
@@ -329,17 +337,23 @@ def state_pair(hx: Any, mixed: bool, unbatched: bool) -> Tuple[Any, Any]:
             raise ValueError(f"{n} must be {want}-D for {'unbatched 2-D' if unbatched else 'batched 3-D'} input, "
                              f"got {np.ndim(v)}-D")
     if unbatched:
-        h = None if h is None else np.asarray(h)[None]
-        c = None if c is None else np.asarray(c)[None]
+        h = None if h is None else (h if _is_tensor(h) else np.asarray(h))[None]
+        c = None if c is None else (c if _is_tensor(c) else np.asarray(c))[None]
     return h, c
 
 
-def restore_layout(y: np.ndarray, batch_first: bool, unbatched: bool, all_steps: bool) -> np.ndarray:
-    """Outputs back in the caller's layout."""
+def restore_layout(y: Any, batch_first: bool, unbatched: bool, all_steps: bool) -> Any:
+    """Outputs back in the caller's layout. Unbatched input loses its batch
+    axis where the reference squeezes it: at the batch position, so a
+    time-major layer's last-step output (1, out) keeps its leading axis
+    unless out is 1 (ncps's CfC.forward does the same)."""
     if unbatched:
-        return y[0]
+        if all_steps or batch_first:
+            return y[0]
+        return y.reshape(-1) if y.shape[1] == 1 else y
     if all_steps and not batch_first:
-        return np.ascontiguousarray(y.transpose(1, 0, 2))
+        y = y.swapaxes(0, 1)
+        return np.ascontiguousarray(y) if isinstance(y, np.ndarray) else y
     return y
 
 
