@@ -75,6 +75,33 @@ def new_seed(seed: Optional[int]) -> int:
     return int(seed)
 
 
+def cfc_wiring(wiring: Any, input_size: Optional[int]) -> Any:
+    """The kerasncp_go wiring a wired CfC runs on, built for input_size
+    (when given), as the reference's wired cell builds the wiring it is
+    given. A keras-ncp or ncps wiring of one layer converts (its matrices
+    are all a single-layer CfC needs); one of several layers is refused:
+    its layers set the CfC's structure and do not convert, so converting it
+    would silently build another model.
+
+    Raises:
+        TypeError: a multi-layer wiring of another library, or not a wiring.
+        ValueError: the input size is unknown or conflicts.
+    """
+    from .wirings import Wiring, as_wiring
+
+    if not isinstance(wiring, Wiring) and getattr(wiring, "num_layers", 1) > 1:
+        raise TypeError(f"wiring: a {type(wiring).__module__}.{type(wiring).__name__} has {wiring.num_layers} "
+                        "layers, which a wired CfC needs and which do not convert; pass the kerasncp_go.wirings "
+                        "class with the same arguments (same seed, same synapses)")
+    w = as_wiring(wiring, input_size)
+    if input_size is not None:
+        w.build(check_int(input_size, "input_size", 1))
+    if not w.is_built():
+        raise ValueError("Wiring error! Unknown number of input features. Please pass the parameter "
+                         "'input_size' or call the 'wiring.build()'.")
+    return w
+
+
 def _free_model(handle: int) -> None:
     try:
         _lib.call("kncp_cfc_free", handle)

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _cfc
 from ._cfc import CfCModel, CfCTape
-from .wirings import Wiring, as_wiring
+from .wirings import Wiring
 
 __all__ = ["CfC", "CfCCell", "WiredCfCCell"]
 
@@ -147,8 +147,7 @@ class CfC(_Params):
                 if v is not None:
                     raise ValueError(f"Cannot use {name} in wired mode")
             self.wired_mode = True
-            self.wiring = as_wiring(units, _cfc.check_int(input_size, "input_size", 1))
-            self.wiring.build(input_size)  # as the reference's wired cell does (idempotent here)
+            self.wiring = _cfc.cfc_wiring(units, input_size)
             model = CfCModel(input_size, wiring=self.wiring, mode=mode, mixed_memory=mixed_memory,
                              proj_size=proj_size, dtype=dtype)
         self._setup(model, seed)
@@ -353,12 +352,7 @@ class WiredCfCCell(_StepCell):
 
     def __init__(self, input_size: Optional[int], wiring: Wiring, mode: str = "default", *,
                  dtype: Any = np.float32, seed: Optional[int] = None) -> None:
-        self.wiring = as_wiring(wiring, input_size)
-        if input_size is not None:
-            self.wiring.build(_cfc.check_int(input_size, "input_size", 1))
-        if not self.wiring.is_built():
-            raise ValueError("Wiring error! Unknown number of input features. Please pass the parameter "
-                             "'input_size' or call the 'wiring.build()'.")
+        self.wiring = _cfc.cfc_wiring(wiring, input_size)
         model = CfCModel(self.wiring.input_dim, wiring=self.wiring, mode=mode, dtype=dtype)
         self._setup(model, seed)
 

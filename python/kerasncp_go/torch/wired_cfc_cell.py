@@ -10,7 +10,6 @@ from torch import nn
 
 from .. import _cfc
 from .._cfc import CfCModel
-from ..wirings import Wiring, as_wiring
 from ._cfc_module import GoCfC
 from .cfc_cell import CfCCell, _step
 
@@ -44,18 +43,7 @@ class WiredCfCCell(GoCfC, nn.Module):
 
     def __init__(self, input_size: Optional[int], wiring: Any, mode: str = "default") -> None:
         super().__init__()
-        if not isinstance(wiring, Wiring) and getattr(wiring, "num_layers", 1) > 1:
-            # Its matrices convert, its layers (which set the CfC's
-            # structure) do not: refuse rather than build another model.
-            raise TypeError(f"wiring: a {type(wiring).__module__}.{type(wiring).__name__} has {wiring.num_layers} "
-                            "layers, which a wired CfC needs and which do not convert; pass the kerasncp_go.wirings "
-                            "class with the same arguments (same seed, same synapses)")
-        wiring = as_wiring(wiring, input_size)
-        if input_size is not None:
-            wiring.build(_cfc.check_int(input_size, "input_size", 1))
-        if not wiring.is_built():
-            raise ValueError("Wiring error! Unknown number of input features. Please pass the parameter "
-                             "'input_size' or call the 'wiring.build()'.")
+        wiring = _cfc.cfc_wiring(wiring, input_size)
         self._wiring = wiring
         self.mode = mode
         model = self._go_model()
