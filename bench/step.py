@@ -69,7 +69,8 @@ def main():
         with torch.no_grad():
             kcell(xt, ht)
 
-    per = {"kerasncp-go (NumPy)": (go, a.calls), "kerasncp-go Stepper": (stepper, a.calls), "ncps LTCCell": (ncps, a.calls // 100),
+    per = {"kerasncp-go (NumPy)": (go, a.calls), "kerasncp-go Stepper": (stepper, a.calls),
+           "ncps LTCCell": (ncps, a.calls // 100),
            "keras-ncp LTCCell": (kncp, a.calls // 100)}
     res = {k: [] for k in per}
     for f, _ in per.values():

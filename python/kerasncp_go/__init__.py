@@ -24,7 +24,8 @@ from .stepper import Stepper
 
 __version__ = "0.1.0"
 
-__all__ = ["wirings", "LTCCell", "Stepper", "CfC", "CfCCell", "WiredCfCCell", "NCPError", "library_version", "__version__"]
+__all__ = ["wirings", "LTCCell", "Stepper", "CfC", "CfCCell", "WiredCfCCell", "NCPError", "library_version",
+           "__version__"]
 
 #: Subpackages that import a framework: loaded when first looked up.
 _LAZY = ("torch", "tf")

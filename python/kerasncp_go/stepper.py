@@ -15,7 +15,7 @@ import ctypes
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
 import numpy as np
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Stepper"]
 
-_DTYPES = {_lib.FLOAT32: np.dtype(np.float32), _lib.FLOAT64: np.dtype(np.float64)}
+_DTYPES: Dict[int, np.dtype] = {_lib.FLOAT32: np.dtype(np.float32), _lib.FLOAT64: np.dtype(np.float64)}
 
 
 def _free(handle: int) -> None:
@@ -57,7 +57,7 @@ class Stepper:
         self._finalizer = weakref.finalize(self, _free, handle)
         info = _lib.StepperInfo()
         _lib.call("kncp_stepper_info", handle, ctypes.byref(info))
-        self.dtype = _DTYPES[info.dtype]
+        self.dtype: np.dtype = _DTYPES[info.dtype]
         self.batch, self.input_size = int(info.batch), int(info.input_size)
         self.output_size, self.state_size = int(info.output_size), int(info.state_size)
         self._x = np.zeros((self.batch, self.input_size), self.dtype)
