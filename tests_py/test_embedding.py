@@ -6,7 +6,6 @@ The C program's outputs are held to the Python model's predictions
 (kerasncp_go.train.load_model + forward_sequence) on the same inputs.
 Go and a C compiler are requirements of the project: their absence fails."""
 
-import ctypes
 import os
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 import kerasncp_go as kg
 from conftest import ROOT
 from kerasncp_go import _lib, wirings
-from kerasncp_go.train.model_io import load_model, save_model
+from kerasncp_go.train.model_io import load_model
 
 E_WIRING = dict(inter_neurons=12, command_neurons=6, motor_neurons=1, sensory_fanout=6, inter_fanout=4,
                 recurrent_command_synapses=6, motor_fanin=6, seed=22222)
