@@ -116,7 +116,8 @@ def native(cell, calls, rounds):
         res = {k: [] for k in progs}
         for _ in range(rounds):
             for k, (cmd, pat) in progs.items():
-                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+                env = dict(os.environ, KNCP_BENCH_MODEL_NPZ=str(t / "model" / "model.npz"))
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
                 m = re.search(pat, out)
                 assert m, out
                 res[k].append(float(m.group(1)))

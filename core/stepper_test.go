@@ -1,7 +1,9 @@
 package core
 
 import (
+	"bytes"
 	"math"
+	"os"
 	"strings"
 	"testing"
 )
@@ -118,9 +120,27 @@ func TestStepperAllocatesNothing(t *testing.T) {
 }
 
 // BenchmarkStepE is one step of configuration E (batch 1) through the Go
-// stepper: the Go core's own step time that the C stepper is held to.
+// stepper: the Go core's own step time that the C stepper is held to. With
+// KNCP_BENCH_MODEL_NPZ naming a model.npz of configuration E (as
+// bench/step.py does), it steps those parameters with the inputs
+// sin(0.7 i) that examples/c/stepper.c --bench uses, so that the two
+// programs do the same work.
 func BenchmarkStepE(b *testing.B) {
 	cell, in := newBenchCell(b, benchConfigs[4])
+	if path := os.Getenv("KNCP_BENCH_MODEL_NPZ"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, sh, _, _, err := LoadNPZ[float32](bytes.NewReader(data), int64(len(data)), 1)
+		if err != nil || sh != cell.Shape {
+			b.Fatalf("%s: %v (shape %+v, want %+v)", path, err, sh, cell.Shape)
+		}
+		cell.Params = p
+		for i := range in.X {
+			in.X[i] = float32(math.Sin(0.7 * float64(i)))
+		}
+	}
 	st, err := NewStepper(cell, 1)
 	if err != nil {
 		b.Fatal(err)
