@@ -25,6 +25,9 @@ fi
 command -v go >/dev/null || { echo "build-wheels.sh: Go is not on PATH" >&2; exit 1; }
 
 cd "$here"
+# setuptools leaves python/kerasncp_go.egg-info behind, which would make pip
+# believe the package is installed wherever PYTHONPATH=python (the tests).
+trap 'rm -rf "$here/python/kerasncp_go.egg-info"' EXIT
 rm -f "$out"/kerasncp_go-*.tar.gz "$out"/kerasncp_go-*.whl
 log="$out/build.log"
 : > "$log"
