@@ -102,6 +102,27 @@ def cfc_wiring(wiring: Any, input_size: Optional[int]) -> Any:
     return w
 
 
+def sparsity_mask(mask: Any, input_size: Any, hidden_size: Any, backbone_layers: Any) -> np.ndarray:
+    """A CfCCell's sparsity_mask, checked: |mask| as float64, shape
+    (input_size + hidden_size, hidden_size), for cells without a backbone
+    only (the mask multiplies the ff1 and ff2 weights, which read the input
+    and state directly only then).
+
+    Raises:
+        ValueError: a backbone, or a mask of another shape.
+    """
+    if backbone_layers != 0:
+        raise ValueError("sparsity_mask needs backbone_layers=0 (it multiplies the ff1 and ff2 weights, "
+                         "which read the input and state directly only without a backbone)")
+    n_in = check_int(input_size, "input_size", 1)
+    n = check_int(hidden_size, "hidden_size", 1)
+    m = np.abs(np.asarray(mask, dtype=np.float64))
+    if m.shape != (n_in + n, n):
+        raise ValueError(f"sparsity_mask must have shape (input_size + hidden_size={n_in + n}, "
+                         f"hidden_size={n}), got {m.shape}")
+    return m
+
+
 def _free_model(handle: int) -> None:
     try:
         _lib.call("kncp_cfc_free", handle)

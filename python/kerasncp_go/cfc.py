@@ -312,22 +312,14 @@ class CfCCell(_StepCell):
                              backbone_dropout=backbone_dropout, dtype=dtype)
             self._setup(model, seed)
             return
-        if backbone_layers != 0:
-            raise ValueError("sparsity_mask needs backbone_layers=0 (the mask applies to the heads' weights, "
-                             "which read the input and state directly only without a backbone)")
+        mask = _cfc.sparsity_mask(sparsity_mask, input_size, hidden_size, backbone_layers)
         if backbone_activation != "lecun_tanh":
             raise ValueError("sparsity_mask cells use lecun_tanh (no backbone), got "
                              f"backbone_activation={backbone_activation!r}")
-        n_in = _cfc.check_int(input_size, "input_size", 1)
-        n = _cfc.check_int(hidden_size, "hidden_size", 1)
-        mask = np.abs(np.asarray(sparsity_mask, dtype=np.float64))
-        if mask.shape != (n_in + n, n):
-            raise ValueError(f"sparsity_mask must have shape (input_size + hidden_size={n_in + n}, "
-                             f"hidden_size={n}), got {mask.shape}")
         # A one-layer wiring gives the model its mask entry; the mask
         # itself is the caller's, recurrent part included.
-        w = Wiring(n)
-        w.build(n_in)
+        w = Wiring(mask.shape[1])
+        w.build(mask.shape[0] - mask.shape[1])
         model = CfCModel(input_size, wiring=w, mode=mode, dtype=dtype)
         self._setup(model, seed)
         self._views["layer_0.sparsity_mask"][...] = mask.T

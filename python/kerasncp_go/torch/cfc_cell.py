@@ -63,15 +63,7 @@ class CfCCell(GoCfC, nn.Module):
                             backbone_layers=backbone_layers, backbone_dropout=backbone_dropout)
         mask = None
         if sparsity_mask is not None:
-            if backbone_layers != 0:
-                raise ValueError("sparsity_mask needs backbone_layers=0 (it multiplies the ff1 and ff2 weights, "
-                                 "which read the input and state directly only without a backbone)")
-            n_in = _cfc.check_int(input_size, "input_size", 1)
-            n = _cfc.check_int(hidden_size, "hidden_size", 1)
-            mask = np.abs(np.asarray(sparsity_mask, dtype=np.float64))
-            if mask.shape != (n_in + n, n):
-                raise ValueError(f"sparsity_mask must have shape (input_size + hidden_size={n_in + n}, "
-                                 f"hidden_size={n}), got {mask.shape}")
+            mask = _cfc.sparsity_mask(sparsity_mask, input_size, hidden_size, backbone_layers)
             self._prefix = "rnn_cell.layer_0."
         else:
             self._prefix = "rnn_cell."
