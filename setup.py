@@ -2,6 +2,10 @@
 platform (py3-none-<platform>): the library is native code, but it links
 only libc and is loaded through ctypes, so one wheel serves every CPython 3.
 
+Cross builds (scripts/build-wheels.sh): GOARCH and CC (a zig cc targeting an
+old glibc) come from the environment and go build uses them; the platform
+tag comes from bdist_wheel's --plat-name.
+
 Metadata lives in pyproject.toml.
 """
 
@@ -27,7 +31,8 @@ def build_library(dest_dir: str) -> None:
     """Runs scripts/build-lib.sh-equivalent go build into dest_dir."""
     go = shutil.which("go")
     if go is None:
-        raise SystemExit("kerasncp-go: building from source needs the Go toolchain (go >= 1.26) on PATH")
+        raise SystemExit("kerasncp-go: building from source needs the Go toolchain (go >= 1.26) on PATH: "
+                         "install Go from https://go.dev/dl/, or install a prebuilt wheel")
     os.makedirs(dest_dir, exist_ok=True)
     out = os.path.join(dest_dir, LIBNAME)
     env = dict(os.environ, CGO_ENABLED="1")

@@ -8,7 +8,8 @@ tables give medians over rounds.
 
 A harness describes its implementations as runners: a dict from a name to
 a factory f(bwd) returning the callable to time (bwd: forward and backward
-pass, else forward only). The reference is the runner named "ncps".
+pass, else forward only). The reference is the runner named "ncps" unless
+the ref argument names another.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 import torch
 
 
-def best_torch_threads(runners):
+def best_torch_threads(runners, ref="ncps"):
     """Gives the references their faster torch thread count (1 or 2) for
     this configuration: with 2 threads torch's OpenMP workers keep spinning
     after every small operation, which on tiny configurations costs the
@@ -27,7 +28,7 @@ def best_torch_threads(runners):
     best = None
     for n in (1, 2):
         torch.set_num_threads(n)
-        f = runners["ncps"](True)
+        f = runners[ref](True)
         f()
         ts = []
         for _ in range(3):
@@ -41,7 +42,7 @@ def best_torch_threads(runners):
     return best[0]
 
 
-def measure(runners, bwd, reps, budget_s, burst_s):
+def measure(runners, bwd, reps, budget_s, burst_s, ref="ncps"):
     """Medians of per-call times. Each round runs every implementation in
     turn; an implementation's turn is a burst of back-to-back calls lasting
     about burst_s (one call when a call is longer), timed as a whole."""
@@ -63,7 +64,7 @@ def measure(runners, bwd, reps, budget_s, burst_s):
             times[k].append((time.perf_counter() - t0) / n)
         if r >= 4 and time.perf_counter() > t_end:
             break
-    return {k: statistics.median(v) for k, v in times.items()}, len(times["ncps"])
+    return {k: statistics.median(v) for k, v in times.items()}, len(times[ref])
 
 
 def fmt(s):

@@ -6,6 +6,9 @@ alternating (see _timing.py):
 * ``ncps``      ncps.torch.CfC (a Python loop over steps, torch autograd);
 * ``go-numpy``  kerasncp_go.CfC: the Go core through the C ABI, one call per
                 sequence forward and one backward.
+* ``go-torch``  kerasncp_go.torch.CfC: the same Go calls behind a torch module
+                (parameters gathered into the flat layout at every call,
+                gradients scattered back into .grad by torch autograd).
 
 "fwd" is a forward pass without gradients; "fwd+bwd" a forward pass, a
 scalar loss and the backward pass to every parameter. Configurations:
@@ -33,6 +36,7 @@ import torch
 from _timing import best_torch_threads, fmt, measure  # this folder is first on sys.path
 
 import kerasncp_go as kg
+import kerasncp_go.torch as GT
 import kerasncp_go.wirings as GW
 
 
@@ -62,13 +66,16 @@ def make_runners(cfg: Config):
     ref = NT.CfC(cfg.inputs, cfg.make_units(NW), **kw)
     ours = kg.CfC(cfg.inputs, cfg.make_units(GW), **kw)
     ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    ours_t = GT.CfC(cfg.inputs, cfg.make_units(GW), **kw)
+    ours_t.load_state_dict(ref.state_dict())
     x = torch.randn(cfg.batch, cfg.steps, cfg.inputs)
     xn = x.numpy()
     with torch.no_grad():
         want = ref(x)[0].numpy()
-    got = ours(xn)[0]
-    err = np.abs(got - want).max() / max(np.abs(want).max(), 1e-3)
-    assert err < 1e-4, f"kerasncp-go and ncps disagree by {err:.3g} on this configuration"
+        got_t = ours_t(x)[0].numpy()
+    for got in (ours(xn)[0], got_t):
+        err = np.abs(got - want).max() / max(np.abs(want).max(), 1e-3)
+        assert err < 1e-4, f"kerasncp-go and ncps disagree by {err:.3g} on this configuration"
 
     def ncps(bwd):
         def run():
@@ -87,7 +94,15 @@ def make_runners(cfg: Config):
                 ours(xn)
         return run
 
-    return {"ncps": ncps, "go-numpy": go_numpy}
+    def go_torch(bwd):
+        def run():
+            with torch.set_grad_enabled(bwd):
+                y, _ = ours_t(x)
+                if bwd:
+                    y.sum().backward()
+        return run
+
+    return {"ncps": ncps, "go-numpy": go_numpy, "go-torch": go_torch}
 
 
 def main():

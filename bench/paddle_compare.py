@@ -31,14 +31,13 @@ import argparse
 import contextlib
 import io
 import json
-import statistics
-import time
 
 import kerasncp.torch as KT
 import kerasncp.wirings as KW
 import numpy as np
 import paddle
 import torch
+from _timing import best_torch_threads, measure  # this folder is first on sys.path
 
 import kerasncp_go.paddle as GP
 import kerasncp_go.wirings as GW
@@ -111,50 +110,16 @@ def check_agreement(kcell, gcell, x):
     return err
 
 
-def best_torch_threads(runner):
-    best = None
-    for n in (1, 2):
-        torch.set_num_threads(n)
-        runner()
-        t = min(_timed(runner) for _ in range(3))
-        if best is None or t < best[1]:
-            best = (n, t)
-    torch.set_num_threads(best[0])
-    return best[0]
-
-
-def _timed(f):
-    t0 = time.perf_counter()
-    f()
-    return time.perf_counter() - t0
-
-
-def measure(runners, bwd, reps, burst_s):
-    fns = {k: f(bwd) for k, f in runners.items()}
-    calls = {}
-    for k, f in fns.items():  # warm up, and size each burst
-        f()
-        calls[k] = max(1, int(burst_s / max(_timed(f), 1e-7)))
-    times = {k: [] for k in fns}
-    for _ in range(reps):
-        for k, f in fns.items():
-            n = calls[k]
-            t0 = time.perf_counter()
-            for _ in range(n):
-                f()
-            times[k].append((time.perf_counter() - t0) / n)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--budget", type=float, default=60.0, help="seconds per mode (at least 5 reps)")
     ap.add_argument("--burst", type=float, default=0.2, help="seconds of back-to-back calls per turn")
     ap.add_argument("--json")
     a = ap.parse_args()
     runners, ref = make_runners()
     err = check_agreement(*ref)
-    threads = best_torch_threads(runners["keras-ncp"](True))
+    threads = best_torch_threads(runners, ref="keras-ncp")
     print(f"configuration B, paddle {paddle.__version__}, torch {torch.__version__} ({threads} thread(s)); "
           f"outputs agree to {err:.1e} relative")
     print("| mode | keras-ncp (torch, stepped) | go-paddle (sequence) | go-paddle (stepped) | "
@@ -162,7 +127,7 @@ def main():
     print("|---" * 6 + "|")
     results = {}
     for bwd in (False, True):
-        med = measure(runners, bwd, a.reps, a.burst)
+        med, _ = measure(runners, bwd, a.reps, a.budget, a.burst, ref="keras-ncp")
         mode = "fwd+bwd" if bwd else "fwd"
         results[mode] = med
         print(f"| {mode} | {med['keras-ncp'] * 1e3:.2f} ms | {med['go-paddle'] * 1e3:.2f} ms | "

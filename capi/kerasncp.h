@@ -186,6 +186,15 @@ typedef struct {
     int32_t trainable;
 } kncp_cfc_param_t;
 
+/* What kncp_stepper_info reports about a stepper. */
+typedef struct {
+    int32_t dtype;        /* KNCP_FLOAT32 or KNCP_FLOAT64: of x, y and the state */
+    int64_t batch;        /* samples stepped at once */
+    int64_t input_size;   /* values per sample of x */
+    int64_t output_size;  /* values per sample of y */
+    int64_t state_size;   /* values per sample of the state */
+} kncp_stepper_info_t;
+
 #ifndef KNCP_NO_PROTOTYPES
 
 /* ---- Library ---------------------------------------------------------- */
@@ -338,6 +347,18 @@ int32_t kncp_ltc_tape_bytes(int32_t dtype, int64_t units, int32_t ode_unfolds, i
  * place (the reference's apply_weight_constraints). Returns KNCP_OK. */
 int32_t kncp_ltc_apply_constraints(const kncp_ltc_cell *cell, char *err, size_t errlen);
 
+/* Writes the initial parameters of an LTC cell over the wiring (a handle
+ * built for the cell's sensory size, with cell->units neurons and
+ * cell->motor motor neurons) into the cell's parameter buffers, which must
+ * all be there with their exact lengths: the same values the NumPy class
+ * kerasncp_go.LTCCell(wiring, seed=seed) starts from (uniform draws of
+ * numpy.random.default_rng(seed) from the reference's ranges, in the
+ * reference's order, then rounded to the dtype; erev and the masks from the
+ * wiring's polarities; mapping weights 1 and biases 0). Returns KNCP_OK,
+ * KNCP_ERR_HANDLE (wiring), KNCP_ERR_TYPE (dtype) or KNCP_ERR_VALUE (a
+ * shape, or a wiring that does not fit). */
+int32_t kncp_ltc_init(uint64_t wiring, const kncp_ltc_cell *cell, uint64_t seed, char *err, size_t errlen);
+
 /* ---- CfC models --------------------------------------------------------- */
 
 /* Creates a CfC model handle for cfg; seed draws the parameters that
@@ -407,6 +428,52 @@ int32_t kncp_cfc_forward(uint64_t h, kncp_buf params, int64_t batch, int64_t ste
 int32_t kncp_cfc_backward(uint64_t tape, kncp_buf gy, kncp_buf gh, kncp_buf gc,
                           kncp_buf gparams, kncp_buf gx, kncp_buf gh0, kncp_buf gc0,
                           kncp_buf gelapsed, char *err, size_t errlen);
+
+/* ---- Steppers (control loops) ------------------------------------------ */
+
+/* A stepper runs a cell one time step per call at a fixed batch: it owns a
+ * copy of the parameters (checked and prepared once, at creation), the
+ * state and every scratch buffer, so a step checks two lengths and its
+ * input values and allocates nothing. A stepper serves one loop: a call
+ * made while another thread is inside a call on the same stepper returns
+ * KNCP_ERR_VALUE ("in use by another thread") without touching it.
+ * Different steppers may be used from different threads at once. */
+
+/* Creates a stepper for batch samples (>= 1) of the cell, with a zero
+ * state; the parameters are copied (the caller's buffers may be freed).
+ * Returns KNCP_OK and the handle in *out, KNCP_ERR_TYPE (dtype) or
+ * KNCP_ERR_VALUE (a shape, option or parameter, named in the message). */
+int32_t kncp_ltc_stepper_new(const kncp_ltc_cell *cell, int64_t batch, uint64_t *out, char *err, size_t errlen);
+
+/* Creates a stepper for batch samples from a model folder that
+ * `kerasncp-go train --out FOLDER` wrote: FOLDER/model.json (cell options)
+ * and FOLDER/model.npz (parameters under the reference's names). Returns
+ * KNCP_OK and the handle in *out, KNCP_ERR_FORMAT (a damaged or
+ * inconsistent model.npz or model.json, named in the message) or
+ * KNCP_ERR_VALUE (a file that cannot be read, a bad batch). */
+int32_t kncp_ltc_stepper_load(const char *folder, int64_t batch, uint64_t *out, char *err, size_t errlen);
+
+/* Writes the stepper's sizes into *out. Returns KNCP_OK or KNCP_ERR_HANDLE. */
+int32_t kncp_stepper_info(uint64_t h, kncp_stepper_info_t *out, char *err, size_t errlen);
+
+/* Advances the state by one step of `elapsed` time units with the inputs x
+ * (batch*input_size, required) and writes the outputs into y
+ * (batch*output_size; optional), both of the stepper's dtype. A NaN or
+ * infinite input, or an elapsed time that is not finite and > 0, is
+ * refused (the message names it) and leaves the state unchanged. Returns
+ * KNCP_OK, KNCP_ERR_HANDLE or KNCP_ERR_VALUE. */
+int32_t kncp_stepper_step(uint64_t h, kncp_buf x, double elapsed, kncp_buf y, char *err, size_t errlen);
+
+/* Copies the state (batch*state_size values) into dst. Returns KNCP_OK,
+ * KNCP_ERR_HANDLE or KNCP_ERR_VALUE. */
+int32_t kncp_stepper_state(uint64_t h, kncp_buf dst, char *err, size_t errlen);
+
+/* Replaces the state with src (batch*state_size values), or with zeros when
+ * src.data is NULL. Returns KNCP_OK, KNCP_ERR_HANDLE or KNCP_ERR_VALUE. */
+int32_t kncp_stepper_set_state(uint64_t h, kncp_buf src, char *err, size_t errlen);
+
+/* Frees a stepper. Returns KNCP_OK or KNCP_ERR_HANDLE. */
+int32_t kncp_stepper_free(uint64_t h, char *err, size_t errlen);
 
 /* ---- Self-describing buffers (.npy / .npz) ----------------------------- */
 

@@ -11,7 +11,7 @@ venv="$(bash scripts/venv.sh)"
 
 echo "== go vet"
 go vet ./...
-GOARCH=arm64 go vet ./core/ ./wiring/...   # the portable-kernel build
+GOARCH=arm64 go vet ./core/... ./wiring/... ./internal/... ./npz/...   # the portable-kernel build
 
 echo "== staticcheck"
 go tool staticcheck ./...   # pinned in go.mod's tool block
@@ -34,11 +34,15 @@ echo "== mypy (the package; pyproject.toml [tool.mypy])"
 echo "== pytest (tests_py/test_readme.py runs the README's code blocks)"
 export PYTHONPATH="$here/python${PYTHONPATH:+:$PYTHONPATH}"
 export TF_CPP_MIN_LOG_LEVEL=2
-"$venv/bin/python" -m pytest -q tests_py --ignore=tests_py/test_paddle.py "$@"
+# Files that load a framework which cannot share a process with the others
+# run in pytest processes of their own: paddle crashes when it is imported
+# after tensorflow (paddlepaddle 3.0-3.3.1, tensorflow 2.21), and torch's
+# triton aborts when it is first imported after tensorflow.
+own_process=(tests_py/test_datasets.py tests_py/test_paddle.py)
+"$venv/bin/python" -m pytest -q tests_py "${own_process[@]/#/--ignore=}" "$@"
 
-# paddle crashes when it is imported after tensorflow in one process
-# (paddlepaddle 3.0-3.3.1, tensorflow 2.21): its tests run in a process of
-# their own.
-echo "== pytest (PaddlePaddle, own process)"
 "$venv/bin/python" -c "import paddle" || { echo "test.sh: paddlepaddle does not import in $venv" >&2; exit 1; }
-"$venv/bin/python" -m pytest -q tests_py/test_paddle.py "$@"
+for f in "${own_process[@]}"; do
+  echo "== pytest $f (own process)"
+  "$venv/bin/python" -m pytest -q "$f" "$@"
+done

@@ -1,5 +1,5 @@
 """Worker of test_torch_ddp: one rank of a 2-process DistributedDataParallel
-run over kerasncp_go.torch.LTC (gloo, 127.0.0.1). Started with the spawn
+run over kerasncp_go.torch.LTC or CfC (gloo, 127.0.0.1). Started with the spawn
 start method: after the Go runtime has started, a forked child would hang."""
 
 import os
@@ -9,11 +9,15 @@ import torch
 import torch.distributed as dist
 
 
-def make_model():
+def make_model(kind="ltc"):
     import kerasncp_go.torch as GT
     import kerasncp_go.wirings as GW
 
     torch.manual_seed(0)
+    if kind == "cfc":  # mixed memory and a projection: every part of the CfC's parameter table
+        return GT.CfC(3, 8, proj_size=2, mixed_memory=True, backbone_units=16, backbone_layers=2)
+    if kind == "wired_cfc":
+        return GT.CfC(3, GW.AutoNCP(12, 2))
     return GT.LTC(3, GW.AutoNCP(12, 2), implicit_param_constraints=True)
 
 
@@ -24,12 +28,12 @@ def data():
     return x, y
 
 
-def run(rank, world, port, out_dir):
+def run(rank, world, port, out_dir, kind="ltc"):
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
-        model = torch.nn.parallel.DistributedDataParallel(make_model())
+        model = torch.nn.parallel.DistributedDataParallel(make_model(kind))
         x, y = data()
         n = x.shape[0] // world
         xs, ys = x[rank * n:(rank + 1) * n], y[rank * n:(rank + 1) * n]

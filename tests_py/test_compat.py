@@ -83,15 +83,41 @@ def test_compat_reference_module_paths(tmp_path):
         from ncps.torch.ltc import LTC
         from ncps.wirings import AutoNCP
         print(LTCCell.__module__, NCP.__module__, LTC.__module__, AutoNCP.__module__)
-        import ncps.torch
-        try:
-            from ncps.torch.cfc import CfC
-        except ImportError as e:
-            print("CfC:", e, hasattr(ncps.torch, "CfC"))
+        from ncps.torch.cfc import CfC
+        from ncps.torch.cfc_cell import CfCCell
+        from ncps.torch.wired_cfc_cell import WiredCfCCell
+        from ncps.torch.lstm import LSTMCell
+        from kerasncp.torch.experimental import CfC as CfC210
+        from kerasncp.torch.experimental.cfc import LSTMCell as LSTM210
+        print(CfC.__module__, CfCCell.__module__, WiredCfCCell.__module__, LSTMCell.__module__, CfC210.__module__,
+              LSTM210 is LSTMCell)
     """))
     out = subprocess.run([sys.executable, "-m", "kerasncp_go.compat", "--ncps", str(script)], capture_output=True,
                          text=True)
     assert out.returncode == 0, out.stderr
     first, second = out.stdout.strip().splitlines()
     assert first.split() == ["kerasncp_go.torch", "kerasncp_go.wirings", "kerasncp_go.torch", "kerasncp_go.wirings"]
-    assert second.startswith("CfC:") and "not CfC" in second and second.endswith("False")
+    assert second.split() == ["kerasncp_go.torch"] * 4 + ["kerasncp_go.torch.experimental", "True"]
+
+
+def test_compat_missing_names_fail_where_used(tmp_path):
+    """A script may import a class kerasncp-go lacks (TensorFlow's CfC):
+    the import works, hasattr says no, and the first use raises
+    NotImplementedError with the reason."""
+    script = tmp_path / "tf_cfc.py"
+    script.write_text(textwrap.dedent("""
+        import ncps.tf
+        from ncps.tf import CfC, LTC
+        from kerasncp.tf.experimental import CfCCell
+        print(LTC.__module__, hasattr(ncps.tf, "CfC"), repr(CfC))
+        print("before use", flush=True)
+        CfCCell(8)
+    """))
+    out = subprocess.run([sys.executable, "-m", "kerasncp_go.compat", "--ncps", str(script)], capture_output=True,
+                         text=True)
+    first, second = out.stdout.strip().splitlines()
+    assert first.split()[:2] == ["kerasncp_go.tf.ltc", "False"]
+    assert "CfC: not implemented by kerasncp-go" in first
+    assert second == "before use"
+    assert out.returncode != 0
+    assert "NotImplementedError: kerasncp_go.tf has no CfCCell" in out.stderr, out.stderr

@@ -297,3 +297,19 @@ def test_dropout_only_in_training():
     assert not np.allclose(y_train, y_eval)
     rnn.eval()
     np.testing.assert_array_equal(rnn(x)[0], y_eval)
+
+
+def test_foreign_multilayer_wiring_refused_single_layer_converts():
+    """An ncps NCP's layers set the wired CfC's structure and do not convert:
+    refused (the torch binding shares the rule); a one-layer ncps wiring has
+    nothing to lose and gives the reference's numbers."""
+    with pytest.raises(TypeError, match="layers"):
+        kncp.CfC(3, nw.AutoNCP(10, 2, seed=1))
+    with pytest.raises(TypeError, match="layers"):
+        kncp.WiredCfCCell(3, nw.NCP(4, 3, 2, 2, 2, 2, 2))
+    torch.manual_seed(0)
+    ref = ncps_torch.CfC(3, nw.Random(6, 6, 0.3, random_seed=2))
+    ours = kncp.CfC(3, nw.Random(6, 6, 0.3, random_seed=2))
+    _copy_into_ours(ref, ours)
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype(np.float32)
+    _close(ours(x)[0], ref(torch.tensor(x))[0].detach().numpy(), 1e-5, "y", "ncps Random wiring")

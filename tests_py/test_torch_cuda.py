@@ -2,9 +2,10 @@
 trip through host memory, results and gradients come back on the device and
 equal the CPU module's.
 
-Runs wherever torch sees a CUDA GPU (scripts/test.sh included; conftest no
-longer hides the devices) and is skipped where none is. Needs only torch and
-kerasncp_go, not the reference packages."""
+Covers the LTC and the CfC modules. Runs wherever torch sees a CUDA GPU
+(scripts/test.sh included; conftest no longer hides the devices) and is
+skipped where none is. Needs only torch and kerasncp_go, not the reference
+packages."""
 
 import copy
 
@@ -78,5 +79,55 @@ def test_mixed_devices_raise():
     with pytest.raises(ValueError, match="inputs are on cpu but the cell's parameters on cuda:0"):
         gpu(torch.randn(2, 3, 5))
     gpu.rnn_cell.output_b.data = gpu.rnn_cell.output_b.data.cpu()
+    with pytest.raises(ValueError, match="spread over devices"):
+        gpu(torch.randn(2, 3, 5, device="cuda"))
+
+
+# -- CfC ------------------------------------------------------------------------
+
+def _cfc_pair(units=None):
+    torch.manual_seed(0)
+    cpu = GT.CfC(5, units or 8, mixed_memory=True, proj_size=3, backbone_units=16, backbone_layers=2)
+    return cpu, copy.deepcopy(cpu).cuda()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("wired", [False, True])
+def test_cfc_forward_and_gradients_equal_the_cpu_module(dtype, wired):
+    cpu, gpu = _cfc_pair(GW.AutoNCP(8, 2) if wired else None)
+    cpu, gpu = cpu.to(dtype), gpu.to(dtype)
+    x = torch.randn(3, 7, 5, dtype=dtype)
+    ts = torch.rand(3, 7, dtype=dtype) + 0.5
+    h0, c0 = torch.randn(3, 8, dtype=dtype), torch.randn(3, 8, dtype=dtype)
+    xc, xg = x.clone().requires_grad_(), x.cuda().requires_grad_()
+    tc, tg = ts.clone().requires_grad_(), ts.cuda().requires_grad_()
+    yc, (hc, cc) = cpu(xc, (h0, c0), timespans=tc)
+    yg, (hg, cg) = gpu(xg, (h0.cuda(), c0.cuda()), timespans=tg)
+    assert yg.device.type == "cuda" and hg.device.type == "cuda" and cg.device.type == "cuda"
+    for a, b in ((yg, yc), (hg, hc), (cg, cc)):
+        torch.testing.assert_close(a.cpu(), b, rtol=0, atol=0)
+    (yc.square().sum() + hc.sum() + cc.sum()).backward()
+    (yg.square().sum() + hg.sum() + cg.sum()).backward()
+    for a, b in ((xg, xc), (tg, tc)):
+        assert a.grad.device.type == "cuda"
+        torch.testing.assert_close(a.grad.cpu(), b.grad, rtol=0, atol=0)
+    for (n, pc), (_, pg) in zip(cpu.named_parameters(), gpu.named_parameters()):
+        if pc.grad is None:
+            assert pg.grad is None, n
+            continue
+        assert pg.grad.device.type == "cuda", n
+        torch.testing.assert_close(pg.grad.cpu(), pc.grad, rtol=0, atol=0, msg=n)
+
+
+def test_cfc_cells_and_mixed_devices_on_the_device():
+    cpu, gpu = _cfc_pair()
+    x, h = torch.randn(3, 5), torch.randn(3, 8)
+    e = torch.rand(3) + 0.5
+    yc, hc = cpu.rnn_cell(x, h, e)
+    yg, hg = gpu.rnn_cell(x.cuda(), h.cuda(), e.cuda())
+    torch.testing.assert_close(yg.cpu(), yc, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="inputs are on cpu but the cell's parameters on cuda:0"):
+        gpu(torch.randn(2, 3, 5))
+    gpu.fc.bias.data = gpu.fc.bias.data.cpu()
     with pytest.raises(ValueError, match="spread over devices"):
         gpu(torch.randn(2, 3, 5, device="cuda"))

@@ -7,6 +7,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 
+	"github.com/kerasncp-go/kerasncp-go/internal/kern32"
 	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 )
 
@@ -113,7 +114,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 				gyt, ld = gy[(b0*steps+t)*po:], steps*po
 			}
 			if m.projW >= 0 {
-				gemm(blas.NoTrans, blas.Trans, nr, last.n, po, gyt, ld, ws.projWT, po, 1, dS[last.sOff:], n)
+				prod(nr, last.n, po, gyt, ld, ws.projWT, m.Params[m.projW:], 1, dS[last.sOff:], n)
 			} else {
 				for i := 0; i < nr; i++ {
 					d := dS[i*n+last.sOff : i*n+last.sOff+last.n]
@@ -129,7 +130,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 			L := &m.layers[l]
 			ws.headsBackward(w, L, cur, dS, dts, b0, nr, t)
 			da, db := w.dA, w.dB
-			gemm(blas.NoTrans, blas.Trans, nr, L.hw, L.nh, cur[L.tHead:], s, ws.headWT[l], L.nh, 0, da, L.hw)
+			prod(nr, L.hw, L.nh, cur[L.tHead:], s, ws.headWT[l], ws.headW[l], 0, da, L.hw)
 			for k := len(L.bu) - 1; k >= 0; k-- {
 				bu := L.bu[k]
 				for i := 0; i < nr; i++ {
@@ -146,7 +147,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 				if k > 0 {
 					pw = L.bu[k-1]
 				}
-				gemm(blas.NoTrans, blas.Trans, nr, pw, bu, cur[L.tPre[k]:], s, ws.bbWT[l][k], bu, 0, db, pw)
+				prod(nr, pw, bu, cur[L.tPre[k]:], s, ws.bbWT[l][k], m.Params[L.bbW[k]:], 0, db, pw)
 				da, db = db, da
 			}
 			// da is now the gradient of [input | h] (nr x cat).
@@ -167,7 +168,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 		if m.cfg.MixedMemory {
 			m.lstmBackward(cur, dPrev, dC, nr)
 			cw := in + n
-			gemm(blas.NoTrans, blas.Trans, nr, cw, 4*n, cur[m.tLZ:], s, ws.lstmWT, 4*n, 0, w.dL, cw)
+			prod(nr, cw, 4*n, cur[m.tLZ:], s, ws.lstmWT, ws.lstmW, 0, w.dL, cw)
 			for i := 0; i < nr; i++ {
 				dl := w.dL[i*cw : (i+1)*cw]
 				copy(dS[i*n:(i+1)*n], dl[in:])
@@ -305,10 +306,20 @@ type gradJob[T Float] struct {
 const packRows = 256
 
 // run computes the job, using buf (at least (m+n) x packRows values) to
-// transpose row blocks of A and B.
-func (j *gradJob[T]) run(buf []T) {
+// transpose row blocks of A and B for gonum. The kernels read A and B in
+// place and take column sums as the product ones^T A (ones: at least k
+// ones).
+func (j *gradJob[T]) run(buf, ones []T) {
 	for r := 0; r < j.reps; r++ {
 		a := j.a[r*j.aStep:]
+		if j.b == nil && useKernel[T]() {
+			beta := float32(1)
+			if r == 0 {
+				beta = 0
+			}
+			kern32.Gemm(false, 1, j.n, j.k, as32(ones[:j.k]), j.k, as32(a), j.lda, beta, as32(j.c), j.n)
+			continue
+		}
 		if j.b == nil {
 			c := j.c[:j.n]
 			if r == 0 {
@@ -322,6 +333,14 @@ func (j *gradJob[T]) run(buf []T) {
 			continue
 		}
 		b := j.b[r*j.bStep:]
+		if useKernel[T]() { // the kernels read the tape in place
+			beta := float32(1)
+			if r == 0 {
+				beta = 0
+			}
+			kern32.Gemm(true, j.m, j.n, j.k, as32(a), j.lda, as32(b), j.ldb, beta, as32(j.c), j.ldc)
+			continue
+		}
 		for k0 := 0; k0 < j.k; k0 += packRows {
 			kk := min(packRows, j.k-k0)
 			at, bt := buf[:j.m*kk], buf[j.m*kk:(j.m+j.n)*kk]
@@ -373,9 +392,18 @@ func (ws *Workspace[T]) addGemm(m, n, k int, a []T, lda int, b []T, ldb int, c [
 	}
 }
 
-// addColsum queues c[j] = sum over reps and k rows of a[row*lda+j], j < n.
+// addColsum queues c[j] = sum over reps and k rows of a[row*lda+j], j < n,
+// in tiles of columns.
 func (ws *Workspace[T]) addColsum(n, k int, a []T, lda int, c []T, reps, aStep int) {
-	ws.jobs = append(ws.jobs, gradJob[T]{n: n, k: k, a: a, lda: lda, c: c, reps: reps, aStep: aStep})
+	for j0 := 0; j0 < n; j0 += tileCols {
+		ws.jobs = append(ws.jobs, gradJob[T]{n: min(tileCols, n-j0), k: k, a: a[j0:], lda: lda, c: c[j0:], reps: reps, aStep: aStep})
+	}
+	if len(ws.ones) < k {
+		ws.ones = make([]T, k)
+		for i := range ws.ones {
+			ws.ones[i] = 1
+		}
+	}
 }
 
 // paramGrads computes every parameter gradient from the tape, where the
@@ -432,12 +460,12 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 	}
 	if nj == 1 {
 		for i := range jobs {
-			jobs[i].run(ws.packBufs[0])
+			jobs[i].run(ws.packBufs[0], ws.ones)
 		}
 	} else {
 		machine.Parallel(nj, len(jobs), func(w, lo, hi int) {
 			for i := lo; i < hi; i++ {
-				jobs[i].run(ws.packBufs[w])
+				jobs[i].run(ws.packBufs[w], ws.ones)
 			}
 		})
 	}

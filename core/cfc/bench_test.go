@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/kerasncp-go/kerasncp-go/internal/kern32"
+
 	"github.com/kerasncp-go/kerasncp-go/wiring"
 )
 
@@ -33,7 +35,18 @@ var benchConfigs = []benchConfig{
 	}, 64, 64},
 }
 
+// benchmarkCfC times the configuration on gonum's BLAS and, where they
+// run, on kern32's kernels.
 func benchmarkCfC(b *testing.B, bc benchConfig, backward bool) {
+	if kern32.Available {
+		b.Run("kernels", func(b *testing.B) { benchmarkPath(b, bc, backward) })
+		kern32.Available = false
+		defer func() { kern32.Available = true }()
+	}
+	b.Run("gonum", func(b *testing.B) { benchmarkPath(b, bc, backward) })
+}
+
+func benchmarkPath(b *testing.B, bc benchConfig, backward bool) {
 	m, err := New[float32](bc.cfg(b), 1)
 	if err != nil {
 		b.Fatal(err)

@@ -6,10 +6,14 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/kerasncp-go/kerasncp-go/internal/kern32"
 )
 
 // Dense products go through gonum's BLAS (blas32 for float32, blas64 for
-// float64), whichever implementation blas32.Use / blas64.Use installed.
+// float64), whichever implementation blas32.Use / blas64.Use installed, or,
+// for float32 where they run, through kern32's kernels (see prod and the
+// package doc for both figures).
 
 // is32 reports whether T is float32 (constant per instantiation).
 func is32[T Float]() bool {
@@ -23,6 +27,23 @@ func as32[T Float](s []T) []float32 {
 
 func as64[T Float](s []T) []float64 {
 	return unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// useKernel reports whether T's products run on kern32's kernels (float32
+// on a CPU with AVX2 and FMA) rather than on gonum's BLAS.
+func useKernel[T Float]() bool { return is32[T]() && kern32.Available }
+
+// prod computes C = X W^T + beta C over nr rows: X is nr x nin (leading
+// dimension ldx) and W is nout x nin, given both as w (leading dimension
+// nin) and as its transpose wt (nin x nout). gonum takes w as a transposed
+// operand (dot products of rows); the kernels read wt in place, a row of
+// 16 outputs at a time.
+func prod[T Float](nr, nout, nin int, x []T, ldx int, w, wt []T, beta T, c []T, ldc int) {
+	if useKernel[T]() {
+		kern32.Gemm(false, nr, nout, nin, as32(x), ldx, as32(wt), nout, float32(beta), as32(c), ldc)
+		return
+	}
+	gemm(blas.NoTrans, blas.Trans, nr, nout, nin, x, ldx, w, nin, beta, c, ldc)
 }
 
 // Tile sizes for gemm: gonum's native GEMM splits a product of at least

@@ -3,8 +3,7 @@ package cfc
 import (
 	"math"
 
-	"gonum.org/v1/gonum/blas"
-
+	"github.com/kerasncp-go/kerasncp-go/internal/kern32"
 	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 )
 
@@ -123,7 +122,7 @@ func (ws *Workspace[T]) forwardRows(w *worker[T], b0, b1 int, out Output[T]) {
 			m.layerForward(ws, l, cur, b0, nr, t)
 		}
 		if out.Y != nil && (out.AllSteps || t == steps-1) {
-			m.outputForward(cur, out, b0, nr, t, steps)
+			m.outputForward(ws, cur, out, b0, nr, t, steps)
 		}
 	}
 	for i := 0; i < nr; i++ {
@@ -147,7 +146,7 @@ func (m *Model[T]) lstmForward(ws *Workspace[T], cur []T, nr int) {
 	in, n, s := m.cfg.InputSize, m.state, m.stride
 	bias := m.Params[m.lstmInB : m.lstmInB+4*n]
 	fillRows(cur[m.tLZ:], nr, s, bias)
-	gemm(blas.NoTrans, blas.Trans, nr, 4*n, in+n, cur[m.tLCat:], s, ws.lstmW, in+n, 1, cur[m.tLZ:], s)
+	prod(nr, 4*n, in+n, cur[m.tLCat:], s, ws.lstmW, ws.lstmWT, 1, cur[m.tLZ:], s)
 	for i := 0; i < nr; i++ {
 		r := cur[i*s : (i+1)*s]
 		z := r[m.tLZ : m.tLZ+4*n]
@@ -186,7 +185,7 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 	drop := ws.pass.Train && m.cfg.BackboneDropout > 0
 	for k, bu := range L.bu {
 		fillRows(cur[L.tPre[k]:], nr, s, p[L.bbB[k]:L.bbB[k]+bu])
-		gemm(blas.NoTrans, blas.Trans, nr, bu, width, cur[src:], s, p[L.bbW[k]:], width, 1, cur[L.tPre[k]:], s)
+		prod(nr, bu, width, cur[src:], s, p[L.bbW[k]:], ws.bbWT[l][k], 1, cur[L.tPre[k]:], s)
 		for i := 0; i < nr; i++ {
 			r := cur[i*s : (i+1)*s]
 			post := r[L.tPost[k] : L.tPost[k]+bu]
@@ -204,7 +203,7 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 		src, width = L.tPost[k], bu
 	}
 	fillRows(cur[L.tHead:], nr, s, ws.headB[l])
-	gemm(blas.NoTrans, blas.Trans, nr, L.nh, L.hw, cur[src:], s, ws.headW[l], L.hw, 1, cur[L.tHead:], s)
+	prod(nr, L.nh, L.hw, cur[src:], s, ws.headW[l], ws.headWT[l], 1, cur[L.tHead:], s)
 	for i := 0; i < nr; i++ {
 		r := cur[i*s : (i+1)*s]
 		ts := ws.ts(b0+i, t)
@@ -224,6 +223,23 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 		tb := r[L.tHead+3*L.n : L.tHead+4*L.n]
 		// The heads' values replace their pre-activations, which Backward
 		// does not need: [tanh(ff1) | tanh(ff2) | s | time_a].
+		if useKernel[T]() {
+			f12 := as32(r[L.tHead : L.tHead+2*L.n])
+			kern32.Tanh(f12, f12, 1, 1, false)
+			for j, a := range ta {
+				ta[j], tb[j] = T(float64(a)*ts+float64(tb[j])), a
+			}
+			kern32.Sigmoid(as32(ta), as32(ta))
+			for j := range h {
+				t1, t2, g := float64(f1[j]), float64(f2[j]), float64(ta[j])
+				if m.cfg.Mode == NoGate {
+					h[j] = T(t1 + g*t2)
+				} else {
+					h[j] = T(t1*(1-g) + g*t2)
+				}
+			}
+			continue
+		}
 		for j := range h {
 			a := ta[j]
 			g := sigmoid(float64(a)*ts + float64(tb[j]))
@@ -254,7 +270,7 @@ func (m *Model[T]) applyDropout(ws *Workspace[T], post []T, k, t, b int) {
 
 // outputForward writes the outputs of nr rows at step t: the last layer's
 // state, through the projection when there is one.
-func (m *Model[T]) outputForward(cur []T, out Output[T], b0, nr, t, steps int) {
+func (m *Model[T]) outputForward(ws *Workspace[T], cur []T, out Output[T], b0, nr, t, steps int) {
 	L := &m.layers[len(m.layers)-1]
 	po := m.OutputSize()
 	y, ld := out.Y[b0*po:], po
@@ -269,5 +285,5 @@ func (m *Model[T]) outputForward(cur []T, out Output[T], b0, nr, t, steps int) {
 		return
 	}
 	fillRows(y, nr, ld, m.Params[m.projB:m.projB+po])
-	gemm(blas.NoTrans, blas.Trans, nr, po, L.n, cur[L.tH:], s, m.Params[m.projW:], L.n, 1, y, ld)
+	prod(nr, po, L.n, cur[L.tH:], s, m.Params[m.projW:], ws.projWT, 1, y, ld)
 }

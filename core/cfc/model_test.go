@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kerasncp-go/kerasncp-go/internal/kern32"
 	"github.com/kerasncp-go/kerasncp-go/wiring"
 )
 
@@ -368,8 +369,18 @@ func maxRelErr[A, B Float](got []A, want []B) float64 {
 // TestFloat32MatchesFloat64: the float32 model computes what the float64
 // one does to float32 round-off, over every gradient case (tolerances as
 // the golden test's: 1e-5 forward, 1e-4 gradients, relative to the array's
-// largest value).
+// largest value). Where kern32's kernels run, both float32 paths are
+// checked: the kernels' and gonum's.
 func TestFloat32MatchesFloat64(t *testing.T) {
+	testFloat32MatchesFloat64(t, "")
+	if kern32.Available {
+		kern32.Available = false
+		defer func() { kern32.Available = true }()
+		testFloat32MatchesFloat64(t, "gonum: ")
+	}
+}
+
+func testFloat32MatchesFloat64(t *testing.T, path string) {
 	worstF, worstG := 0.0, 0.0
 	for i, tc := range gradCases() {
 		m64 := newTestModel[float64](t, tc.modelSpec, uint64(i+1))
@@ -404,11 +415,11 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 				worstG = math.Max(worstG, e)
 			}
 			if e > p.tol {
-				t.Errorf("%v: %s: float32 vs float64 relative error %.3g > %g", tc, p.name, e, p.tol)
+				t.Errorf("%s%v: %s: float32 vs float64 relative error %.3g > %g", path, tc, p.name, e, p.tol)
 			}
 		}
 	}
-	t.Logf("worst: forward %.2e, gradients %.2e", worstF, worstG)
+	t.Logf("%sworst: forward %.2e, gradients %.2e", path, worstF, worstG)
 }
 
 // TestSplitsAgree: the result does not depend on how many goroutines share

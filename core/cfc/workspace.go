@@ -72,9 +72,10 @@ type Workspace[T Float] struct {
 	// LSTM's [input_map | recurrent_map] weights and bias.
 	headW, headB [][]T
 	lstmW        []T
-	// With Keep, the same weights transposed (in x out), for Backward's
-	// products: per layer the heads' and each backbone layer's, then the
-	// LSTM's and the projection's.
+	// The same weights transposed (in x out): per layer the heads' and
+	// each backbone layer's, then the LSTM's and the projection's. The
+	// kernels' forward products read these, gonum's backward ones (see
+	// prod).
 	headWT   [][]T
 	bbWT     [][][]T
 	lstmWT   []T
@@ -82,6 +83,7 @@ type Workspace[T Float] struct {
 	workers  []worker[T]
 	jobs     []gradJob[T]
 	packBufs [][]T // per goroutine of the gradient jobs
+	ones     []T   // ones, for the kernels' column sums
 }
 
 // worker is one goroutine's scratch, sized for its rows.
@@ -180,9 +182,6 @@ func (ws *Workspace[T]) pack(m *Model[T]) {
 			copy(ws.lstmW[r*cw:r*cw+in], p[m.lstmInW+r*in:m.lstmInW+(r+1)*in])
 			copy(ws.lstmW[r*cw+in:(r+1)*cw], p[m.lstmRecW+r*n:m.lstmRecW+(r+1)*n])
 		}
-	}
-	if !ws.pass.Keep {
-		return
 	}
 	ws.headWT = grow(ws.headWT, len(m.layers))
 	ws.bbWT = grow(ws.bbWT, len(m.layers))

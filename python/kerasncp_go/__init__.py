@@ -20,10 +20,12 @@ from ._lib import NCPError
 from ._lib import version as library_version
 from .cfc import CfC, CfCCell, WiredCfCCell
 from .ltc import LTCCell
+from .stepper import Stepper
 
 __version__ = "0.1.0"
 
-__all__ = ["wirings", "LTCCell", "CfC", "CfCCell", "WiredCfCCell", "NCPError", "library_version", "__version__"]
+__all__ = ["wirings", "LTCCell", "Stepper", "CfC", "CfCCell", "WiredCfCCell", "NCPError", "library_version",
+           "__version__"]
 
 #: Subpackages that import a framework: loaded when first looked up.
 _LAZY = ("torch", "tf")

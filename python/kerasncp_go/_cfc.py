@@ -75,6 +75,54 @@ def new_seed(seed: Optional[int]) -> int:
     return int(seed)
 
 
+def cfc_wiring(wiring: Any, input_size: Optional[int]) -> Any:
+    """The kerasncp_go wiring a wired CfC runs on, built for input_size
+    (when given), as the reference's wired cell builds the wiring it is
+    given. A keras-ncp or ncps wiring of one layer converts (its matrices
+    are all a single-layer CfC needs); one of several layers is refused:
+    its layers set the CfC's structure and do not convert, so converting it
+    would silently build another model.
+
+    Raises:
+        TypeError: a multi-layer wiring of another library, or not a wiring.
+        ValueError: the input size is unknown or conflicts.
+    """
+    from .wirings import Wiring, as_wiring
+
+    if not isinstance(wiring, Wiring) and getattr(wiring, "num_layers", 1) > 1:
+        raise TypeError(f"wiring: a {type(wiring).__module__}.{type(wiring).__name__} has {wiring.num_layers} "
+                        "layers, which a wired CfC needs and which do not convert; pass the kerasncp_go.wirings "
+                        "class with the same arguments (same seed, same synapses)")
+    w = as_wiring(wiring, input_size)
+    if input_size is not None:
+        w.build(check_int(input_size, "input_size", 1))
+    if not w.is_built():
+        raise ValueError("Wiring error! Unknown number of input features. Please pass the parameter "
+                         "'input_size' or call the 'wiring.build()'.")
+    return w
+
+
+def sparsity_mask(mask: Any, input_size: Any, hidden_size: Any, backbone_layers: Any) -> np.ndarray:
+    """A CfCCell's sparsity_mask, checked: |mask| as float64, shape
+    (input_size + hidden_size, hidden_size), for cells without a backbone
+    only (the mask multiplies the ff1 and ff2 weights, which read the input
+    and state directly only then).
+
+    Raises:
+        ValueError: a backbone, or a mask of another shape.
+    """
+    if backbone_layers != 0:
+        raise ValueError("sparsity_mask needs backbone_layers=0 (it multiplies the ff1 and ff2 weights, "
+                         "which read the input and state directly only without a backbone)")
+    n_in = check_int(input_size, "input_size", 1)
+    n = check_int(hidden_size, "hidden_size", 1)
+    m = np.abs(np.asarray(mask, dtype=np.float64))
+    if m.shape != (n_in + n, n):
+        raise ValueError(f"sparsity_mask must have shape (input_size + hidden_size={n_in + n}, "
+                         f"hidden_size={n}), got {m.shape}")
+    return m
+
+
 def _free_model(handle: int) -> None:
     try:
         _lib.call("kncp_cfc_free", handle)
@@ -215,7 +263,10 @@ class CfCModel:
         h = np.empty((b, self.state_size), dt)
         c = np.empty((b, self.state_size), dt) if self.mixed_memory else None
         handle = ctypes.c_uint64()
-        _lib.call_long("kncp_cfc_forward", self.handle, _ops.buf(p), b, t, _ops.buf(xa), _ops.buf(ha), _ops.buf(ca),
+        # Long passes run interruptibly (see _lib.run_interruptible); short
+        # ones, a step of a control loop say, directly.
+        run = _lib.call_long if b * t * self.param_len >= _lib.LONG_WORK else _lib.call
+        run("kncp_cfc_forward", self.handle, _ops.buf(p), b, t, _ops.buf(xa), _ops.buf(ha), _ops.buf(ca),
                   _ops.buf(ea), _ops.buf(y), 1 if all_steps else 0, _ops.buf(h), _ops.buf(c),
                   1 if training else 0, new_seed(seed) if training else 0,
                   ctypes.byref(handle) if keep else None)
@@ -272,7 +323,8 @@ class CfCTape:
             "elapsed": np.empty((b, t), dt) if self.irregular else None,
         }
         try:
-            _lib.call_long("kncp_cfc_backward", self.handle, _ops.buf(gya), _ops.buf(gha), _ops.buf(gca),
+            run = _lib.call_long if b * t * m.param_len >= _lib.LONG_WORK else _lib.call
+            run("kncp_cfc_backward", self.handle, _ops.buf(gya), _ops.buf(gha), _ops.buf(gca),
                       _ops.buf(out["params"]), _ops.buf(out["x"]), _ops.buf(out["h0"]), _ops.buf(out["c0"]),
                       _ops.buf(out["elapsed"]))
         finally:
@@ -280,38 +332,46 @@ class CfCTape:
         return out
 
 
-def batch_major(x: Any, batch_first: bool, dtype: np.dtype, input_size: int
-                ) -> Tuple[np.ndarray, bool]:
-    """x as a (batch, steps, input) array of dtype, and whether it came
-    unbatched ((steps, input)): the reference's input rule for sequence
-    layers, shared by the bindings."""
-    a = _ops.as_array(x, dtype, "input")
+def _is_tensor(a: Any) -> bool:
+    """An array object the layout rules use as it is (a NumPy array or a
+    framework tensor: anything with ndim, swapaxes and reshape)."""
+    return hasattr(a, "ndim") and hasattr(a, "swapaxes") and hasattr(a, "reshape")
+
+
+def batch_major(x: Any, batch_first: bool, dtype: Optional[np.dtype], input_size: int) -> Tuple[Any, bool]:
+    """x as a (batch, steps, input) array, and whether it came unbatched
+    ((steps, input)): the reference's input rule for sequence layers, shared
+    by the bindings. With a dtype, x is first converted to a NumPy array of
+    it; with None, x is a tensor kept as it is (a framework binding's, so
+    that its autograd sees the reshaping)."""
+    a = x if dtype is None else _ops.as_array(x, dtype, "input")
     if a.ndim == 2:
         return a[None], True
     if a.ndim != 3:
         raise ValueError(f"input must have shape (batch, steps, {input_size}) (or (steps, batch, {input_size}) "
-                         f"with batch_first=False, or (steps, {input_size}) unbatched), got {a.shape}")
+                         f"with batch_first=False, or (steps, {input_size}) unbatched), got {tuple(a.shape)}")
     if not batch_first:
-        a = np.ascontiguousarray(a.transpose(1, 0, 2))
+        a = a.swapaxes(0, 1)
     return a, False
 
 
 def batch_major_elapsed(ts: Any, batch_first: bool, unbatched: bool) -> Any:
     """Timespans in batch-major order (the elapsed-time rule then fits them
-    to (batch, steps))."""
+    to (batch, steps)); tensors stay tensors."""
     if ts is None or np.ndim(ts) == 0:
         return ts
-    a = np.asarray(ts)
+    a = ts if _is_tensor(ts) else np.asarray(ts)
     if unbatched:
         return a.reshape(1, -1) if a.ndim == 1 else a[None]
     if not batch_first and a.ndim >= 2:
-        a = np.swapaxes(a, 0, 1)
+        a = a.swapaxes(0, 1)
     return a
 
 
 def state_pair(hx: Any, mixed: bool, unbatched: bool) -> Tuple[Any, Any]:
     """(h0, c0) from the reference's hx: a state, or a pair (h, c) with
-    mixed memory; 1-D states for unbatched input."""
+    mixed memory; 1-D states for unbatched input (given a batch axis here).
+    Tensors stay tensors."""
     if hx is None:
         return None, None
     if mixed:
@@ -329,17 +389,23 @@ def state_pair(hx: Any, mixed: bool, unbatched: bool) -> Tuple[Any, Any]:
             raise ValueError(f"{n} must be {want}-D for {'unbatched 2-D' if unbatched else 'batched 3-D'} input, "
                              f"got {np.ndim(v)}-D")
     if unbatched:
-        h = None if h is None else np.asarray(h)[None]
-        c = None if c is None else np.asarray(c)[None]
+        h = None if h is None else (h if _is_tensor(h) else np.asarray(h))[None]
+        c = None if c is None else (c if _is_tensor(c) else np.asarray(c))[None]
     return h, c
 
 
-def restore_layout(y: np.ndarray, batch_first: bool, unbatched: bool, all_steps: bool) -> np.ndarray:
-    """Outputs back in the caller's layout."""
+def restore_layout(y: Any, batch_first: bool, unbatched: bool, all_steps: bool) -> Any:
+    """Outputs back in the caller's layout. Unbatched input loses its batch
+    axis where the reference squeezes it: at the batch position, so a
+    time-major layer's last-step output (1, out) keeps its leading axis
+    unless out is 1 (ncps's CfC.forward does the same)."""
     if unbatched:
-        return y[0]
+        if all_steps or batch_first:
+            return y[0]
+        return y.reshape(-1) if y.shape[1] == 1 else y
     if all_steps and not batch_first:
-        return np.ascontiguousarray(y.transpose(1, 0, 2))
+        y = y.swapaxes(0, 1)
+        return np.ascontiguousarray(y) if isinstance(y, np.ndarray) else y
     return y
 
 

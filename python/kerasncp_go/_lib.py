@@ -117,6 +117,18 @@ class CfCParam(ctypes.Structure):
     ]
 
 
+class StepperInfo(ctypes.Structure):
+    """kncp_stepper_info_t: what kncp_stepper_info reports about a stepper."""
+
+    _fields_ = [
+        ("dtype", c_int32),
+        ("batch", c_int64),
+        ("input_size", c_int64),
+        ("output_size", c_int64),
+        ("state_size", c_int64),
+    ]
+
+
 class WiringInfo(ctypes.Structure):
     """kncp_wiring_info_t: what kncp_wiring_info reports about a wiring."""
 
@@ -266,6 +278,22 @@ _declare("kncp_ltc_forward", c_int32, POINTER(LTCCellDesc), c_int64, c_int64, Bu
 _declare("kncp_ltc_backward", c_int32, c_uint64, Buf, Buf, POINTER(Buf), Buf, Buf, Buf)
 # int32_t kncp_tape_free(uint64_t tape, char *err, size_t errlen);
 _declare("kncp_tape_free", c_int32, c_uint64)
+# int32_t kncp_ltc_init(uint64_t wiring, const kncp_ltc_cell *cell, uint64_t seed, char *err, size_t errlen);
+_declare("kncp_ltc_init", c_int32, c_uint64, POINTER(LTCCellDesc), c_uint64)
+# int32_t kncp_ltc_stepper_new(const kncp_ltc_cell *cell, int64_t batch, uint64_t *out, char *err, size_t errlen);
+_declare("kncp_ltc_stepper_new", c_int32, POINTER(LTCCellDesc), c_int64, _p_u64)
+# int32_t kncp_ltc_stepper_load(const char *folder, int64_t batch, uint64_t *out, char *err, size_t errlen);
+_declare("kncp_ltc_stepper_load", c_int32, c_char_p, c_int64, _p_u64)
+# int32_t kncp_stepper_info(uint64_t h, kncp_stepper_info_t *out, char *err, size_t errlen);
+_declare("kncp_stepper_info", c_int32, c_uint64, POINTER(StepperInfo))
+# int32_t kncp_stepper_step(uint64_t h, kncp_buf x, double elapsed, kncp_buf y, char *err, size_t errlen);
+_declare("kncp_stepper_step", c_int32, c_uint64, Buf, c_double, Buf)
+# int32_t kncp_stepper_state(uint64_t h, kncp_buf dst, char *err, size_t errlen);
+_declare("kncp_stepper_state", c_int32, c_uint64, Buf)
+# int32_t kncp_stepper_set_state(uint64_t h, kncp_buf src, char *err, size_t errlen);
+_declare("kncp_stepper_set_state", c_int32, c_uint64, Buf)
+# int32_t kncp_stepper_free(uint64_t h, char *err, size_t errlen);
+_declare("kncp_stepper_free", c_int32, c_uint64)
 # int32_t kncp_ltc_tape_bytes(int32_t dtype, int64_t units, int32_t ode_unfolds, int64_t batch, int64_t steps,
 #     double *out, char *err, size_t errlen);
 _declare("kncp_ltc_tape_bytes", c_int32, c_int32, c_int64, c_int32, c_int64, c_int64, POINTER(c_double))

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _cfc
 from ._cfc import CfCModel, CfCTape
-from .wirings import Wiring, as_wiring
+from .wirings import Wiring
 
 __all__ = ["CfC", "CfCCell", "WiredCfCCell"]
 
@@ -147,8 +147,7 @@ class CfC(_Params):
                 if v is not None:
                     raise ValueError(f"Cannot use {name} in wired mode")
             self.wired_mode = True
-            self.wiring = as_wiring(units, _cfc.check_int(input_size, "input_size", 1))
-            self.wiring.build(input_size)  # as the reference's wired cell does (idempotent here)
+            self.wiring = _cfc.cfc_wiring(units, input_size)
             model = CfCModel(input_size, wiring=self.wiring, mode=mode, mixed_memory=mixed_memory,
                              proj_size=proj_size, dtype=dtype)
         self._setup(model, seed)
@@ -313,22 +312,14 @@ class CfCCell(_StepCell):
                              backbone_dropout=backbone_dropout, dtype=dtype)
             self._setup(model, seed)
             return
-        if backbone_layers != 0:
-            raise ValueError("sparsity_mask needs backbone_layers=0 (the mask applies to the heads' weights, "
-                             "which read the input and state directly only without a backbone)")
+        mask = _cfc.sparsity_mask(sparsity_mask, input_size, hidden_size, backbone_layers)
         if backbone_activation != "lecun_tanh":
             raise ValueError("sparsity_mask cells use lecun_tanh (no backbone), got "
                              f"backbone_activation={backbone_activation!r}")
-        n_in = _cfc.check_int(input_size, "input_size", 1)
-        n = _cfc.check_int(hidden_size, "hidden_size", 1)
-        mask = np.abs(np.asarray(sparsity_mask, dtype=np.float64))
-        if mask.shape != (n_in + n, n):
-            raise ValueError(f"sparsity_mask must have shape (input_size + hidden_size={n_in + n}, "
-                             f"hidden_size={n}), got {mask.shape}")
         # A one-layer wiring gives the model its mask entry; the mask
         # itself is the caller's, recurrent part included.
-        w = Wiring(n)
-        w.build(n_in)
+        w = Wiring(mask.shape[1])
+        w.build(mask.shape[0] - mask.shape[1])
         model = CfCModel(input_size, wiring=w, mode=mode, dtype=dtype)
         self._setup(model, seed)
         self._views["layer_0.sparsity_mask"][...] = mask.T
@@ -353,12 +344,7 @@ class WiredCfCCell(_StepCell):
 
     def __init__(self, input_size: Optional[int], wiring: Wiring, mode: str = "default", *,
                  dtype: Any = np.float32, seed: Optional[int] = None) -> None:
-        self.wiring = as_wiring(wiring, input_size)
-        if input_size is not None:
-            self.wiring.build(_cfc.check_int(input_size, "input_size", 1))
-        if not self.wiring.is_built():
-            raise ValueError("Wiring error! Unknown number of input features. Please pass the parameter "
-                             "'input_size' or call the 'wiring.build()'.")
+        self.wiring = _cfc.cfc_wiring(wiring, input_size)
         model = CfCModel(self.wiring.input_dim, wiring=self.wiring, mode=mode, dtype=dtype)
         self._setup(model, seed)
 

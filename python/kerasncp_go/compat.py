@@ -7,9 +7,9 @@ makes ``import kerasncp`` (and ``kerasncp.wirings``, ``kerasncp.torch``,
 ``kerasncp.tf``, ``kerasncp.paddle``, ``kerasncp.datasets``) resolve to the
 corresponding ``kerasncp_go`` modules, then runs the script as ``__main__``.
 With ``--ncps``, ``import ncps`` (and ``ncps.wirings``, ``ncps.torch``,
-``ncps.tf``, ``ncps.paddle``, ``ncps.datasets``) is redirected too; parts of
-ncps that kerasncp-go does not implement (CfC) then raise ImportError naming
-the module.
+``ncps.tf``, ``ncps.paddle``, ``ncps.datasets``) is redirected too; a class
+kerasncp-go does not implement (TensorFlow's CfC) imports as a placeholder
+that raises NotImplementedError, with the reason, where the script uses it.
 
 The script runs as ``python script.py`` would run it: its folder first on
 sys.path, its arguments in sys.argv. Processes it starts with the spawn or
@@ -33,8 +33,6 @@ from typing import Iterable
 #: is ncps's Keras 3 binding, which kerasncp_go.tf covers).
 _SUBMODULES = {"wirings": "wirings", "torch": "torch", "tf": "tf", "keras": "tf", "paddle": "paddle",
                "datasets": "datasets"}
-#: Modules of the reference for cells kerasncp-go does not implement.
-_MISSING = ("cfc", "cfc_cell", "wired_cfc_cell")
 
 
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -49,9 +47,6 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if parts and parts[0] not in _SUBMODULES:
             raise ImportError(f"kerasncp_go.compat: {fullname} has no kerasncp-go counterpart "
                               f"(available: {', '.join(top + '.' + s for s in _SUBMODULES)})")
-        if len(parts) > 1 and parts[1] in _MISSING:
-            raise ImportError(f"kerasncp_go.compat: {fullname}: kerasncp-go implements the LTC cells, "
-                              "not CfC (yet)")
         return importlib.util.spec_from_loader(fullname, self)
 
     def create_module(self, spec):

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _ops, _rules
 from ._sizes import WiringSizes
+from .stepper import Stepper
 from .wirings import Wiring, as_wiring
 
 __all__ = ["LTCCell"]
@@ -227,6 +228,16 @@ class LTCCell(WiringSizes):
         return y, h
 
     forward = __call__
+
+    def stepper(self, batch: int = 1) -> Stepper:
+        """A :class:`kerasncp_go.stepper.Stepper` over a copy of the current
+        parameters, for control loops: ``y = st.step(x, elapsed=1.0)`` keeps
+        the state inside and is several times cheaper than ``cell(x, h)``.
+
+        Raises:
+            ValueError: batch < 1.
+        """
+        return Stepper.from_cell(self, batch)
 
     def forward_sequence(self, inputs, states=None, timespans=None, return_sequences: bool = True
                          ) -> Tuple[np.ndarray, np.ndarray]:

@@ -45,5 +45,6 @@ __all__ = ["LTCCell", "LTC", "MixedMemoryRNN", "keras", "FLAVOUR", "LEGACY", "li
 
 def __getattr__(name):
     if name in ("CfC", "CfCCell", "WiredCfCCell"):
-        raise _rules.MissingCell(f"kerasncp_go.tf has no {name}: kerasncp-go implements the LTC cells, not CfC (yet)")
+        return _rules.missing_cell(__name__, name, f"kerasncp_go.tf has no {name}: kerasncp-go implements the "
+                                   "LTC cells for TensorFlow, not CfC (yet; kerasncp_go.torch has CfC)")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

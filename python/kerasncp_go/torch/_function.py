@@ -15,7 +15,8 @@ import torch
 
 from .. import _ops, _rules
 
-__all__ = ["np_dtype", "host", "run", "LTCSequence", "as_elapsed", "elapsed_tensor"]
+__all__ = ["np_dtype", "host", "run", "LTCSequence", "CfCSequence", "cfc_call", "check_tensors", "refuse_tracing",
+           "as_elapsed", "elapsed_tensor"]
 
 
 def np_dtype(dtype: torch.dtype) -> np.dtype:
@@ -111,6 +112,101 @@ class LTCSequence(torch.autograd.Function):
         for pos, k, shape in _grad_plan(lay, ctx.slots):
             if need[pos]:
                 grads[pos] = parts[k] if shape is None else parts[k].view(shape)
+        return tuple(grads)
+
+
+def check_tensors(device: torch.device, **tensors: Optional[torch.Tensor]) -> None:
+    """Every given tensor (None ones are skipped) is a real torch.Tensor on
+    device, the parameters' device.
+
+    Raises:
+        TypeError: not a tensor, or a complex one, naming it.
+        ValueError: on another device, naming it.
+    """
+    for name, t in tensors.items():
+        if t is None:
+            continue
+        name = name.replace("_", " ")
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.device != device:
+            raise ValueError(f"{name} are on {t.device} but the cell's parameters on {device}: "
+                             "move them to one device")
+        if t.is_complex():
+            raise TypeError(f"{name} must be real, got {t.dtype}")
+
+
+def refuse_tracing() -> None:
+    """A RuntimeError under torch.jit.trace, which would record the Go
+    call's outputs as constants."""
+    if torch.jit.is_tracing():
+        raise RuntimeError("kerasncp_go.torch modules cannot be traced by torch.jit.trace (or exported "
+                           "through it): the Go kernels are invisible to the tracer, which would record "
+                           "their outputs as constants; run the module eagerly or under torch.compile")
+
+
+def cfc_call(model, all_steps: bool, seed: Optional[int], x: torch.Tensor, h0: Optional[torch.Tensor],
+             c0: Optional[torch.Tensor], elapsed: Optional[torch.Tensor], params, keep: bool):
+    """One Go call of a CfC model (a kerasncp_go._cfc.CfCModel) over torch
+    tensors: ((y, h[, c]) on x's device, the tape or None, the host arrays
+    the call read, for a rerun). The parameters are gathered into the
+    model's flat layout (in the model's dtype) on the host."""
+    dt = _TORCH_DTYPES[model.dtype]
+    flat = torch.cat([p.detach().reshape(-1).to(dt) for p in params])
+    arrays = (host(flat, dt), host(x, dt), host(h0, dt), host(c0, dt), host(elapsed, dt))
+    ya, ha, ca, tape = model.forward(*arrays, all_steps=all_steps, training=seed is not None, seed=seed, keep=keep)
+    outs = tuple(torch.from_numpy(a) for a in (ya, ha, ca) if a is not None)
+    if not x.is_cpu:
+        outs = tuple(o.to(x.device) for o in outs)
+    return outs, tape, arrays
+
+
+class CfCSequence(torch.autograd.Function):
+    """(y, h[, c]) = CfC(x, h0, c0, elapsed; params) over whole sequences,
+    one Go call each way. Inputs: (model, all_steps, seed, x, h0, c0,
+    elapsed, *parameters in the model's table order); seed is None outside
+    training passes with dropout. x, the states and elapsed are batch-major
+    tensors of the parameters' dtype on their device (or None)."""
+
+    @staticmethod
+    def forward(ctx, model, all_steps, seed, x, h0, c0, elapsed, *params):
+        ctx.set_materialize_grads(False)
+        outs, ctx.tape, arrays = cfc_call(model, all_steps, seed, x, h0, c0, elapsed, params,
+                                          keep=any(ctx.needs_input_grad))
+        ctx.device = x.device
+        # What a second backward over this graph (retain_graph=True, as
+        # gradcheck does) reruns the pass from: the tape serves one.
+        ctx.rerun = (model, arrays, all_steps, seed)
+        return outs
+
+    @staticmethod
+    def backward(ctx, gy, gh, gc=None):
+        if torch.is_grad_enabled():
+            raise RuntimeError("kerasncp_go.torch: the Go backward pass is not differentiable; second-order "
+                               "gradients (create_graph=True, gradient penalties) are not supported")
+        need = ctx.needs_input_grad
+        tape, ctx.tape = ctx.tape, None
+        if tape is None:  # used by an earlier backward pass: rerun the forward pass (same dropout seed)
+            model, arrays, all_steps, seed = ctx.rerun
+            tape = model.forward(*arrays, all_steps=all_steps, training=seed is not None, seed=seed, keep=True)[3]
+        dt = _TORCH_DTYPES[tape.model.dtype]
+        want_params = any(need[7:])
+        g = tape.backward(host(gy, dt), host(gh, dt), host(gc, dt), params=want_params)
+        dev = ctx.device
+
+        def back(a):
+            t = torch.from_numpy(a)
+            return t if dev.type == "cpu" else t.to(dev)
+
+        grads = [None] * len(need)
+        for pos, key in ((3, "x"), (4, "h0"), (5, "c0"), (6, "elapsed")):
+            if need[pos] and g[key] is not None:
+                grads[pos] = back(g[key])
+        if want_params:
+            flat = back(g["params"])
+            for i, e in enumerate(tape.model.table):
+                if need[7 + i]:
+                    grads[7 + i] = flat[e.offset:e.offset + e.size].view(e.shape)
         return tuple(grads)
 
 

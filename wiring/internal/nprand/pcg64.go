@@ -233,3 +233,9 @@ func (g *Generator) shuffleFrom(a []int, first int) {
 		a[i], a[j] = a[j], a[i]
 	}
 }
+
+// Float64 returns the next double in [0, 1) as numpy's Generator.random
+// makes it: the top 53 bits of one 64-bit output times 2**-53.
+func (g *Generator) Float64() float64 {
+	return float64(g.Uint64()>>11) * (1.0 / 9007199254740992.0)
+}

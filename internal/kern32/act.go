@@ -1,0 +1,50 @@
+package kern32
+
+// Elementwise float32 functions. Accuracy against float64 math
+// (act_test.go): tanh within 1.5 ulp, a*tanh(b*x) within 3 (tanh is an
+// odd polynomial for |x| < 0.625, fitted for this package, and (1-e)/(1+e)
+// with e = exp(-2|x|) above), its derivative within 4, the sigmoid within
+// 2.2 (exp by core's sigmoid's reduction and polynomial). Below 2**-126
+// the sigmoid may flush to 0. NaN stays NaN.
+
+// Tanh writes a*tanh(b*src[i]) into dst[i] (dst may be src). With grad it
+// also writes the derivative, a*b*(1 - tanh(b*src[i])**2), over src[i]
+// (from e above, 4e/(1+e)**2, so that it keeps its relative accuracy where
+// tanh is near +-1).
+func Tanh(dst, src []float32, a, b float32, grad bool) {
+	if !Available {
+		panic("kern32: Tanh needs AVX2 and FMA (check Available)")
+	}
+	n := len(src)
+	dst = dst[:n]
+	if n8 := n &^ 7; n8 > 0 {
+		tanhAVX2(&dst[0], &src[0], n8, a, b, grad)
+	}
+	if r := n & 7; r > 0 {
+		var d, s [8]float32
+		copy(s[:], src[n-r:])
+		tanhAVX2(&d[0], &s[0], 8, a, b, grad)
+		copy(dst[n-r:], d[:r])
+		if grad {
+			copy(src[n-r:], s[:r])
+		}
+	}
+}
+
+// Sigmoid writes 1/(1+exp(-src[i])) into dst[i] (dst may be src).
+func Sigmoid(dst, src []float32) {
+	if !Available {
+		panic("kern32: Sigmoid needs AVX2 and FMA (check Available)")
+	}
+	n := len(src)
+	dst = dst[:n]
+	if n8 := n &^ 7; n8 > 0 {
+		sigmoidAVX2(&dst[0], &src[0], n8)
+	}
+	if r := n & 7; r > 0 {
+		var d, s [8]float32
+		copy(s[:], src[n-r:])
+		sigmoidAVX2(&d[0], &s[0], 8)
+		copy(dst[n-r:], d[:r])
+	}
+}

@@ -1,0 +1,20 @@
+//go:build !amd64
+
+package kern32
+
+// Available is false: the kernels are amd64 assembly.
+var Available = false
+
+func kern16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, rows int, acc bool) {
+	panic("kern32: kernels are not built")
+}
+
+func kern8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, rows int, acc bool, mask *int32) {
+	panic("kern32: kernels are not built")
+}
+
+func tanhAVX2(dst, src *float32, n int, a, b float32, grad bool) {
+	panic("kern32: kernels are not built")
+}
+
+func sigmoidAVX2(dst, src *float32, n int) { panic("kern32: kernels are not built") }

@@ -1,0 +1,114 @@
+"""What the torch CfC modules share: parameters named as a Go CfC model's
+table, gathered at every call, and the one Go call per sequence."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._cfc import CfCModel
+from ._function import CfCSequence, cfc_call, check_tensors, np_dtype, refuse_tracing
+
+__all__ = ["GoCfC", "LeCun", "ACTIVATIONS"]
+
+
+class LeCun(nn.Module):
+    """lecun_tanh as a module: 1.7159 tanh(0.666 x)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 1.7159 * torch.tanh(0.666 * x)
+
+
+#: The backbone activations by name, as modules (they hold no parameters;
+#: the Go core computes them).
+ACTIVATIONS = {"lecun_tanh": LeCun, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
+
+
+def _fresh_seed() -> int:
+    """A dropout seed from torch's global generator, so that
+    torch.manual_seed makes training passes repeatable."""
+    return int(torch.randint(0, 2 ** 62, (1,)).item())
+
+
+class GoCfC:
+    """Mixin of an nn.Module whose parameters are the entries of a Go CfC
+    model's table (their names less `_prefix`), laid out as torch modules
+    of the reference's structure. Subclasses define _make_model(dtype) and
+    set _dropout (whether training passes draw dropout)."""
+
+    _prefix = ""
+    _dropout = False
+
+    def _make_model(self, dtype: np.dtype) -> CfCModel:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _go_model(self, dtype: Any = np.float32) -> CfCModel:
+        """The Go model for dtype, made on first use (the handle does not
+        pickle: copies make their own)."""
+        models: Optional[Dict[np.dtype, CfCModel]] = self.__dict__.get("_go_models")
+        if models is None:
+            models = {}
+            object.__setattr__(self, "_go_models", models)
+        dt = np.dtype(dtype)
+        m = models.get(dt)
+        if m is None:
+            m = models[dt] = self._make_model(dt)
+        return m
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # type: ignore[misc]
+        state.pop("_go_models", None)
+        return state
+
+    def _local_names(self) -> List[Tuple[str, str, bool]]:
+        """(submodule path, attribute, trainable) of every table entry."""
+        names = self.__dict__.get("_names_cache")
+        if names is None:
+            p = self._prefix
+            names = []
+            for e in self._go_model().table:
+                local = e.name[len(p):] if e.name.startswith(p) else e.name
+                path, _, attr = local.rpartition(".")
+                names.append((path, attr, e.trainable))
+            object.__setattr__(self, "_names_cache", names)
+        return names
+
+    def _param_list(self) -> List[torch.Tensor]:
+        """The parameters in table order, read from the modules at every
+        call, so that torch.func.functional_call's substitutes and
+        parametrizations' computed tensors are what runs."""
+        get = self.get_submodule  # type: ignore[attr-defined]
+        return [getattr(get(path) if path else self, attr) for path, attr, _ in self._local_names()]
+
+    @property
+    def param_dtype(self) -> torch.dtype:
+        """The parameters' dtype: that of the first trained one (masks stay
+        float32 as the reference keeps them)."""
+        for (_, _, trainable), p in zip(self._local_names(), self._param_list()):
+            if trainable:
+                return p.dtype
+        raise AssertionError("a CfC model has trained parameters")  # pragma: no cover
+
+    def _run(self, x: torch.Tensor, h0: Optional[torch.Tensor], c0: Optional[torch.Tensor],
+             elapsed: Optional[torch.Tensor], all_steps: bool) -> Tuple[torch.Tensor, ...]:
+        """One Go call over batch-major x (B, T, input): (y, h[, c])."""
+        refuse_tracing()
+        params = self._param_list()
+        devices = {p.device for p in params}
+        if len(devices) > 1:
+            raise ValueError(f"the module's parameters are spread over devices {sorted(map(str, devices))}: "
+                             "move the module to one device")
+        dtype = self.param_dtype
+        model = self._go_model(np_dtype(dtype))
+        check_tensors(params[0].device, inputs=x, states=h0, memory_states=c0, elapsed_times=elapsed)
+        x = x.to(dtype)
+        h0, c0, elapsed = (None if t is None else t.to(dtype) for t in (h0, c0, elapsed))
+        seed = _fresh_seed() if self._dropout and self.training else None  # type: ignore[attr-defined]
+        tensors = (x, h0, c0, elapsed)
+        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (*tensors, *params)):
+            return CfCSequence.apply(model, all_steps, seed, *tensors, *params)
+        # Nothing to differentiate: one Go call, no tape.
+        return cfc_call(model, all_steps, seed, *tensors, params, keep=False)[0]
