@@ -58,3 +58,44 @@ func TestInterruptedBuildLeavesWiringUnbuilt(t *testing.T) {
 		t.Error("a build after an interrupted one differs from an uninterrupted build")
 	}
 }
+
+// TestInterruptedBuildUndoesSensoryDraws: with the interrupt set, Build of
+// every kind that draws returns ErrInterrupted and leaves the wiring as it
+// was, synapses added by hand and random stream included.
+func TestInterruptedBuildUndoesSensoryDraws(t *testing.T) {
+	for _, kind := range []Kind{FullyConnected, Random, NCP, AutoNCP} {
+		cfg := Config{Kind: kind, Units: 12, OutputDim: 2, SparsityLevel: 0.5, Seed: 4,
+			InterNeurons: 5, CommandNeurons: 4, MotorNeurons: 2, SensoryFanout: 2, InterFanout: 2,
+			RecurrentCommandSynapses: 3, MotorFanin: 2}
+		w, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.SetInputDim(3); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.AddSensorySynapse(0, 1, -1); err != nil {
+			t.Fatal(err)
+		}
+		ref := w.Clone()
+		machine.Interrupt()
+		err = w.Build(3)
+		machine.ClearInterrupt()
+		if !errors.Is(err, machine.ErrInterrupted) {
+			t.Fatalf("%s: Build with the interrupt set: %v", kind, err)
+		}
+		if !slices.Equal(w.Adjacency(), ref.Adjacency()) || !slices.Equal(w.SensoryAdjacency(), ref.SensoryAdjacency()) ||
+			w.InputDim() != 3 {
+			t.Fatalf("%s: the interrupted build changed the wiring", kind)
+		}
+		if err := w.Build(3); err != nil {
+			t.Fatal(err)
+		}
+		if err := ref.Build(3); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(w.Adjacency(), ref.Adjacency()) || !slices.Equal(w.SensoryAdjacency(), ref.SensoryAdjacency()) {
+			t.Errorf("%s: a build after an interrupted one differs from an uninterrupted build", kind)
+		}
+	}
+}

@@ -484,17 +484,63 @@ func (w *Wiring) Build(inputDim int) error {
 	if w.generated || w.cfg.Kind == Custom {
 		return w.SetInputDim(inputDim)
 	}
-	// Draw on a copy, so that an interrupted build leaves w (random stream
-	// included) untouched.
-	c := w.Clone()
-	if err := c.SetInputDim(inputDim); err != nil {
+	// Remember what the build changes, so that an interrupted build leaves w
+	// (random stream included) as it was. The matrices are copied only when
+	// they hold synapses already: an unbuilt wiring's are usually empty, and
+	// copying a 65536-unit adjacency would double the memory it takes.
+	type undo struct {
+		inputDim      int
+		adj, sensory  []int32
+		zeroAdj, zero bool
+		pcg           nprand.Generator
+		mt            nprand.RandomState
+	}
+	u := undo{inputDim: w.inputDim}
+	if w.pcg != nil {
+		u.pcg = *w.pcg
+	}
+	if w.mt != nil {
+		u.mt = *w.mt
+	}
+	if w.cfg.Kind == NCP || w.cfg.Kind == AutoNCP { // the build draws adjacency entries
+		if u.zeroAdj = countNonzero(w.adj) == 0; !u.zeroAdj {
+			u.adj = slices.Clone(w.adj)
+		}
+	}
+	if w.inputDim != 0 {
+		if u.zero = countNonzero(w.sensory) == 0; !u.zero {
+			u.sensory = slices.Clone(w.sensory)
+		}
+	}
+	if err := w.SetInputDim(inputDim); err != nil {
 		return err
 	}
-	if err := c.build(); err != nil {
-		return err
+	err := w.build()
+	if err == nil {
+		return nil
 	}
-	*w = *c
-	return nil
+	if w.pcg != nil {
+		*w.pcg = u.pcg
+	}
+	if w.mt != nil {
+		*w.mt = u.mt
+	}
+	switch {
+	case u.zeroAdj:
+		clear(w.adj)
+	case u.adj != nil:
+		copy(w.adj, u.adj)
+	}
+	switch {
+	case u.inputDim == 0:
+		w.inputDim, w.sensory = 0, nil
+	case u.zero:
+		clear(w.sensory)
+	default:
+		copy(w.sensory, u.sensory)
+	}
+	w.generated = false
+	return err
 }
 
 func (w *Wiring) build() error {
