@@ -113,19 +113,19 @@ func NewCustom(units int) (*Wiring, error) {
 // newWiring allocates the adjacency matrix of units neurons, after checking
 // that it fits in the memory the process may use.
 func newWiring(cfg Config, units, outputDim int) (*Wiring, error) {
-	if err := checkMatrix("adjacency", units, units); err != nil {
+	if err := checkMatrix("adjacency", units, units, cfg.Kind == Random); err != nil {
 		return nil, err
 	}
 	return &Wiring{cfg: cfg, units: units, outputDim: outputDim, adj: make([]int32, units*units)}, nil
 }
 
-// checkMatrix refuses a rows x cols int32 matrix (with, for the random
-// kinds, the index permutation drawing it takes) that would not fit in the
-// memory the process may use: a failed allocation ends the process.
-func checkMatrix(name string, rows, cols int) error {
+// checkMatrix refuses a rows x cols int32 matrix (with, when drawn, the
+// index permutation a Random wiring's choice takes) that would not fit in
+// the memory the process may use: a failed allocation ends the process.
+func checkMatrix(name string, rows, cols int, drawn bool) error {
 	n := float64(rows) * float64(cols)
 	bytes := 4 * n
-	if n > 10000 { // ChoiceWithoutReplacement may permute every index (8 bytes each)
+	if drawn && n > 10000 { // ChoiceWithoutReplacement may permute every index (8 bytes each)
 		bytes += 8 * n
 	}
 	return machine.CheckAlloc(fmt.Sprintf("wiring: the %s matrix (%d x %d)", name, rows, cols), bytes)
@@ -455,7 +455,7 @@ func (w *Wiring) SetInputDim(inputDim int) error {
 		}
 		return nil
 	}
-	if err := checkMatrix("sensory adjacency", inputDim, w.units); err != nil {
+	if err := checkMatrix("sensory adjacency", inputDim, w.units, w.cfg.Kind == Random); err != nil {
 		return err
 	}
 	w.inputDim = inputDim

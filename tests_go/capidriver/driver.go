@@ -44,7 +44,10 @@ const (
 	Handle   = int32(C.KNCP_ERR_HANDLE)
 	Internal = int32(C.KNCP_ERR_INTERNAL)
 	Format   = int32(C.KNCP_ERR_FORMAT)
-	NumParam = int(C.KNCP_NUM_PARAMS)
+	Memory   = int32(C.KNCP_ERR_MEMORY)
+	// Interrupted is what a call stopped by kncp_interrupt returns.
+	Interrupted = int32(C.KNCP_ERR_INTERRUPTED)
+	NumParam    = int(C.KNCP_NUM_PARAMS)
 )
 
 // ABIVersion is kncp_abi_version(); HeaderABIVersion the header's macro.
@@ -354,3 +357,14 @@ func WiringFromMatrices(units, inputDim, outputDim int64, adj, sens []int32) (ui
 	})
 	return uint64(h), r
 }
+
+// CheckAlloc calls kncp_check_alloc.
+func CheckAlloc(what string, bytes float64) Result {
+	cs := C.CString(what)
+	defer C.free(unsafe.Pointer(cs))
+	return call(func(e *C.char, n C.size_t) C.int32_t { return C.kncp_check_alloc(cs, C.double(bytes), e, n) })
+}
+
+// Interrupt calls kncp_interrupt; ClearInterrupt kncp_clear_interrupt.
+func Interrupt()      { C.kncp_interrupt() }
+func ClearInterrupt() { C.kncp_clear_interrupt() }
