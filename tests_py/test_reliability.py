@@ -125,6 +125,13 @@ def test_tape_refused_with_sizes():
     assert "short ok (64, 8, 2)" in p.stdout
 
 
+def test_stepper_batch_beyond_any_machine_is_a_memory_error():
+    cell = kg.LTCCell(W.NCP(6, 4, 2, 3, 2, 3, 2), 3, seed=0)
+    with pytest.raises(MemoryError, match="stepper of batch=549755813888"):
+        kg.Stepper.from_cell(cell, batch=2**39)  # 28 TB of state
+    assert kg.Stepper.from_cell(cell, batch=2).step(np.zeros((2, 3), np.float32)).shape == (2, 2)
+
+
 def _declaring_npz(units, sensory=2, motor=1, dtype=np.float32):
     """An .npz of deflated zeros for a units-unit cell: kilobytes on disk,
     units**2 * 4 bytes * 5 declared."""
