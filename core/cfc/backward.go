@@ -81,6 +81,9 @@ func (m *Model[T]) Backward(ws *Workspace[T], gy, gh, gc []T, g Gradients[T]) er
 		})
 	}
 	ws.taped = false
+	if machine.Interrupted() {
+		return machine.ErrInterrupted
+	}
 	if g.Params != nil {
 		ws.paramGrads(nw, gy, g.Params)
 	}
@@ -107,6 +110,9 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 	po := m.OutputSize()
 	drop := ws.pass.Train && m.cfg.BackboneDropout > 0
 	for t := steps - 1; t >= 0; t-- {
+		if machine.Interrupted() {
+			return // Backward reports it
+		}
 		cur := ws.tape[(t*batch+b0)*s:]
 		if gy != nil && (ws.allSteps || t == steps-1) {
 			gyt, ld := gy[b0*po:], po

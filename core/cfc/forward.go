@@ -39,6 +39,9 @@ func (m *Model[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], pass
 			ws.forwardRows(&ws.workers[w], lo, hi, out)
 		})
 	}
+	if machine.Interrupted() {
+		return machine.ErrInterrupted // no tape: the pass stopped early
+	}
 	ws.taped = pass.Keep
 	return nil
 }
@@ -76,6 +79,9 @@ func (ws *Workspace[T]) forwardRows(w *worker[T], b0, b1 int, out Output[T]) {
 	mixed := m.cfg.MixedMemory
 	var cur []T
 	for t := 0; t < steps; t++ {
+		if machine.Interrupted() {
+			return // Forward reports it
+		}
 		prev := cur
 		cur = ws.rowsAt(w, t, b0, nr)
 		// Inputs and the previous state and memory.
