@@ -8,7 +8,6 @@ import "C"
 
 import (
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"unsafe"
 
@@ -263,24 +262,7 @@ var (
 )
 
 // cfcTapeOf is a CfC forward tape of one dtype.
-type cfcTapeOf[T cfc.Float] struct {
-	st    *cfcCall[T]
-	pool  *sync.Pool
-	bytes float64
-}
-
-func (t *cfcTapeOf[T]) release() {
-	if t == nil || t.st == nil {
-		return
-	}
-	if t.bytes >= bigTape {
-		*t.st = cfcCall[T]{}
-		go debug.FreeOSMemory()
-	}
-	noteFreed(t.bytes)
-	t.st.release(t.pool)
-	t.st = nil
-}
+type cfcTapeOf[T cfc.Float] = pooledTape[cfcCall[T], *cfcCall[T]]
 
 // cfcArgs are the buffers of one kncp_cfc_forward call.
 type cfcArgs struct {
