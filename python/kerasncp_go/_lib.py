@@ -218,7 +218,12 @@ _pp_u8 = POINTER(POINTER(c_uint8))
 
 
 def _declare(name: str, restype, *argtypes, with_err: bool = True) -> None:
-    fn = getattr(lib, name)
+    try:
+        fn = getattr(lib, name)
+    except AttributeError:
+        raise ImportError(f"kerasncp_go: {_library_path()} has no function {name}: it was built from older "
+                          "sources than this package; rebuild it (scripts/build-lib.sh) or reinstall kerasncp-go"
+                          ) from None
     fn.restype = restype
     fn.argtypes = list(argtypes) + (list(_ERR) if with_err else [])
 
