@@ -30,8 +30,8 @@ import zipfile
 from typing import Iterable
 
 #: The reference's subpackages and their kerasncp-go counterparts (ncps.keras
-#: is ncps's Keras 3 binding, which kerasncp_go.tf covers).
-_SUBMODULES = {"wirings": "wirings", "torch": "torch", "tf": "tf", "keras": "tf", "paddle": "paddle",
+#: is ncps's Keras 3 binding: kerasncp_go.keras, on every Keras backend).
+_SUBMODULES = {"wirings": "wirings", "torch": "torch", "tf": "tf", "keras": "keras", "paddle": "paddle",
                "datasets": "datasets"}
 #: Modules of the reference for cells kerasncp-go does not implement.
 _MISSING = ("cfc", "cfc_cell", "wired_cfc_cell")
@@ -49,7 +49,7 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if parts and parts[0] not in _SUBMODULES:
             raise ImportError(f"kerasncp_go.compat: {fullname} has no kerasncp-go counterpart "
                               f"(available: {', '.join(top + '.' + s for s in _SUBMODULES)})")
-        if len(parts) > 1 and parts[1] in _MISSING:
+        if len(parts) > 1 and parts[1] in _MISSING and parts[0] != "keras":
             raise ImportError(f"kerasncp_go.compat: {fullname}: kerasncp-go implements the LTC cells, "
                               "not CfC (yet)")
         return importlib.util.spec_from_loader(fullname, self)
