@@ -31,8 +31,11 @@ class LTCKernel:
     """An LTC cell as ncps.keras lays it out: `names` are the cell's
     trainable weights in its creation order (the order of its `weights`)."""
 
-    def __init__(self, units: int, sensory: int, motor: int, input_mapping: str, output_mapping: str,
+    def __init__(self, units: int, sensory: Optional[int], motor: int, input_mapping: Optional[str],
+                 output_mapping: Optional[str],
                  ode_unfolds: int, epsilon: float, adjacency: np.ndarray, sensory_adjacency: np.ndarray) -> None:
+        if sensory is None:
+            raise ValueError("the wiring is not built: its number of inputs is unknown")
         self.units, self.sensory, self.motor = int(units), int(sensory), int(motor)
         self.in_map = _rules.mapping_code(input_mapping, "input_mapping")
         self.out_map = _rules.mapping_code(output_mapping, "output_mapping")
@@ -67,9 +70,11 @@ class CfCKernel:
     cell's weight order; `transpose` marks the Keras kernels ((in, out))
     that the table holds as (out, in)."""
 
-    def __init__(self, input_size: int, units: Optional[int], wiring: Any, mode: str, activation: str,
+    def __init__(self, input_size: Optional[int], units: Optional[int], wiring: Any, mode: str, activation: str,
                  backbone_units: int, backbone_layers: int, backbone_dropout: float,
                  output_size: Optional[int] = None) -> None:
+        if input_size is None:
+            raise ValueError("the cell is not built: its number of inputs is unknown")
         self.model = _cfc.CfCModel(input_size, units=units, wiring=wiring, mode=mode, activation=activation,
                                    backbone_units=backbone_units, backbone_layers=backbone_layers,
                                    backbone_dropout=backbone_dropout, variant="keras")

@@ -17,7 +17,7 @@ def _np(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
 
 class _GoSequence(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, kernel, all_steps, training, x, h0, ts, *params):  # type: ignore[override]
+    def forward(ctx, kernel, all_steps, training, x, h0, ts, *params):
         keep = any(ctx.needs_input_grad)
         y, h, tid, seed = _host.forward(kernel, all_steps, training, keep, _np(x), _np(h0), _np(ts),
                                         *[_np(p) for p in params])
@@ -28,7 +28,7 @@ class _GoSequence(torch.autograd.Function):
         return torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev)
 
     @staticmethod
-    def backward(ctx, gy, gh):  # type: ignore[override]
+    def backward(ctx, gy, gh):
         x, h0, ts, *params = ctx.saved_tensors
         g = _host.backward(ctx.kernel, ctx.all_steps, ctx.training, ctx.tid, ctx.seed, _np(gy), _np(gh),
                            _np(x), _np(h0), _np(ts), *[_np(p) for p in params])
