@@ -97,7 +97,7 @@ else:
     import keras
 
     from kerasncp_go import wirings
-    from kerasncp_go.keras import LTC, CfC, CfCCell, LTCCell, MixedMemoryRNN, WiredCfCCell
+    from kerasncp_go.keras import LTC, CfC, CfCCell, LTCCell, MixedMemoryRNN, WiredCfCCell, _common
 
     MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
 
@@ -188,9 +188,33 @@ else:
         outer.build((None, 7, 4))
         stepper = keras.layers.RNN(outer.cell, return_sequences=True, return_state=True, go_backwards=go_backwards)
         y1, h1 = outer(x)
-        y2, h2 = stepper(x)
+        _common.FORCE_STEPS = True
+        try:
+            y2, h2 = stepper(x)
+        finally:
+            _common.FORCE_STEPS = False
         _close(_to_np(y1), _to_np(y2), 1e-5, "y")
         _close(_to_np(h1), _to_np(h2), 1e-5, "h")
+
+    def test_plain_rnn_runs_our_cell_over_whole_sequences(monkeypatch):
+        calls = []
+        loop = _common.sequence_loop
+
+        def spy(*a, **k):
+            calls.append(1)
+            return loop(*a, **k)
+
+        monkeypatch.setattr(_common, "sequence_loop", spy)
+        x = np.random.default_rng(4).normal(size=(2, 5, 2)).astype(np.float32)
+        model = keras.Sequential([keras.Input((None, 2)),
+                                  keras.layers.RNN(LTCCell(wirings.FullyConnected(8, 1)), return_sequences=True)])
+        model.compile(keras.optimizers.Adam(0.01), "mse")
+        model.fit(x, np.zeros((2, 5, 1), np.float32), epochs=1, verbose=0)
+        assert calls, "keras.layers.RNN stepped the cell instead of one Go pass"
+        masked = keras.layers.RNN(LTCCell(wirings.FullyConnected(4, 1)), return_sequences=True)
+        n = len(calls)
+        masked(x, mask=np.array([[True] * 5, [True] * 3 + [False] * 2]))
+        assert len(calls) == n, "a masked sequence must be stepped"
 
     def test_cell_step_with_elapsed_time():
         cell = CfCCell(5, backbone_dropout=0.0)

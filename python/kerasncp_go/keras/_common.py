@@ -1,8 +1,10 @@
 """Helpers shared by the cells and layers: wirings in configs, the cell's
-per-step call and the layers' whole-sequence loop."""
+per-step call and the layers' whole-sequence loop, and the hook that lets a
+plain ``keras.layers.RNN`` run this package's cells over whole sequences."""
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List, Tuple
 
 import keras
@@ -70,5 +72,32 @@ def sequence_loop(layer: Any, sequences: Any, initial_state: Any, training: Any)
     return y[:, -1], y, [h]
 
 
+#: Set (by tests) to make every RNN step its cell, as Keras does by itself.
+FORCE_STEPS = False
+
+
 def is_fast(layer: Any, mask: Any) -> bool:
-    return mask is None and bool(getattr(layer.cell, "runs_sequences", False))
+    return not FORCE_STEPS and mask is None and bool(getattr(layer.cell, "runs_sequences", False))
+
+
+_keras_inner_loop = keras.layers.RNN.inner_loop
+
+
+def _rnn_inner_loop(self: Any, sequences: Any, initial_state: Any, mask: Any, training: Any = False) -> Any:
+    """keras.layers.RNN.inner_loop, but one Go pass over the whole sequence
+    when the cell is one of this package's and there is no mask (the same
+    results as stepping the cell, one host round trip instead of one per
+    step)."""
+    if is_fast(self, mask):
+        return sequence_loop(self, sequences, initial_state, training)
+    return _keras_inner_loop(self, sequences, initial_state, mask, training)
+
+
+def install_rnn_hook() -> None:
+    """Makes keras.layers.RNN (the class itself, not its subclasses that
+    define their own loop, like LSTM) run this package's cells over whole
+    sequences. KERASNCP_GO_RNN_HOOK=0 leaves Keras alone."""
+    if os.environ.get("KERASNCP_GO_RNN_HOOK", "1") == "0":
+        return
+    if keras.layers.RNN.inner_loop is _keras_inner_loop:
+        keras.layers.RNN.inner_loop = _rnn_inner_loop
