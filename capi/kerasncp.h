@@ -131,6 +131,10 @@ typedef struct {
 #define KNCP_CFC_DEFAULT 0
 #define KNCP_CFC_PURE 1
 #define KNCP_CFC_NO_GATE 2
+/* OR'ed into a mode: the TF/Keras variant (ncps.keras): heads without
+ * tanh, s = sigmoid(-time_a*t + time_b), dropout after every backbone
+ * layer, signed wired masks; no mixed memory. */
+#define KNCP_CFC_KERAS 256
 
 /* Backbone activations. */
 #define KNCP_ACT_LECUN_TANH 0

@@ -39,7 +39,8 @@ func cfcConfig(c *C.kncp_cfc_config) (cfc.Config, error) {
 	cfg := cfc.Config{
 		InputSize:       int(c.input_size),
 		Units:           int(c.units),
-		Mode:            cfc.Mode(c.mode),
+		Mode:            cfc.Mode(c.mode &^ C.KNCP_CFC_KERAS),
+		Keras:           c.mode&C.KNCP_CFC_KERAS != 0,
 		Activation:      cfc.Activation(c.activation),
 		BackboneUnits:   int(c.backbone_units),
 		BackboneLayers:  int(c.backbone_layers),

@@ -142,7 +142,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 				for i := 0; i < nr; i++ {
 					pre := cur[i*s+L.tPre[k] : i*s+L.tPre[k]+bu]
 					dz := da[i*bu : (i+1)*bu]
-					if drop && k > 0 {
+					if drop && (k > 0 || m.cfg.Keras) {
 						m.applyDropoutGrad(ws, dz, k, t, b0+i)
 					}
 					for j, d := range pre { // the derivative, left by Forward
@@ -235,8 +235,10 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 		f2 := r[L.tHead+L.n : L.tHead+2*L.n]
 		ta := r[L.tHead+2*L.n : L.tHead+3*L.n]
 		tb := r[L.tHead+3*L.n : L.tHead+4*L.n]
+		keras := m.cfg.Keras
 		for j := range f1 {
-			// Forward left [tanh(ff1) | tanh(ff2) | s | time_a].
+			// Forward left [tanh(ff1) | tanh(ff2) | s | time_a] (Keras
+			// variant: [ff1 | ff2 | s | time_a], s = sigmoid(-time_a dt + time_b)).
 			t1, t2, g, a := float64(f1[j]), float64(f2[j]), float64(ta[j]), float64(tb[j])
 			d := float64(dh[j])
 			dt1, dt2, dg := d*(1-g), d*g, d*(t2-t1)
@@ -244,10 +246,16 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 				dt1, dg = d, d*t2
 			}
 			dp := dg * g * (1 - g)
-			dt += dp * a
-			f1[j] = T(dt1 * (1 - t1*t1))
-			f2[j] = T(dt2 * (1 - t2*t2))
-			ta[j] = T(dp * ts)
+			if keras {
+				dt -= dp * a
+				f1[j], f2[j] = T(dt1), T(dt2)
+				ta[j] = T(-dp * ts)
+			} else {
+				dt += dp * a
+				f1[j] = T(dt1 * (1 - t1*t1))
+				f2[j] = T(dt2 * (1 - t2*t2))
+				ta[j] = T(dp * ts)
+			}
 			tb[j] = T(dp)
 		}
 		dts[i] += T(dt)

@@ -46,10 +46,11 @@ type modelSpec struct {
 	dropout  float64
 	mixed    bool
 	proj     int
+	keras    bool
 }
 
 func (s modelSpec) config(t testing.TB) Config {
-	c := Config{InputSize: testInput, Mode: s.mode, Activation: s.act, MixedMemory: s.mixed, ProjSize: s.proj}
+	c := Config{InputSize: testInput, Mode: s.mode, Activation: s.act, MixedMemory: s.mixed, ProjSize: s.proj, Keras: s.keras}
 	if s.wired != "" {
 		c.Wiring = testWiring(t, s.wired)
 		return c
@@ -74,6 +75,9 @@ func (s modelSpec) String() string {
 	}
 	if s.proj > 0 {
 		fmt.Fprintf(&b, "/proj=%d", s.proj)
+	}
+	if s.keras {
+		b.WriteString("/keras")
 	}
 	return b.String()
 }
@@ -115,6 +119,13 @@ func gradCases() []gradCase {
 			add(func(c *gradCase) { c.mode, c.wired = m, w })
 		}
 		add(func(c *gradCase) { c.mode, c.wired, c.mixed, c.c0, c.proj = m, "autoncp", true, true, 3 })
+	}
+	// The Keras variant: linear heads, negated time_a, dropout after every
+	// backbone layer, signed wired masks.
+	for _, m := range []Mode{Default, Pure, NoGate} {
+		add(func(c *gradCase) { c.mode, c.keras = m, true })
+		add(func(c *gradCase) { c.mode, c.keras, c.bbLayers, c.dropout, c.train = m, true, 2, 0.4, true })
+		add(func(c *gradCase) { c.mode, c.keras, c.wired = m, true, "ncp" })
 	}
 	add(func(c *gradCase) { c.elapsed, c.h0 = false, false })
 	add(func(c *gradCase) { c.mixed, c.h0, c.c0 = true, false, false })

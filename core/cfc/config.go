@@ -115,6 +115,13 @@ type Config struct {
 	MixedMemory bool
 	// ProjSize, when > 0, maps every output through a Linear(output, ProjSize).
 	ProjSize int
+
+	// Keras selects the TF/Keras variant of the reference's CfC (ncps.keras):
+	// the heads ff1 and ff2 enter the state without tanh, the gate is
+	// s = sigmoid(-time_a*dt + time_b), dropout follows every backbone
+	// layer (the first included), and wired masks keep the adjacency's sign.
+	// Its mixed memory is another architecture and is refused here.
+	Keras bool
 }
 
 // DefaultConfig returns the reference's defaults for a plain CfC of units
@@ -154,6 +161,9 @@ func (c Config) resolve() ([]layerSpec, *wiring.Wiring, error) {
 	}
 	if c.Activation < LeCunTanh || c.Activation > SiLU {
 		return nil, nil, fmt.Errorf("cfc: activation must be lecun_tanh, tanh, relu, gelu or silu, got %v", c.Activation)
+	}
+	if c.Keras && c.MixedMemory {
+		return nil, nil, errors.New("cfc: mixed memory is not part of the Keras variant (its bindings wrap the cell)")
 	}
 	if c.ProjSize != 0 {
 		if err := checkSize("proj_size", c.ProjSize, 1); err != nil {
@@ -232,7 +242,10 @@ func (c Config) resolve() ([]layerSpec, *wiring.Wiring, error) {
 				} else {
 					v = adj[prev[i]*u+id]
 				}
-				row[i] = math.Abs(float64(v))
+				row[i] = float64(v)
+				if !c.Keras {
+					row[i] = math.Abs(row[i])
+				}
 			}
 			for i := in; i < cat; i++ {
 				row[i] = 1

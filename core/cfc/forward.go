@@ -202,7 +202,7 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 			} else {
 				activate(m.cfg.Activation, post, r[L.tPre[k]:L.tPre[k]+bu])
 			}
-			if drop && k > 0 {
+			if drop && (k > 0 || m.cfg.Keras) {
 				m.applyDropout(ws, post, k, t, b0+i)
 			}
 		}
@@ -228,12 +228,20 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 		ta := r[L.tHead+2*L.n : L.tHead+3*L.n]
 		tb := r[L.tHead+3*L.n : L.tHead+4*L.n]
 		// The heads' values replace their pre-activations, which Backward
-		// does not need: [tanh(ff1) | tanh(ff2) | s | time_a].
+		// does not need: [tanh(ff1) | tanh(ff2) | s | time_a] (Keras
+		// variant: [ff1 | ff2 | s | time_a]).
+		keras := m.cfg.Keras
+		sg := 1.0
+		if keras {
+			sg = -1
+		}
 		if useKernel[T]() {
-			f12 := as32(r[L.tHead : L.tHead+2*L.n])
-			kern32.Tanh(f12, f12, 1, 1, false)
+			if !keras {
+				f12 := as32(r[L.tHead : L.tHead+2*L.n])
+				kern32.Tanh(f12, f12, 1, 1, false)
+			}
 			for j, a := range ta {
-				ta[j], tb[j] = T(float64(a)*ts+float64(tb[j])), a
+				ta[j], tb[j] = T(sg*float64(a)*ts+float64(tb[j])), a
 			}
 			kern32.Sigmoid(as32(ta), as32(ta))
 			for j := range h {
@@ -248,8 +256,11 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 		}
 		for j := range h {
 			a := ta[j]
-			g := sigmoid(float64(a)*ts + float64(tb[j]))
-			t1, t2 := math.Tanh(float64(f1[j])), math.Tanh(float64(f2[j]))
+			g := sigmoid(sg*float64(a)*ts + float64(tb[j]))
+			t1, t2 := float64(f1[j]), float64(f2[j])
+			if !keras {
+				t1, t2 = math.Tanh(t1), math.Tanh(t2)
+			}
 			if m.cfg.Mode == NoGate {
 				h[j] = T(t1 + g*t2)
 			} else {

@@ -4,7 +4,8 @@ A drop-in for keras-ncp (``import kerasncp``): ``kerasncp_go.wirings`` has the
 same wiring classes with bit-identical matrices, ``kerasncp_go.torch`` and
 ``kerasncp_go.tf`` the same LTC cells, and :class:`LTCCell` runs the cell on
 NumPy arrays, as :class:`CfC`, :class:`CfCCell` and :class:`WiredCfCCell` run
-ncps's closed-form continuous-time models. ``kerasncp_go.torch`` and ``kerasncp_go.tf`` are imported on
+ncps's closed-form continuous-time models. ``kerasncp_go.keras`` has ncps.keras's Keras 3 layers on
+every Keras backend. ``kerasncp_go.torch``, ``kerasncp_go.tf`` and ``kerasncp_go.keras`` are imported on
 first use (``kerasncp_go.torch.LTC`` works after ``import kerasncp_go``), so
 that importing the package needs neither framework. To run an unmodified
 keras-ncp script on the Go kernels::
@@ -28,7 +29,7 @@ __all__ = ["wirings", "LTCCell", "Stepper", "CfC", "CfCCell", "WiredCfCCell", "N
            "__version__"]
 
 #: Subpackages that import a framework: loaded when first looked up.
-_LAZY = ("torch", "tf")
+_LAZY = ("torch", "tf", "keras")
 
 
 def __getattr__(name: str) -> Any:

@@ -23,6 +23,8 @@ from . import _lib, _ops, _rules
 
 #: The reference's CfC modes and their C codes.
 MODES = {"default": 0, "pure": 1, "no_gate": 2}
+#: OR'ed into the mode code: the TF/Keras variant of the CfC (ncps.keras).
+KERAS_VARIANT = 256
 #: Backbone activations and their C codes.
 ACTIVATIONS = {"lecun_tanh": 0, "tanh": 1, "relu": 2, "gelu": 3, "silu": 4}
 
@@ -142,13 +144,16 @@ class CfCModel:
     def __init__(self, input_size: int, units: Optional[int] = None, wiring: Any = None, mode: str = "default",
                  activation: str = "lecun_tanh", backbone_units: int = 128, backbone_layers: int = 1,
                  backbone_dropout: float = 0.0, mixed_memory: bool = False, proj_size: Optional[int] = None,
-                 dtype: Any = np.float32) -> None:
+                 dtype: Any = np.float32, variant: str = "torch") -> None:
         self.dtype, dcode = _rules.dtype_code(dtype)
+        if variant not in ("torch", "keras"):
+            raise ValueError(f"variant must be 'torch' or 'keras', got {variant!r}")
+        self.variant = variant
         self.input_size = check_int(input_size, "input_size", 1)
         cfg = _lib.CfCConfig()
         cfg.dtype = dcode
         cfg.input_size = self.input_size
-        cfg.mode = _choice(mode, MODES, "mode")
+        cfg.mode = _choice(mode, MODES, "mode") | (KERAS_VARIANT if variant == "keras" else 0)
         cfg.activation = _choice(activation, ACTIVATIONS, "activation")
         self.mode, self.activation = mode, activation
         if wiring is None:

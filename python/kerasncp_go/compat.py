@@ -30,8 +30,8 @@ import zipfile
 from typing import Iterable
 
 #: The reference's subpackages and their kerasncp-go counterparts (ncps.keras
-#: is ncps's Keras 3 binding, which kerasncp_go.tf covers).
-_SUBMODULES = {"wirings": "wirings", "torch": "torch", "tf": "tf", "keras": "tf", "paddle": "paddle",
+#: is ncps's Keras 3 binding: kerasncp_go.keras, on every Keras backend).
+_SUBMODULES = {"wirings": "wirings", "torch": "torch", "tf": "tf", "keras": "keras", "paddle": "paddle",
                "datasets": "datasets"}
 
 

@@ -1,0 +1,38 @@
+"""Keras 3 layers on the Go kernels, on the TensorFlow, JAX and torch
+backends: ncps 1.0.1's ``ncps.keras`` classes (``LTCCell``, ``LTC``,
+``CfCCell``, ``CfC``, ``WiredCfCCell``, ``MixedMemoryRNN``) with its
+arguments, weights and configs. ``LTC`` and ``CfC`` are
+``keras.layers.RNN`` subclasses that run a whole sequence in one Go call
+each way, and so does ``keras.layers.RNN`` itself around one of these cells
+(this package hooks its loop for them; ``KERASNCP_GO_RNN_HOOK=0`` before the
+import leaves Keras alone and the cells then run step by step, one Go call
+per step).
+
+Keras picks its backend when it is first imported (``KERAS_BACKEND``);
+this package then imports that backend's framework only. Another backend,
+or Keras 2, is an ImportError.
+
+Example::
+
+    import keras
+    from kerasncp_go import wirings
+    from kerasncp_go.keras import LTC
+
+    model = keras.Sequential([keras.Input((None, 2)), LTC(wirings.FullyConnected(8, 1), return_sequences=True)])
+"""
+
+from ._backend import check as _check
+
+_check()
+
+from ._common import install_rnn_hook as _install_rnn_hook  # noqa: E402
+from .cfc import CfC  # noqa: E402
+from .cfc_cell import CfCCell  # noqa: E402
+from .ltc import LTC  # noqa: E402
+from .ltc_cell import LTCCell  # noqa: E402
+from .mm_rnn import MixedMemoryRNN  # noqa: E402
+from .wired_cfc_cell import WiredCfCCell  # noqa: E402
+
+_install_rnn_hook()
+
+__all__ = ["CfC", "CfCCell", "LTC", "LTCCell", "MixedMemoryRNN", "WiredCfCCell"]

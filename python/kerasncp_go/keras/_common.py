@@ -1,0 +1,103 @@
+"""Helpers shared by the cells and layers: wirings in configs, the cell's
+per-step call and the layers' whole-sequence loop, and the hook that lets a
+plain ``keras.layers.RNN`` run this package's cells over whole sequences."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Tuple
+
+import keras
+
+from .. import wirings as _wirings
+from . import _backend
+
+
+def wiring_config(wiring: Any) -> Dict[str, Any]:
+    """A wiring as a config entry that :func:`wiring_from` rebuilds."""
+    return {"class_name": type(wiring).__name__, "config": wiring.get_config()}
+
+
+def wiring_from(value: Any, name: str = "wiring") -> Any:
+    """A kerasncp_go wiring from a wiring, or from a config entry
+    ({"class_name", "config"}, as Keras or :func:`wiring_config` write it)."""
+    if isinstance(value, _wirings.Wiring):
+        return value
+    if isinstance(value, dict) and "class_name" in value and "config" in value:
+        cls = getattr(_wirings, str(value["class_name"]), None)
+        if not (isinstance(cls, type) and issubclass(cls, _wirings.Wiring)):
+            raise ValueError(f"{name}: unknown wiring class {value['class_name']!r}")
+        return cls.from_config(dict(value["config"]))
+    raise TypeError(f"{name} must be a kerasncp_go.wirings.Wiring (or its config), got {type(value).__name__}")
+
+
+def split_step_inputs(inputs: Any, kwargs: Dict[str, Any]) -> Tuple[Any, Any]:
+    """(x, elapsed time or None) from a cell's inputs: x, or (x, t); or
+    the keyword `time`."""
+    if isinstance(inputs, (tuple, list)):
+        if len(inputs) != 2:
+            raise ValueError(f"inputs must be x or a pair (x, elapsed_time), got {len(inputs)} tensors")
+        return inputs[0], inputs[1]
+    return inputs, kwargs.get("time")
+
+
+def first_state(states: Any) -> Any:
+    return states[0] if isinstance(states, (list, tuple)) else states
+
+
+def cell_step(cell: Any, inputs: Any, states: Any, training: Any, kwargs: Dict[str, Any]) -> Tuple[Any, List[Any]]:
+    """One step of one of this package's cells through its Go kernel."""
+    x, t = split_step_inputs(inputs, kwargs)
+    x = keras.ops.cast(x, "float32")
+    if len(x.shape) != 2 or (x.shape[-1] is not None and x.shape[-1] != cell.kernel_input_size):
+        raise ValueError(f"inputs must have shape (batch, {cell.kernel_input_size}), got {tuple(x.shape)}")
+    h = keras.ops.cast(first_state(states), "float32")
+    b = keras.ops.shape(x)[0]
+    ts = _backend.step_elapsed(t, b)
+    y, h1 = _backend.sequence(cell.kernel, cell.kernel_params(), keras.ops.expand_dims(x, 1), h, ts,
+                              False, bool(training) and cell.uses_training)
+    return y, [h1]
+
+
+def sequence_loop(layer: Any, sequences: Any, initial_state: Any, training: Any) -> Tuple[Any, Any, List[Any]]:
+    """keras.layers.RNN.inner_loop's results from one Go pass over the
+    whole sequence (the layer's cell is one of this package's)."""
+    cell = layer.cell
+    x = keras.ops.cast(sequences, "float32")
+    if layer.go_backwards:
+        x = keras.ops.flip(x, axis=1)
+    h0 = keras.ops.cast(first_state(initial_state), "float32")
+    y, h = _backend.sequence(cell.kernel, cell.kernel_params(), x, h0, None, True,
+                             bool(training) and cell.uses_training)
+    return y[:, -1], y, [h]
+
+
+#: Set (by tests) to make every RNN step its cell, as Keras does by itself.
+FORCE_STEPS = False
+
+
+def is_fast(layer: Any, mask: Any) -> bool:
+    return not FORCE_STEPS and mask is None and bool(getattr(layer.cell, "runs_sequences", False))
+
+
+_keras_inner_loop = keras.layers.RNN.inner_loop
+
+
+def _rnn_inner_loop(self: Any, sequences: Any, initial_state: Any, mask: Any, training: Any = False) -> Any:
+    """keras.layers.RNN.inner_loop, but one Go pass over the whole sequence
+    when the cell is one of this package's and there is no mask (the same
+    results as stepping the cell, one host round trip instead of one per
+    step)."""
+    if is_fast(self, mask):
+        return sequence_loop(self, sequences, initial_state, training)
+    return _keras_inner_loop(self, sequences, initial_state, mask, training)
+
+
+def install_rnn_hook() -> None:
+    """Makes keras.layers.RNN (the class itself, not its subclasses that
+    define their own loop, like LSTM) run this package's cells over whole
+    sequences. KERASNCP_GO_RNN_HOOK=0 leaves Keras alone."""
+    if os.environ.get("KERASNCP_GO_RNN_HOOK", "1") == "0":
+        return
+    if keras.layers.RNN.inner_loop is _keras_inner_loop:
+        keras.layers.RNN.inner_loop = _rnn_inner_loop

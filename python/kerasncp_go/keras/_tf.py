@@ -1,0 +1,59 @@
+"""TensorFlow backend: the Go pass as ``tf.numpy_function`` calls joined
+by ``tf.custom_gradient`` (eager, ``tf.function`` and the ``tf.while_loop``
+of ``keras.layers.RNN`` alike). A tape is kept only when a gradient tape
+may be recording when the op is traced or run."""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple
+
+import tensorflow as tf
+from tensorflow.python.eager import record as _record
+
+from . import _host
+
+
+def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[Any], all_steps: bool,
+             training: bool) -> Tuple[tf.Tensor, tf.Tensor]:
+    keep = bool(_record.could_possibly_record())
+    has_ts = ts is not None
+    x = tf.convert_to_tensor(x, tf.float32)
+    h0 = tf.convert_to_tensor(h0, tf.float32)
+    args: List[tf.Tensor] = [x, h0] + ([tf.convert_to_tensor(ts, tf.float32)] if has_ts else [])
+    args += [tf.convert_to_tensor(p) for p in params]
+    n_fixed = len(args) - len(params)
+
+    def fwd_np(*a):
+        t = a[2] if has_ts else None
+        return _host.forward(kernel, all_steps, training, keep, a[0], a[1], t, *a[n_fixed:])
+
+    @tf.custom_gradient
+    def op(*a):
+        y, h, tid, seed = tf.numpy_function(fwd_np, list(a), [tf.float32, tf.float32, tf.int32, tf.int32],
+                                            stateful=True)
+        b = tf.shape(a[0])[0]
+        y.set_shape(a[0].shape[:2].concatenate([kernel.output_size]) if all_steps
+                    else a[0].shape[:1].concatenate([kernel.output_size]))
+        h.set_shape(a[0].shape[:1].concatenate([kernel.state_size]))
+        del b
+
+        def grad(gy, gh):
+            gy = tf.zeros_like(y) if gy is None else gy
+            gh = tf.zeros_like(h) if gh is None else gh
+
+            def bwd_np(tid_, seed_, gy_, gh_, *aa):
+                t = aa[2] if has_ts else None
+                g = _host.backward(kernel, all_steps, training, tid_, seed_, gy_, gh_, aa[0], aa[1], t,
+                                   *aa[n_fixed:])
+                k = len(aa) - n_fixed
+                return g[k:] + g[:k]  # x, h0, (ts), params
+
+            outs = tf.numpy_function(bwd_np, [tid, seed, gy, gh] + list(a), [tf.float32] * len(a), stateful=True)
+            for o, v in zip(outs, a):
+                o.set_shape(v.shape)
+            return outs
+
+        return (y, h), grad
+
+    y, h = op(*args)
+    return y, h
