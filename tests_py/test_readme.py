@@ -49,7 +49,7 @@ def _tool(name):
     return path
 
 
-GO_EXAMPLES = ["gostepper", "go"]  # in README order
+GO_EXAMPLES = ["go", "gostepper"]  # in README order
 
 
 @pytest.mark.parametrize("i", range(len(GO_EXAMPLES)))
