@@ -84,6 +84,7 @@ type Workspace[T Float] struct {
 	jobs     []gradJob[T]
 	packBufs [][]T // per goroutine of the gradient jobs
 	ones     []T   // ones, for the kernels' column sums
+	gradT    []T   // the backbone weights' gradients, transposed (see paramGrads)
 }
 
 // worker is one goroutine's scratch, sized for its rows.
