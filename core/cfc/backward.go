@@ -145,7 +145,12 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 					if drop && k > 0 {
 						m.applyDropoutGrad(ws, dz, k, t, b0+i)
 					}
-					for j, d := range pre { // the derivative, left by Forward
+					// pre holds the derivative, left by Forward.
+					if useKernel[T]() {
+						kern32.Mul(as32(pre), as32(dz), as32(pre))
+						continue
+					}
+					for j, d := range pre {
 						pre[j] = dz[j] * d
 					}
 				}

@@ -48,3 +48,20 @@ func Sigmoid(dst, src []float32) {
 		copy(dst[n-r:], d[:r])
 	}
 }
+
+// Mul writes a[i]*b[i] into dst[i] for i < len(a) (dst may be a or b; b
+// and dst at least as long as a).
+func Mul(dst, a, b []float32) {
+	if !Available {
+		panic("kern32: Mul needs AVX2 and FMA (check Available)")
+	}
+	n := len(a)
+	dst, b = dst[:n], b[:n]
+	n8 := n &^ 7
+	if n8 > 0 {
+		mulAVX2(&dst[0], &a[0], &b[0], n8)
+	}
+	for i := n8; i < n; i++ {
+		dst[i] = a[i] * b[i]
+	}
+}

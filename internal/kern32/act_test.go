@@ -98,3 +98,32 @@ func TestSigmoidAccuracy(t *testing.T) {
 	}
 	t.Logf("worst %.2f ulp", worst)
 }
+
+// TestMul compares Mul with Go's products, exactly, over lengths around
+// the vector width, in place and not.
+func TestMul(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2/FMA")
+	}
+	xs := actInputs()
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 31, 130} {
+		a, b := xs[len(xs)-n:], make([]float32, n+1)
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		dst := make([]float32, n)
+		Mul(dst, a, b)
+		got := append([]float32(nil), b...)
+		Mul(got, a, got)
+		for i := range a {
+			want := a[i] * b[i]
+			if !(dst[i] == want || want != want && dst[i] != dst[i]) || !(got[i] == want || want != want && got[i] != got[i]) {
+				t.Fatalf("n=%d: Mul[%d] = %v, %v (in place), want %v", n, i, dst[i], got[i], want)
+			}
+		}
+		if got[n] != b[n] {
+			t.Fatalf("n=%d: Mul wrote past len(a)", n)
+		}
+	}
+}

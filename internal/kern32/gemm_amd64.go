@@ -32,3 +32,8 @@ func tanhAVX2(dst, src *float32, n int, a, b float32, grad bool)
 //
 //go:noescape
 func sigmoidAVX2(dst, src *float32, n int)
+
+// mulAVX2 is Mul over n values, n a multiple of 8.
+//
+//go:noescape
+func mulAVX2(dst, a, b *float32, n int)
