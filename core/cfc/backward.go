@@ -237,6 +237,10 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 			dts[i] += T(dt)
 			continue
 		}
+		if useKernel[T]() {
+			dts[i] += T(kern32.CfCHeadsGrad(as32(r[L.tHead:L.tHead+4*L.n]), as32(dh), L.n, float32(ts), m.cfg.Mode == NoGate))
+			continue
+		}
 		f2 := r[L.tHead+L.n : L.tHead+2*L.n]
 		ta := r[L.tHead+2*L.n : L.tHead+3*L.n]
 		tb := r[L.tHead+3*L.n : L.tHead+4*L.n]

@@ -37,3 +37,9 @@ func sigmoidAVX2(dst, src *float32, n int)
 //
 //go:noescape
 func mulAVX2(dst, a, b *float32, n int)
+
+// headsGradAVX2 is CfCHeadsGrad over the first n8 of n units, n8 a
+// multiple of 8; it returns their part of the elapsed-time gradient.
+//
+//go:noescape
+func headsGradAVX2(h, dh *float32, n, n8 int, ts float32, nogate bool) float32
