@@ -145,7 +145,12 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 					if drop && (k > 0 || m.cfg.Keras) {
 						m.applyDropoutGrad(ws, dz, k, t, b0+i)
 					}
-					for j, d := range pre { // the derivative, left by Forward
+					// pre holds the derivative, left by Forward.
+					if useKernel[T]() {
+						kern32.Mul(as32(pre), as32(dz), as32(pre))
+						continue
+					}
+					for j, d := range pre {
 						pre[j] = dz[j] * d
 					}
 				}
@@ -230,6 +235,10 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 				dt -= de * e * u
 			}
 			dts[i] += T(dt)
+			continue
+		}
+		if useKernel[T]() {
+			dts[i] += T(kern32.CfCHeadsGrad(as32(r[L.tHead:L.tHead+4*L.n]), as32(dh), L.n, float32(ts), m.cfg.Mode == NoGate))
 			continue
 		}
 		f2 := r[L.tHead+L.n : L.tHead+2*L.n]
@@ -396,11 +405,20 @@ func transpose[T Float](dst, src []T, rows, cols, ld int) {
 	}
 }
 
+// kernCols is the width of a gradient job's tile on the kernels, which
+// read a tile's operands in place whatever its width: narrow tiles, taken
+// by the goroutines as they come free, share the products evenly.
+const kernCols = 32
+
 // addGemm queues C (m x n) = sum over reps of A_r^T B_r in tiles.
 func (ws *Workspace[T]) addGemm(m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc, reps, aStep, bStep int) {
+	tc := tileCols
+	if useKernel[T]() {
+		tc = kernCols
+	}
 	for i0 := 0; i0 < m; i0 += tileRows {
-		for j0 := 0; j0 < n; j0 += tileCols {
-			ws.jobs = append(ws.jobs, gradJob[T]{m: min(tileRows, m-i0), n: min(tileCols, n-j0), k: k,
+		for j0 := 0; j0 < n; j0 += tc {
+			ws.jobs = append(ws.jobs, gradJob[T]{m: min(tileRows, m-i0), n: min(tc, n-j0), k: k,
 				a: a[i0:], lda: lda, b: b[j0:], ldb: ldb, c: c[i0*ldc+j0:], ldc: ldc, reps: reps, aStep: aStep, bStep: bStep})
 		}
 	}
@@ -432,18 +450,39 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 	batch, steps := ws.seq.Batch, ws.seq.Steps
 	rows := batch * steps
 	ws.jobs = ws.jobs[:0]
+	// A backbone weight's gradient is computed transposed, width x bu,
+	// into gradT, then transposed into place: bu is usually a multiple of
+	// the kernels' 16 columns, an input width seldom (S1's 18 columns took
+	// twice the time of their transpose).
+	// The heads' weight gradients are one product of their stacked
+	// pre-activation gradients (adjacent in the tape) into gradH, copied
+	// into place afterwards: one pass over the backbone's outputs instead
+	// of one per head.
+	nT, nH := 0, 0
+	for _, L := range m.layers {
+		width := L.cat
+		for _, bu := range L.bu {
+			nT += width * bu
+			width = bu
+		}
+		nH += L.nh * L.hw
+	}
+	ws.gradT = grow(ws.gradT, nT)
+	ws.gradH = grow(ws.gradH, nH)
+	gT, gH := ws.gradT, ws.gradH
 	for l := range m.layers {
 		L := &m.layers[l]
 		src, width := L.tCat, L.cat
 		for k, bu := range L.bu {
-			ws.addGemm(bu, width, rows, tp[L.tPre[k]:], s, tp[src:], s, dst[L.bbW[k]:], width, 1, 0, 0)
+			ws.addGemm(width, bu, rows, tp[src:], s, tp[L.tPre[k]:], s, gT, bu, 1, 0, 0)
+			gT = gT[width*bu:]
 			ws.addColsum(bu, rows, tp[L.tPre[k]:], s, dst[L.bbB[k]:], 1, 0)
 			src, width = L.tPost[k], bu
 		}
+		ws.addGemm(L.nh, L.hw, rows, tp[L.tHead:], s, tp[src:], s, gH, L.hw, 1, 0, 0)
+		gH = gH[L.nh*L.hw:]
 		for h := 0; h < numHeads && L.headW[h] >= 0; h++ {
-			a := tp[L.tHead+h*L.n:]
-			ws.addGemm(L.n, L.hw, rows, a, s, tp[src:], s, dst[L.headW[h]:], L.hw, 1, 0, 0)
-			ws.addColsum(L.n, rows, a, s, dst[L.headB[h]:], 1, 0)
+			ws.addColsum(L.n, rows, tp[L.tHead+h*L.n:], s, dst[L.headB[h]:], 1, 0)
 		}
 	}
 	if m.lstmInW >= 0 {
@@ -477,11 +516,25 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 			jobs[i].run(ws.packBufs[0], ws.ones)
 		}
 	} else {
-		machine.Parallel(nj, len(jobs), func(w, lo, hi int) {
-			for i := lo; i < hi; i++ {
+		ws.nextJob.Store(0)
+		machine.Parallel(nj, nj, func(w, _, _ int) {
+			for i := int(ws.nextJob.Add(1) - 1); i < len(jobs); i = int(ws.nextJob.Add(1) - 1) {
 				jobs[i].run(ws.packBufs[w], ws.ones)
 			}
 		})
+	}
+	gT, gH = ws.gradT, ws.gradH
+	for _, L := range m.layers {
+		width := L.cat
+		for k, bu := range L.bu {
+			transpose(dst[L.bbW[k]:L.bbW[k]+bu*width], gT, width, bu, bu)
+			gT, width = gT[width*bu:], bu
+		}
+		size := L.n * L.hw
+		for h := 0; h < numHeads && L.headW[h] >= 0; h++ {
+			copy(dst[L.headW[h]:L.headW[h]+size], gH[h*size:])
+		}
+		gH = gH[L.nh*L.hw:]
 	}
 	for _, L := range m.layers {
 		if L.mask >= 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/kerasncp-go/kerasncp-go/internal/machine"
@@ -82,8 +83,11 @@ type Workspace[T Float] struct {
 	projWT   []T
 	workers  []worker[T]
 	jobs     []gradJob[T]
-	packBufs [][]T // per goroutine of the gradient jobs
-	ones     []T   // ones, for the kernels' column sums
+	packBufs [][]T        // per goroutine of the gradient jobs
+	ones     []T          // ones, for the kernels' column sums
+	gradT    []T          // the backbone weights' gradients, transposed (see paramGrads)
+	gradH    []T          // the heads' weight gradients, stacked (see paramGrads)
+	nextJob  atomic.Int64 // the next gradient job a goroutine takes
 }
 
 // worker is one goroutine's scratch, sized for its rows.

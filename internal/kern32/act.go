@@ -48,3 +48,49 @@ func Sigmoid(dst, src []float32) {
 		copy(dst[n-r:], d[:r])
 	}
 }
+
+// Mul writes a[i]*b[i] into dst[i] for i < len(a) (dst may be a or b; b
+// and dst at least as long as a).
+func Mul(dst, a, b []float32) {
+	if !Available {
+		panic("kern32: Mul needs AVX2 and FMA (check Available)")
+	}
+	n := len(a)
+	dst, b = dst[:n], b[:n]
+	n8 := n &^ 7
+	if n8 > 0 {
+		mulAVX2(&dst[0], &a[0], &b[0], n8)
+	}
+	for i := n8; i < n; i++ {
+		dst[i] = a[i] * b[i]
+	}
+}
+
+// CfCHeadsGrad is the backward step of a CfC cell's gated heads for one
+// row of n units. h holds 4n values left by the forward pass, [tanh(ff1) |
+// tanh(ff2) | s | time_a] with s = sigmoid(time_a ts + time_b), and dh the
+// gradient of the new state, ff1 (1-s) + s ff2 (with noGate, ff1 + s ff2).
+// It writes over h the gradients of the heads' pre-activations, [ff1 |
+// ff2 | time_a | time_b], and returns the gradient of ts.
+func CfCHeadsGrad(h, dh []float32, n int, ts float32, noGate bool) float32 {
+	if !Available {
+		panic("kern32: CfCHeadsGrad needs AVX2 and FMA (check Available)")
+	}
+	h, dh = h[:4*n], dh[:n]
+	n8 := n &^ 7
+	var dt float32
+	if n8 > 0 {
+		dt = headsGradAVX2(&h[0], &dh[0], n, n8, ts, noGate)
+	}
+	for j := n8; j < n; j++ {
+		t1, t2, g, a, d := h[j], h[n+j], h[2*n+j], h[3*n+j], dh[j]
+		dt1, dg := d*(1-g), d*(t2-t1)
+		if noGate {
+			dt1, dg = d, d*t2
+		}
+		dp := dg * (g * (1 - g))
+		dt += dp * a
+		h[j], h[n+j], h[2*n+j], h[3*n+j] = dt1*(1-t1*t1), d*g*(1-t2*t2), dp*ts, dp
+	}
+	return dt
+}

@@ -173,3 +173,96 @@ sloop:
 sdone:
 	VZEROUPPER
 	RET
+
+// func mulAVX2(dst, a, b *float32, n int)
+TEXT ·mulAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ   mdone
+
+mloop:
+	VMOVUPS (SI), Y0
+	VMULPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     mloop
+
+mdone:
+	VZEROUPPER
+	RET
+
+// func headsGradAVX2(h, dh *float32, n, n8 int, ts float32, nogate bool) float32
+//
+// Y15 ones, Y14 ts, Y13 the sum of dp*a; h's four parts n floats apart
+// (R8-R11), dh at DX.
+TEXT ·headsGradAVX2(SB), NOSPLIT, $0-44
+	MOVQ         h+0(FP), R8
+	MOVQ         dh+8(FP), DX
+	MOVQ         n+16(FP), BX
+	MOVQ         n8+24(FP), CX
+	VBROADCASTSS ts+32(FP), Y14
+	MOVBLZX      nogate+36(FP), R12
+	VMOVUPS      K_ONE, Y15
+	VXORPS       Y13, Y13, Y13
+	SHLQ         $2, BX
+	LEAQ         (R8)(BX*1), R9
+	LEAQ         (R9)(BX*1), R10
+	LEAQ         (R10)(BX*1), R11
+	SHRQ         $3, CX
+	JZ           hdone
+
+hloop:
+	VMOVUPS (R8), Y0     // t1
+	VMOVUPS (R9), Y1     // t2
+	VMOVUPS (R10), Y2    // g
+	VMOVUPS (DX), Y4     // d
+	VSUBPS  Y2, Y15, Y5  // 1-g
+	VMULPS  Y2, Y4, Y7   // dt2 = d g
+	TESTQ   R12, R12
+	JNZ     hnogate
+	VMULPS  Y5, Y4, Y6   // dt1 = d (1-g)
+	VSUBPS  Y0, Y1, Y8
+	VMULPS  Y8, Y4, Y8   // dg = d (t2-t1)
+	JMP     hgate
+
+hnogate:
+	VMOVAPS Y4, Y6      // dt1 = d
+	VMULPS  Y1, Y4, Y8  // dg = d t2
+
+hgate:
+	VMULPS      Y5, Y2, Y9   // g (1-g)
+	VMULPS      Y8, Y9, Y9   // dp
+	VFMADD231PS (R11), Y9, Y13
+	VMULPS      Y0, Y0, Y10
+	VSUBPS      Y10, Y15, Y10
+	VMULPS      Y6, Y10, Y10
+	VMOVUPS     Y10, (R8)    // dt1 (1-t1^2)
+	VMULPS      Y1, Y1, Y11
+	VSUBPS      Y11, Y15, Y11
+	VMULPS      Y7, Y11, Y11
+	VMOVUPS     Y11, (R9)    // dt2 (1-t2^2)
+	VMULPS      Y14, Y9, Y12
+	VMOVUPS     Y12, (R10)   // dp ts
+	VMOVUPS     Y9, (R11)    // dp
+	ADDQ        $32, R8
+	ADDQ        $32, R9
+	ADDQ        $32, R10
+	ADDQ        $32, R11
+	ADDQ        $32, DX
+	DECQ        CX
+	JNZ         hloop
+
+hdone:
+	VEXTRACTF128 $1, Y13, X0
+	VADDPS       X13, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	MOVSS        X0, ret+40(FP)
+	VZEROUPPER
+	RET

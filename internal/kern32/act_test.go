@@ -98,3 +98,73 @@ func TestSigmoidAccuracy(t *testing.T) {
 	}
 	t.Logf("worst %.2f ulp", worst)
 }
+
+// TestMul compares Mul with Go's products, exactly, over lengths around
+// the vector width, in place and not.
+func TestMul(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2/FMA")
+	}
+	xs := actInputs()
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 31, 130} {
+		a, b := xs[len(xs)-n:], make([]float32, n+1)
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		dst := make([]float32, n)
+		Mul(dst, a, b)
+		got := append([]float32(nil), b...)
+		Mul(got, a, got)
+		for i := range a {
+			want := a[i] * b[i]
+			if !(dst[i] == want || want != want && dst[i] != dst[i]) || !(got[i] == want || want != want && got[i] != got[i]) {
+				t.Fatalf("n=%d: Mul[%d] = %v, %v (in place), want %v", n, i, dst[i], got[i], want)
+			}
+		}
+		if got[n] != b[n] {
+			t.Fatalf("n=%d: Mul wrote past len(a)", n)
+		}
+	}
+}
+
+// TestCfCHeadsGrad compares CfCHeadsGrad with the same step in float64,
+// over unit counts around the vector width, gated and not.
+func TestCfCHeadsGrad(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, noGate := range []bool{false, true} {
+		for _, n := range []int{1, 7, 8, 16, 19, 40} {
+			h, dh := make([]float32, 4*n), make([]float32, n)
+			for j := 0; j < n; j++ {
+				h[j], h[n+j] = float32(math.Tanh(rng.NormFloat64())), float32(math.Tanh(rng.NormFloat64()))
+				h[2*n+j], h[3*n+j] = float32(rng.Float64()), float32(rng.NormFloat64())
+				dh[j] = float32(rng.NormFloat64())
+			}
+			ts := float32(0.5 + rng.Float64())
+			want := make([]float64, 4*n)
+			var wantDt float64
+			for j := 0; j < n; j++ {
+				t1, t2, g, a, d := float64(h[j]), float64(h[n+j]), float64(h[2*n+j]), float64(h[3*n+j]), float64(dh[j])
+				dt1, dg := d*(1-g), d*(t2-t1)
+				if noGate {
+					dt1, dg = d, d*t2
+				}
+				dp := dg * g * (1 - g)
+				wantDt += dp * a
+				want[j], want[n+j], want[2*n+j], want[3*n+j] = dt1*(1-t1*t1), d*g*(1-t2*t2), dp*float64(ts), dp
+			}
+			dt := CfCHeadsGrad(h, dh, n, ts, noGate)
+			for j, w := range want {
+				if math.Abs(float64(h[j])-w) > 1e-6*(1+math.Abs(w)) {
+					t.Fatalf("noGate=%v n=%d: value %d = %v, want %v", noGate, n, j, h[j], w)
+				}
+			}
+			if math.Abs(float64(dt)-wantDt) > 1e-5*(1+math.Abs(wantDt)) {
+				t.Fatalf("noGate=%v n=%d: dt = %v, want %v", noGate, n, dt, wantDt)
+			}
+		}
+	}
+}

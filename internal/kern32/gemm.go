@@ -13,9 +13,14 @@ package kern32
 // recurrent step are too small to repay it. kc bounds the panel of B one
 // tile streams (kc x 16 values, 16 KiB) so that it stays in L1 while the
 // tiles of a column panel reuse it.
+//
+// With transA, A's columns are rows of a strided operand (a tape, in
+// core/cfc) as B's rows are: each term of the sum reads a cache line of
+// both, and kcT terms keep the two panels in L1.
 const (
-	mr = 6
-	kc = 256
+	mr  = 6
+	kc  = 256
+	kcT = 64
 )
 
 // maskTab[8-w:16-w] has w leading -1s (lanes on) then zeros: the lane
@@ -64,8 +69,12 @@ func Gemm(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, 
 	if len(b) < (k-1)*ldb+n {
 		panic("kern32: Gemm b too short")
 	}
-	for p0 := 0; p0 < k; p0 += kc {
-		kk := min(kc, k-p0)
+	kb := kc
+	if transA {
+		kb = kcT
+	}
+	for p0 := 0; p0 < k; p0 += kb {
+		kk := min(kb, k-p0)
 		acc := beta != 0 || p0 > 0
 		for j0 := 0; j0 < n; {
 			w := n - j0

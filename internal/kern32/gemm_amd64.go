@@ -32,3 +32,14 @@ func tanhAVX2(dst, src *float32, n int, a, b float32, grad bool)
 //
 //go:noescape
 func sigmoidAVX2(dst, src *float32, n int)
+
+// mulAVX2 is Mul over n values, n a multiple of 8.
+//
+//go:noescape
+func mulAVX2(dst, a, b *float32, n int)
+
+// headsGradAVX2 is CfCHeadsGrad over the first n8 of n units, n8 a
+// multiple of 8; it returns their part of the elapsed-time gradient.
+//
+//go:noescape
+func headsGradAVX2(h, dh *float32, n, n8 int, ts float32, nogate bool) float32

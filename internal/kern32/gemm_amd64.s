@@ -72,6 +72,13 @@ TEXT ·kern16(SB), NOSPLIT, $0-73
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
+	// A tile of at most 4 or 2 rows computes only those (the repeated
+	// pointers would give the right sums, at the cost of six rows).
+	MOVQ   rows+64(FP), DI
+	CMPQ   DI, $2
+	JLE    loop16x2
+	CMPQ   DI, $4
+	JLE    loop16x4
 
 loop16:
 	VMOVUPS (SI), Y12
@@ -86,7 +93,32 @@ loop16:
 	ADDQ BX, SI
 	DECQ CX
 	JNZ  loop16
+	JMP  tile16
 
+loop16x4:
+	VMOVUPS (SI), Y12
+	VMOVUPS 32(SI), Y13
+	ROW16(R8, Y0, Y1)
+	ROW16(R9, Y2, Y3)
+	ROW16(R10, Y4, Y5)
+	ROW16(R11, Y6, Y7)
+	ADDQ DX, AX
+	ADDQ BX, SI
+	DECQ CX
+	JNZ  loop16x4
+	JMP  tile16
+
+loop16x2:
+	VMOVUPS (SI), Y12
+	VMOVUPS 32(SI), Y13
+	ROW16(R8, Y0, Y1)
+	ROW16(R9, Y2, Y3)
+	ADDQ DX, AX
+	ADDQ BX, SI
+	DECQ CX
+	JNZ  loop16x2
+
+tile16:
 	MOVQ    c+48(FP), DI
 	MOVQ    ldc+56(FP), BX
 	SHLQ    $2, BX

@@ -18,3 +18,9 @@ func tanhAVX2(dst, src *float32, n int, a, b float32, grad bool) {
 }
 
 func sigmoidAVX2(dst, src *float32, n int) { panic("kern32: kernels are not built") }
+
+func mulAVX2(dst, a, b *float32, n int) { panic("kern32: kernels are not built") }
+
+func headsGradAVX2(h, dh *float32, n, n8 int, ts float32, nogate bool) float32 {
+	panic("kern32: kernels are not built")
+}

@@ -63,8 +63,9 @@ class GoCfC:
         state.pop("_go_models", None)
         return state
 
-    def _local_names(self) -> List[Tuple[str, str, bool]]:
-        """(submodule path, attribute, trainable) of every table entry."""
+    def _local_names(self) -> List[Tuple[Tuple[str, ...], str, bool]]:
+        """(submodule path as its names, attribute, trainable) of every
+        table entry."""
         names = self.__dict__.get("_names_cache")
         if names is None:
             p = self._prefix
@@ -72,22 +73,42 @@ class GoCfC:
             for e in self._go_model().table:
                 local = e.name[len(p):] if e.name.startswith(p) else e.name
                 path, _, attr = local.rpartition(".")
-                names.append((path, attr, e.trainable))
+                names.append((tuple(path.split(".")) if path else (), attr, e.trainable))
             object.__setattr__(self, "_names_cache", names)
         return names
+
+    def _entry(self, atoms: Tuple[str, ...], attr: str) -> torch.Tensor:
+        """The tensor at submodule path atoms, attribute attr, as the
+        modules hold it now (walked through the children dictionaries:
+        get_submodule's checks cost more than the rest of a short call)."""
+        mod = self
+        try:
+            for a in atoms:
+                mod = mod._modules[a]  # type: ignore[attr-defined]
+        except KeyError:  # a replaced structure: get_submodule's message
+            mod = self.get_submodule(".".join(atoms))  # type: ignore[attr-defined]
+        return getattr(mod, attr)
 
     def _param_list(self) -> List[torch.Tensor]:
         """The parameters in table order, read from the modules at every
         call, so that torch.func.functional_call's substitutes and
         parametrizations' computed tensors are what runs."""
-        get = self.get_submodule  # type: ignore[attr-defined]
-        return [getattr(get(path) if path else self, attr) for path, attr, _ in self._local_names()]
+        entry = self._entry
+        return [entry(atoms, attr) for atoms, attr, _ in self._local_names()]
 
     @property
     def param_dtype(self) -> torch.dtype:
         """The parameters' dtype: that of the first trained one (masks stay
         float32 as the reference keeps them)."""
-        for (_, _, trainable), p in zip(self._local_names(), self._param_list()):
+        for atoms, attr, trainable in self._local_names():
+            if trainable:
+                return self._entry(atoms, attr).dtype
+        raise AssertionError("a CfC model has trained parameters")  # pragma: no cover
+
+    @staticmethod
+    def _dtype_of(names, params) -> torch.dtype:
+        """param_dtype from a _param_list already read."""
+        for (_, _, trainable), p in zip(names, params):
             if trainable:
                 return p.dtype
         raise AssertionError("a CfC model has trained parameters")  # pragma: no cover
@@ -101,7 +122,7 @@ class GoCfC:
         if len(devices) > 1:
             raise ValueError(f"the module's parameters are spread over devices {sorted(map(str, devices))}: "
                              "move the module to one device")
-        dtype = self.param_dtype
+        dtype = self._dtype_of(self._local_names(), params)
         model = self._go_model(np_dtype(dtype))
         check_tensors(params[0].device, inputs=x, states=h0, memory_states=c0, elapsed_times=elapsed)
         x = x.to(dtype)
