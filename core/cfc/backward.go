@@ -237,7 +237,7 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 			dts[i] += T(dt)
 			continue
 		}
-		if useKernel[T]() {
+		if useKernel[T]() && !m.cfg.Keras { // the kernel computes the torch variant's heads
 			dts[i] += T(kern32.CfCHeadsGrad(as32(r[L.tHead:L.tHead+4*L.n]), as32(dh), L.n, float32(ts), m.cfg.Mode == NoGate))
 			continue
 		}
