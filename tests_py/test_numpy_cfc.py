@@ -102,9 +102,10 @@ def test_refused_backbone_units_zero():
 
 # -- live comparisons with the installed reference --------------------------
 
-torch = pytest.importorskip("torch", reason="the reference (ncps.torch) needs torch")
-ncps_torch = pytest.importorskip("ncps.torch")
+# torch and ncps are hard requirements of the suite (tests_py/requirements.txt).
+import ncps.torch as ncps_torch  # noqa: E402
 import ncps.wirings as nw  # noqa: E402
+import torch  # noqa: E402
 
 
 def _copy_into_ours(ref, ours):
