@@ -269,13 +269,11 @@ class _StepCell(_Params):
         x = np.asarray(input)
         if x.ndim != 2:
             raise ValueError(f"input must have shape (batch, {self._model.input_size}), got {x.shape}")
-        b = x.shape[0]
         e = ts
         if e is not None and np.ndim(e) > 0:
             e = np.reshape(np.asarray(e), (-1, 1)) if np.ndim(e) == 1 else e
         y, h, _, _ = self._model.forward(self.flat_params, x[:, None, :], hx, None, e, all_steps=False,
                                          training=self.training)
-        del b
         return y, h
 
     __call__ = forward
