@@ -3,7 +3,9 @@ kernel per cell family that turns the cell's Keras variables (as NumPy
 arrays, in the cell's weight order) into a Go pass over whole sequences
 and back, and the store where forward tapes wait for their backward pass.
 
-A backend module (``_tf``, ``_jax``, ``_torch``) only moves tensors in and
+The LTC cell's fixed part and the tape store are the ones the tf-keras
+op uses too (:mod:`kerasncp_go._hostcall`). A backend module (``_tf``,
+``_jax``, ``_torch``) only moves tensors in and
 out of :func:`forward` and :func:`backward`; it imports nothing here that
 imports a framework.
 
@@ -15,14 +17,13 @@ result never depends on the store.
 
 from __future__ import annotations
 
-import collections
 import secrets
-import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .. import _cfc, _lib, _ops, _rules
+from .._hostcall import FixedLTC, TapeStore
 
 __all__ = ["LTCKernel", "CfCKernel", "forward", "backward", "live_tapes"]
 
@@ -36,26 +37,18 @@ class LTCKernel:
                  ode_unfolds: int, epsilon: float, adjacency: np.ndarray, sensory_adjacency: np.ndarray) -> None:
         if sensory is None:
             raise ValueError("the wiring is not built: its number of inputs is unknown")
-        self.units, self.sensory, self.motor = int(units), int(sensory), int(motor)
-        self.in_map = _rules.mapping_code(input_mapping, "input_mapping")
-        self.out_map = _rules.mapping_code(output_mapping, "output_mapping")
-        self.ode_unfolds = _rules.check_ode_unfolds(ode_unfolds)
-        self.epsilon = float(epsilon)
-        shapes = _rules.param_shapes(self.units, self.sensory, self.motor, self.in_map, self.out_map)
-        self.names: Tuple[str, ...] = tuple(n for n in shapes if n in _rules.TRAINABLE)
-        self.shapes = tuple(shapes[n] for n in self.names)
-        self.masks = {"sparsity_mask": np.ascontiguousarray(np.abs(adjacency), np.float32),
-                      "sensory_sparsity_mask": np.ascontiguousarray(np.abs(sensory_adjacency), np.float32)}
-        self.state_size, self.output_size = self.units, self.motor
+        self.cell = FixedLTC(units, sensory, motor, _rules.mapping_code(input_mapping, "input_mapping"),
+                             _rules.mapping_code(output_mapping, "output_mapping"),
+                             _rules.check_ode_unfolds(ode_unfolds), epsilon, adjacency, sensory_adjacency)
+        self.names = self.cell.names
+        self.shapes = tuple(self.cell.shapes[n] for n in self.names)
+        self.state_size, self.output_size = self.cell.units, self.cell.motor
 
-    def _spec(self, params: Sequence[np.ndarray]) -> _ops.CellSpec:
-        d: Dict[str, np.ndarray] = dict(zip(self.names, params))
-        d.update(self.masks)
-        return _ops.CellSpec(d, self.units, self.sensory, self.motor, self.in_map, self.out_map,
-                             self.ode_unfolds, self.epsilon, False, np.float32)
+    def tape_bytes(self, batch: int, steps: int) -> int:
+        return self.cell.tape_bytes(batch, steps)
 
     def run(self, params, x, h0, ts, all_steps: bool, training: bool, seed: int, keep: bool):
-        y, h, tape = _ops.forward(self._spec(params), x, h0, ts, all_steps=all_steps, keep=keep)
+        y, h, tape = _ops.forward(self.cell.spec(params), x, h0, ts, all_steps=all_steps, keep=keep)
         return y, h, tape
 
     def grads(self, tape, gy, gh, has_ts: bool) -> List[np.ndarray]:
@@ -107,6 +100,9 @@ class CfCKernel:
                        for layer in self.layers for k, shape in layer]
         self.shapes = tuple(shape[::-1] if t else shape for (_, _, shape, t) in self._slots)
 
+    def tape_bytes(self, batch: int, steps: int) -> float:
+        return self.model.tape_bytes(batch, steps)
+
     def pack(self, params: Sequence[np.ndarray]) -> np.ndarray:
         flat = self._base.copy()
         for (off, size, _, t), p in zip(self._slots, params):
@@ -134,37 +130,7 @@ class CfCKernel:
         return self.unpack(g["params"]) + [g["x"], g["h0"]] + ([g["elapsed"]] if has_ts else [])
 
 
-class _TapeStore:
-    """Tapes waiting for their backward pass, by id; at most max_count of
-    them, the oldest evicted first."""
-
-    def __init__(self, max_count: int = 4096) -> None:
-        self._tapes: "collections.OrderedDict[int, Any]" = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self._next = 0
-        self.max_count = max_count
-
-    def put(self, tape: Any) -> int:
-        evicted = []
-        with self._lock:
-            self._next = self._next % (1 << 30) + 1
-            tid = self._next
-            self._tapes[tid] = tape
-            while len(self._tapes) > self.max_count:
-                evicted.append(self._tapes.popitem(last=False)[1])
-        for t in evicted:
-            t.close()
-        return tid
-
-    def pop(self, tid: int) -> Any:
-        with self._lock:
-            return self._tapes.pop(int(tid), None)
-
-    def __len__(self) -> int:
-        return len(self._tapes)
-
-
-_store = _TapeStore()
+_store = TapeStore()
 
 
 def live_tapes() -> int:
@@ -190,7 +156,7 @@ def forward(kernel, all_steps: bool, training: bool, keep: bool, x, h0, ts, *par
     x, h0, t = _inputs(x, h0, ts)
     seed = secrets.randbits(31) if training else 0
     y, h, tape = kernel.run(params, x, h0, t, all_steps, training, seed, keep)
-    tid = _store.put(tape) if tape is not None else 0
+    tid = _store.put(tape, int(kernel.tape_bytes(x.shape[0], x.shape[1]))) if tape is not None else 0
     return y.astype(np.float32, copy=False), h.astype(np.float32, copy=False), np.int32(tid), np.int32(seed)
 
 

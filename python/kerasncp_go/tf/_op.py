@@ -22,9 +22,7 @@ without this package and without gradients from the Go kernel.
 
 from __future__ import annotations
 
-import collections
 import functools
-import threading
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -32,95 +30,27 @@ import tensorflow as tf
 from tensorflow.python.eager import record as _record
 from tensorflow.python.saved_model import save_context as _save_context
 
-from .. import _lib, _ops, _rules
+from .. import _lib, _ops
+from .._hostcall import FixedLTC, TapeStore
 
 __all__ = ["CellMeta", "ltc_sequence", "live_tapes"]
 
 
-class CellMeta:
-    """What stays fixed for a cell between calls: sizes, options, the
-    sparsity masks (constants, not weights) and the order in which the
-    trainable parameters are passed (``names``)."""
+class CellMeta(FixedLTC):
+    """An LTC cell's fixed part (:class:`kerasncp_go._hostcall.FixedLTC`)
+    with its TensorFlow dtype."""
 
-    def __init__(self, units: int, sensory: int, motor: int, input_mapping: int, output_mapping: int,
-                 ode_unfolds: int, epsilon: float, adjacency: np.ndarray, sensory_adjacency: np.ndarray,
-                 dtype) -> None:
-        self.units, self.sensory, self.motor = int(units), int(sensory), int(motor)
-        self.input_mapping, self.output_mapping = input_mapping, output_mapping
-        self.ode_unfolds, self.epsilon = int(ode_unfolds), float(epsilon)
-        self.dtype = np.dtype(dtype)
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.tf_dtype = tf.as_dtype(self.dtype)
-        self.shapes = _rules.param_shapes(self.units, self.sensory, self.motor, input_mapping, output_mapping)
-        self.names: Tuple[str, ...] = tuple(n for n in self.shapes if n in _rules.TRAINABLE)
-        self.mask = np.ascontiguousarray(np.abs(adjacency), dtype=self.dtype)
-        self.sensory_mask = np.ascontiguousarray(np.abs(sensory_adjacency), dtype=self.dtype)
-
-    def spec(self, params: Sequence[np.ndarray]) -> _ops.CellSpec:
-        d = dict(zip(self.names, params))
-        d["sparsity_mask"] = self.mask
-        d["sensory_sparsity_mask"] = self.sensory_mask
-        return _ops.CellSpec(d, self.units, self.sensory, self.motor, self.input_mapping, self.output_mapping,
-                             self.ode_unfolds, self.epsilon, False, self.dtype)
 
 
-class _TapeStore:
-    """Go tapes waiting for their backward pass, by id. Holds at most
-    max_count tapes and about max_bytes of tape memory; the oldest go first."""
-
-    def __init__(self, max_count: int = 8192, max_bytes: int = 512 << 20) -> None:
-        self._tapes: "collections.OrderedDict[int, Tuple[_ops.Tape, int]]" = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self._next = 0
-        self._bytes = 0
-        self.max_count, self.max_bytes = max_count, max_bytes
-
-    def put(self, tape: _ops.Tape, nbytes: int) -> int:
-        evicted = []
-        with self._lock:
-            self._next += 1
-            tid = self._next
-            self._tapes[tid] = (tape, nbytes)
-            self._bytes += nbytes
-            while len(self._tapes) > 1 and (len(self._tapes) > self.max_count or self._bytes > self.max_bytes):
-                _, (old, n) = self._tapes.popitem(last=False)
-                self._bytes -= n
-                evicted.append(old)
-        for t in evicted:
-            t.close()
-        return tid
-
-    def pop(self, tid: int) -> Optional[_ops.Tape]:
-        with self._lock:
-            item = self._tapes.pop(int(tid), None)
-            if item is None:
-                return None
-            self._bytes -= item[1]
-            return item[0]
-
-    def __len__(self) -> int:
-        return len(self._tapes)
-
-    def clear(self) -> None:
-        with self._lock:
-            tapes = [t for t, _ in self._tapes.values()]
-            self._tapes.clear()
-            self._bytes = 0
-        for t in tapes:
-            t.close()
-
-
-_store = _TapeStore()
+_store = TapeStore()
 
 
 def live_tapes() -> int:
     """Forward tapes kept for a backward pass that has not run yet."""
     return len(_store)
-
-
-def _tape_bytes(meta: CellMeta, batch: int, steps: int) -> int:
-    # The Go core's own figure for the tape it keeps.
-    dtype = _lib.FLOAT64 if meta.dtype == np.float64 else _lib.FLOAT32
-    return _lib.tape_bytes(dtype, meta.units, meta.ode_unfolds, batch, steps)
 
 
 def _forward_np(meta: CellMeta, all_steps: bool, keep: bool, has_elapsed: bool, x, h0, *rest):
@@ -129,7 +59,7 @@ def _forward_np(meta: CellMeta, all_steps: bool, keep: bool, has_elapsed: bool, 
     y, h, tape = _ops.forward(meta.spec(params), x, h0, elapsed, all_steps=all_steps, keep=keep)
     tid = 0
     if tape is not None:
-        tid = _store.put(tape, _tape_bytes(meta, x.shape[0], x.shape[1]))
+        tid = _store.put(tape, meta.tape_bytes(x.shape[0], x.shape[1]))
     return y, h, np.int64(tid)
 
 
