@@ -31,11 +31,9 @@ def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[A
     def op(*a):
         y, h, tid, seed = tf.numpy_function(fwd_np, list(a), [tf.float32, tf.float32, tf.int32, tf.int32],
                                             stateful=True)
-        b = tf.shape(a[0])[0]
         y.set_shape(a[0].shape[:2].concatenate([kernel.output_size]) if all_steps
                     else a[0].shape[:1].concatenate([kernel.output_size]))
         h.set_shape(a[0].shape[:1].concatenate([kernel.state_size]))
-        del b
 
         def grad(gy, gh):
             gy = tf.zeros_like(y) if gy is None else gy

@@ -100,10 +100,7 @@ class GoCfC:
     def param_dtype(self) -> torch.dtype:
         """The parameters' dtype: that of the first trained one (masks stay
         float32 as the reference keeps them)."""
-        for atoms, attr, trainable in self._local_names():
-            if trainable:
-                return self._entry(atoms, attr).dtype
-        raise AssertionError("a CfC model has trained parameters")  # pragma: no cover
+        return self._dtype_of(self._local_names(), self._param_list())
 
     @staticmethod
     def _dtype_of(names, params) -> torch.dtype:
