@@ -501,12 +501,22 @@ def test_second_order_gradients_raise_and_retained_graphs_rerun():
     y, _ = m(torch.randn(2, 5, 3))
     with pytest.raises(RuntimeError, match="second-order gradients"):
         torch.autograd.grad(y.sum(), m.rnn_cell.ff1.weight, create_graph=True)
-    y, _ = m(torch.randn(2, 5, 3))
-    with torch.no_grad():
-        m.rnn_cell.ff1.weight.add_(1.0)  # the pass's own parameters and dropout draw serve both backward passes
+    x = torch.randn(2, 5, 3)
+    y, _ = m(x)
+    # A retained graph's second backward pass reruns the forward pass with
+    # the first one's dropout draw: the same gradients.
     g1 = torch.autograd.grad(y.square().sum(), list(m.parameters()), retain_graph=True, allow_unused=True)
     g2 = torch.autograd.grad(y.square().sum(), list(m.parameters()), allow_unused=True)
     assert all((a is None and b is None) or torch.equal(a, b) for a, b in zip(g1, g2))
+    # A parameter changed in place since the forward pass: the first
+    # backward pass still has the pass's own copy; a rerun would read the new
+    # values, so it is torch's in-place error, as for torch's own operations.
+    y, _ = m(x)
+    with torch.no_grad():
+        m.rnn_cell.ff1.weight.add_(1.0)
+    torch.autograd.grad(y.square().sum(), list(m.parameters()), retain_graph=True, allow_unused=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        torch.autograd.grad(y.square().sum(), list(m.parameters()), allow_unused=True)
 
 
 # -- keras-ncp 2.1.0's experimental names -----------------------------------------
@@ -681,3 +691,33 @@ def test_example_runs_shortened():
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("epoch")]
     first, last = float(lines[0].split()[-1]), float(lines[-1].split()[-1])
     assert last < first, out.stdout
+
+
+# -- the flat parameter layout -----------------------------------------------------
+
+def test_parameters_are_views_of_one_flat_tensor_and_calls_read_what_they_hold():
+    """Built modules hold their parameters as views of one flat tensor in
+    the Go table's order (calls pass it to Go without a gather), again after
+    .double(); a replaced parameter breaks the layout and the call gathers,
+    with the same numbers as the reference either way."""
+    from kerasncp_go.torch._function import flat_view
+    torch.manual_seed(3)
+    ref = NT.CfC(3, 6, mixed_memory=True, proj_size=2)
+    ours = GT.CfC(3, 6, mixed_memory=True, proj_size=2)
+    assert flat_view(ours._param_list(), torch.float32) is not None
+    ours.load_state_dict(ref.state_dict())  # copies into the views
+    assert flat_view(ours._param_list(), torch.float32) is not None
+    x = torch.randn(2, 5, 3)
+    _compare_sequences(ref, ours, x)
+    with torch.no_grad():  # an optimizer's in-place step is what the next call reads
+        for p, q in zip(ref.parameters(), ours.parameters()):
+            p.mul_(0.5)
+            q.mul_(0.5)
+    _compare_sequences(ref, ours, x)
+    ours.rnn_cell.ff2.weight = torch.nn.Parameter(ref.rnn_cell.ff2.weight.detach().clone())
+    assert flat_view(ours._param_list(), torch.float32) is None
+    _compare_sequences(ref, ours, x)
+    ref, ours = NT.CfC(3, 6, proj_size=2).double(), GT.CfC(3, 6, proj_size=2).double()  # ncps's mixed memory
+    assert flat_view(ours._param_list(), torch.float64) is not None                       # has no float64
+    ours.load_state_dict(ref.state_dict())
+    _compare_sequences(ref, ours, x.double())

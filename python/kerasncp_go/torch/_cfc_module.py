@@ -1,5 +1,12 @@
 """What the torch CfC modules share: parameters named as a Go CfC model's
-table, gathered at every call, and the one Go call per sequence."""
+table, read at every call, and the one Go call per sequence.
+
+A module keeps its parameters as views of one flat tensor laid out as the
+Go model's table (made when it is built and after ``.to()`` / ``.double()``),
+so a call hands that tensor to Go as it is. Whatever breaks the layout (a
+parameter replaced or parametrized, ``torch.func.functional_call``'s
+substitutes, a mask of another dtype) only costs a gather into a fresh flat
+tensor for that call."""
 
 from __future__ import annotations
 
@@ -96,6 +103,28 @@ class GoCfC:
         entry = self._entry
         return [entry(atoms, attr) for atoms, attr, _ in self._local_names()]
 
+    def _pack_params(self) -> None:
+        """Re-homes the parameters (and masks) into one flat tensor in table
+        order, each becoming a view of it, when they are all plain tensors
+        of one dtype on one device; else leaves them as they are."""
+        params = self._param_list()
+        if len({(p.dtype, p.device) for p in params}) != 1 or not params[0].dtype.is_floating_point:
+            return
+        with torch.no_grad():
+            flat = torch.cat([p.detach().reshape(-1) for p in params])
+            offset = 0
+            for p in params:
+                n = p.numel()
+                p.data = flat[offset:offset + n].view(p.shape)
+                offset += n
+
+    def _apply(self, *args: Any, **kwargs: Any) -> Any:
+        """nn.Module._apply (behind .to(), .double(), .cuda()), which gives
+        the parameters new storage, then the flat layout again."""
+        out = super()._apply(*args, **kwargs)  # type: ignore[misc]
+        self._pack_params()
+        return out
+
     @property
     def param_dtype(self) -> torch.dtype:
         """The parameters' dtype: that of the first trained one (masks stay
@@ -111,10 +140,14 @@ class GoCfC:
         raise AssertionError("a CfC model has trained parameters")  # pragma: no cover
 
     def _run(self, x: torch.Tensor, h0: Optional[torch.Tensor], c0: Optional[torch.Tensor],
-             elapsed: Optional[torch.Tensor], all_steps: bool) -> Tuple[torch.Tensor, ...]:
-        """One Go call over batch-major x (B, T, input): (y, h[, c])."""
+             elapsed: Optional[torch.Tensor], all_steps: bool,
+             params: Optional[List[torch.Tensor]] = None) -> Tuple[torch.Tensor, ...]:
+        """One Go call over batch-major x (B, T, input): (y, h[, c]);
+        params as _param_list() returned them for this call, if the caller
+        has read them."""
         refuse_tracing()
-        params = self._param_list()
+        if params is None:
+            params = self._param_list()
         devices = {p.device for p in params}
         if len(devices) > 1:
             raise ValueError(f"the module's parameters are spread over devices {sorted(map(str, devices))}: "

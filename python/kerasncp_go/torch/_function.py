@@ -16,7 +16,7 @@ import torch
 from .. import _ops, _rules
 
 __all__ = ["np_dtype", "host", "run", "LTCSequence", "CfCSequence", "cfc_call", "check_tensors", "refuse_tracing",
-           "as_elapsed", "elapsed_tensor"]
+           "as_elapsed", "elapsed_tensor", "flat_view"]
 
 
 def np_dtype(dtype: torch.dtype) -> np.dtype:
@@ -145,20 +145,40 @@ def refuse_tracing() -> None:
                            "their outputs as constants; run the module eagerly or under torch.compile")
 
 
+def flat_view(params, dtype: torch.dtype) -> Optional[torch.Tensor]:
+    """The parameters as one flat tensor without a copy, when they are
+    contiguous tensors of dtype lying back to back, in order, in the first
+    one's storage (see GoCfC._pack_params); else None."""
+    p0 = params[0]
+    if p0.dtype is not dtype:
+        return None
+    base, size = p0.data_ptr(), p0.element_size()
+    n = 0
+    for p in params:
+        if p.dtype is not dtype or p.data_ptr() != base + n * size or not p.is_contiguous():
+            return None
+        n += p.numel()
+    if p0.storage_offset() + n > p0.untyped_storage().nbytes() // size:
+        return None  # the others lie in memory after the first one's storage, not in it
+    return p0.detach().as_strided((n,), (1,))
+
+
 def cfc_call(model, all_steps: bool, seed: Optional[int], x: torch.Tensor, h0: Optional[torch.Tensor],
              c0: Optional[torch.Tensor], elapsed: Optional[torch.Tensor], params, keep: bool):
     """One Go call of a CfC model (a kerasncp_go._cfc.CfCModel) over torch
-    tensors: ((y, h[, c]) on x's device, the tape or None, the host arrays
-    the call read, for a rerun). The parameters are gathered into the
-    model's flat layout (in the model's dtype) on the host."""
+    tensors: ((y, h[, c]) on x's device, the tape or None). The parameters
+    go to Go as the flat tensor they are views of (flat_view), or gathered
+    into the model's flat layout (in the model's dtype) when they are not."""
     dt = _TORCH_DTYPES[model.dtype]
-    flat = torch.cat([p.detach().reshape(-1).to(dt) for p in params])
-    arrays = (host(flat, dt), host(x, dt), host(h0, dt), host(c0, dt), host(elapsed, dt))
-    ya, ha, ca, tape = model.forward(*arrays, all_steps=all_steps, training=seed is not None, seed=seed, keep=keep)
+    flat = flat_view(params, dt)
+    if flat is None:
+        flat = torch.cat([p.detach().reshape(-1).to(dt) for p in params])
+    ya, ha, ca, tape = model.forward(host(flat, dt), host(x, dt), host(h0, dt), host(c0, dt), host(elapsed, dt),
+                                     all_steps=all_steps, training=seed is not None, seed=seed, keep=keep)
     outs = tuple(torch.from_numpy(a) for a in (ya, ha, ca) if a is not None)
     if not x.is_cpu:
         outs = tuple(o.to(x.device) for o in outs)
-    return outs, tape, arrays
+    return outs, tape
 
 
 class CfCSequence(torch.autograd.Function):
@@ -171,12 +191,15 @@ class CfCSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, model, all_steps, seed, x, h0, c0, elapsed, *params):
         ctx.set_materialize_grads(False)
-        outs, ctx.tape, arrays = cfc_call(model, all_steps, seed, x, h0, c0, elapsed, params,
-                                          keep=any(ctx.needs_input_grad))
+        outs, ctx.tape = cfc_call(model, all_steps, seed, x, h0, c0, elapsed, params,
+                                  keep=any(ctx.needs_input_grad))
         ctx.device = x.device
         # What a second backward over this graph (retain_graph=True, as
-        # gradcheck does) reruns the pass from: the tape serves one.
-        ctx.rerun = (model, arrays, all_steps, seed)
+        # gradcheck does) reruns the pass from, the tape serving one: saved
+        # as torch saves tensors, so that one changed in place since is
+        # torch's usual error, not a gradient of other values.
+        ctx.save_for_backward(x, h0, c0, elapsed, *params)
+        ctx.rerun = (model, all_steps, seed)
         return outs
 
     @staticmethod
@@ -187,8 +210,9 @@ class CfCSequence(torch.autograd.Function):
         need = ctx.needs_input_grad
         tape, ctx.tape = ctx.tape, None
         if tape is None:  # used by an earlier backward pass: rerun the forward pass (same dropout seed)
-            model, arrays, all_steps, seed = ctx.rerun
-            tape = model.forward(*arrays, all_steps=all_steps, training=seed is not None, seed=seed, keep=True)[3]
+            model, all_steps, seed = ctx.rerun
+            x, h0, c0, elapsed, *params = ctx.saved_tensors
+            tape = cfc_call(model, all_steps, seed, x, h0, c0, elapsed, params, keep=True)[1]
         dt = _TORCH_DTYPES[tape.model.dtype]
         want_params = any(need[7:])
         g = tape.backward(host(gy, dt), host(gh, dt), host(gc, dt), params=want_params)

@@ -96,6 +96,7 @@ class CfCCell(GoCfC, nn.Module):
             self.time_a = nn.Linear(width, hidden_size)
             self.time_b = nn.Linear(width, hidden_size)
         self.init_weights()
+        self._pack_params()
 
     def _make_model(self, dtype: np.dtype) -> CfCModel:
         if self._masked:
@@ -141,8 +142,9 @@ def _step(cell: Any, input: Any, hx: Any, ts: Any, ts_name: str) -> Tuple[torch.
     if input.dim() != 2 or input.shape[1] != n_in:
         raise ValueError(f"input must have shape (batch, {n_in}), got {tuple(input.shape)}")
     b = input.shape[0]
-    dtype = cell.param_dtype
+    params = cell._param_list()
+    dtype = cell._dtype_of(cell._local_names(), params)
     e = as_elapsed(ts, ts_name, dtype, input.device)
     e = elapsed_tensor(e, b, 1, ts_name, dtype, input.device)
-    y, h = cell._run(input.unsqueeze(1), hx, None, e, all_steps=False)
+    y, h = cell._run(input.unsqueeze(1), hx, None, e, all_steps=False, params=params)
     return y, h
