@@ -236,20 +236,28 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 			sg = -1
 		}
 		if useKernel[T]() {
+			// float32 throughout (ts times ±1 is exact: elapsed times
+			// are float32): float64 conversions cost more than the rest
+			// of these loops.
 			if !keras {
 				f12 := as32(r[L.tHead : L.tHead+2*L.n])
 				kern32.Tanh(f12, f12, 1, 1, false)
 			}
+			sts := T(sg * ts)
+			tb = tb[:len(ta)]
 			for j, a := range ta {
-				ta[j], tb[j] = T(sg*float64(a)*ts+float64(tb[j])), a
+				ta[j], tb[j] = sts*a+tb[j], a
 			}
 			kern32.Sigmoid(as32(ta), as32(ta))
-			for j := range h {
-				t1, t2, g := float64(f1[j]), float64(f2[j]), float64(ta[j])
-				if m.cfg.Mode == NoGate {
-					h[j] = T(t1 + g*t2)
-				} else {
-					h[j] = T(t1*(1-g) + g*t2)
+			f1, f2, ta = f1[:len(h)], f2[:len(h)], ta[:len(h)]
+			if m.cfg.Mode == NoGate {
+				for j := range h {
+					h[j] = f1[j] + ta[j]*f2[j]
+				}
+			} else {
+				for j := range h {
+					g := ta[j]
+					h[j] = f1[j]*(1-g) + g*f2[j]
 				}
 			}
 			continue
