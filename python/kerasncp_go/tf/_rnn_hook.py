@@ -78,15 +78,21 @@ def _runs_sequences(layer: Any, inputs: Any, mask: Any, constants: Any) -> bool:
 @tf.autograph.experimental.do_not_convert
 def _sequence_call(layer: Any, inputs: Any, initial_state: Any) -> Any:
     """RNN.call's results from one Go pass (the checks of
-    :func:`_runs_sequences` passed)."""
+    :func:`_runs_sequences` passed), or None when the initial state is not
+    one (batch, units) tensor (tf-keras's own path then says what is
+    wrong)."""
     inputs, initial_state, _ = layer._process_inputs(inputs, initial_state, None)
     pair = _as_sequences(layer, inputs)
-    assert pair is not None
-    x, elapsed = pair
     cell = layer.cell
     meta = cell.meta
+    states = tf.nest.flatten(initial_state)
+    if pair is None or len(states) != 1 or not tf.is_tensor(states[0]):
+        return None
+    h0 = tf.convert_to_tensor(states[0])
+    if h0.shape.rank != 2 or h0.shape[-1] != meta.units:
+        return None
+    x, elapsed = pair
     dt = meta.tf_dtype
-    h0 = tf.convert_to_tensor(initial_state[0])
     loop_dt = h0.dtype  # results take the state's dtype, as the cell's step does
     x = tf.cast(x, dt)
     if layer.time_major:
@@ -114,7 +120,9 @@ def _rnn_call(self, inputs, mask=None, training=None, initial_state=None, consta
     """tf-keras's RNN.call (same arguments), or one Go pass over the whole
     sequence when the cell is an LTCCell and nothing asks for stepping."""
     if _runs_sequences(self, inputs, mask, constants):
-        return _sequence_call(self, inputs, initial_state)
+        out = _sequence_call(self, inputs, initial_state)
+        if out is not None:
+            return out
     return _stock_call(self, inputs, mask=mask, training=training, initial_state=initial_state, constants=constants)
 
 
