@@ -17,7 +17,11 @@ flavour only, and keras-ncp's cell needs tf-keras):
                     forward and one backward per batch;
 * ``go-LTC/tfk``    the same layer under tf-keras;
 * ``go-cell/k3``    ``keras.layers.RNN(kerasncp_go.tf.LTCCell(wiring))`` under
-                    Keras 3 (the drop-in cell: one Go call per step).
+                    Keras 3 (the drop-in cell: one Go call per step);
+* ``go-cell/tfk``   the same drop-in under tf-keras, where the RNN runs the
+                    whole sequence in one Go call each way (the RNN hook of
+                    kerasncp_go.tf); ``--impls keras-ncp,go-cell/tfk`` times
+                    the drop-in against the reference alone.
 
 The parent sends the workers timing requests in alternating rounds (rotating
 the order each round), so that machine noise hits all of them alike, and
@@ -56,6 +60,7 @@ IMPLS = {
     "go-LTC/k3": ("", "ltc"),
     "go-LTC/tfk": ("1", "ltc"),
     "go-cell/k3": ("", "cell"),
+    "go-cell/tfk": ("1", "cell"),
 }
 
 
@@ -149,7 +154,7 @@ class Worker:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--configs", default="sine,B,C")
-    p.add_argument("--impls", default=",".join(IMPLS))
+    p.add_argument("--impls", default=",".join(IMPLS), help=f"comma-separated, of {', '.join(IMPLS)}")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--steps", type=int, default=3, help="timed steps per worker and round")
     p.add_argument("--json", help="also write the results here")
@@ -160,6 +165,9 @@ def main() -> None:
         return
     configs = a.configs.split(",")
     labels = a.impls.split(",")
+    unknown = [k for k in labels if k not in IMPLS]
+    if unknown:
+        p.error(f"--impls: unknown {', '.join(unknown)} (known: {', '.join(IMPLS)})")
     workers = [Worker(label) for label in labels]
     times = {c: {w.label: [] for w in workers} for c in configs}
     try:

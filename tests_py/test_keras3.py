@@ -301,3 +301,30 @@ else:
         with pytest.raises(Exception, match="elapsed"):
             y, _ = cell((np.ones((2, 3), np.float32), np.zeros((2, 1), np.float32)), [np.zeros((2, 4), np.float32)])
             _to_np(y)
+
+    if INNER == "tensorflow":
+        _SERVE = ("import sys, numpy as np, tensorflow as tf\n"
+                  "loaded = tf.saved_model.load(sys.argv[1])\n"
+                  "np.save(sys.argv[3], loaded.serve(tf.constant(np.load(sys.argv[2]))).numpy())\n"
+                  "print('GO' if any(m.startswith('kerasncp_go') for m in sys.modules) else 'NOGO')\n")
+
+        @pytest.mark.parametrize("make", [
+            lambda: LTC(wirings.AutoNCP(10, 2), return_sequences=True),
+            lambda: keras.layers.RNN(LTCCell(wirings.NCP(4, 3, 2, 2, 2, 2, 2)), go_backwards=True),
+        ], ids=["ltc", "rnn_of_cell"])
+        def test_export_ltc_runs_in_a_fresh_process(make, tmp_path):
+            """model.export traces the LTC in TensorFlow ops (no PyFunc); the
+            SavedModel runs in a process without this package and predicts
+            what the live model does."""
+            x = np.random.default_rng(5).normal(size=(3, 9, 3)).astype(np.float32)
+            model = keras.Sequential([keras.Input((None, 3)), make()])
+            export = tmp_path / "exported"
+            model.export(str(export), verbose=False)
+            assert b"PyFunc" not in (export / "saved_model.pb").read_bytes()
+            np.save(tmp_path / "x.npy", x)
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+            run = subprocess.run([sys.executable, "-c", _SERVE, str(export), str(tmp_path / "x.npy"),
+                                  str(tmp_path / "y.npy")], env=env, cwd=str(tmp_path), stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, timeout=600)
+            assert run.returncode == 0 and "NOGO" in run.stdout, run.stdout[-3000:]
+            _close(np.load(tmp_path / "y.npy"), _to_np(model(x)), 1e-5, "exported model")

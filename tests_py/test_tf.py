@@ -198,6 +198,8 @@ def _worker(outdir):
     import kerasncp.wirings as KW
     import ncps.wirings as NW
 
+    from kerasncp_go.tf import _rnn_hook
+
     assert FLAVOUR == "tf_keras"
     out = pathlib.Path(outdir)
     results, arrays = {"errors": {}}, {}
@@ -237,9 +239,14 @@ def _worker(outdir):
                 np.array_equal(cell._wiring.adjacency_matrix, ours.adjacency_matrix)
                 and np.array_equal(cell._wiring.sensory_adjacency_matrix, ours.sensory_adjacency_matrix))}
             cell_model, ltc_model = our_models(kind, irregular)
-            for label, model in (("cell", cell_model), ("ltc", ltc_model)):
+            for label, model in (("cell", cell_model), ("ltc", ltc_model), ("cell_steps", cell_model)):
                 set_weights(model, weights)
-                res[key][label] = compare(grads_of(call_of(model), model.weights, x, e, gy, gh, irregular), want)
+                _rnn_hook.FORCE_STEPS = label == "cell_steps"  # "cell": one Go pass (the RNN hook)
+                try:
+                    res[key][label] = compare(grads_of(call_of(model), model.weights, x, e, gy, gh, irregular),
+                                              want)
+                finally:
+                    _rnn_hook.FORCE_STEPS = False
             arrays.update({f"{key}/w/{n}": v for n, v in weights.items()})
             arrays.update({f"{key}/{n}": v for n, v in (("x", x), ("e", e), ("gy", gy), ("gh", gh),
                                                           ("y", want[0]), ("h", want[1]))})
@@ -262,9 +269,10 @@ def _worker(outdir):
             before = live_tapes()
             res[label] = fit_losses(model, x, y)
             tapes[label] = live_tapes() - before
-        # keras.layers.RNN runs one extra step outside its loop (for the output
-        # shape) whose tape nobody uses: bounded by the store; LTC leaves none.
+        # Both run one Go pass each way (the cell through the RNN hook), so no
+        # forward tape is left waiting.
         res["tapes_left_by_ltc"] = tapes["ltc"]
+        res["tapes_left_by_cell"] = tapes["cell"]
         return res
 
     def mixed_memory():
@@ -283,6 +291,132 @@ def _worker(outdir):
 
         want = grads_of(call_of(ref), ref.weights, x, None, gy, gh, False)
         return compare(grads_of(call_of(ours), ours.weights, x, None, gy, gh, False), want)
+
+    def rnn_hook():
+        """tf-keras's RNN over our cell: one Go pass (spied) against keras-ncp's
+        cell and against stepping ours (FORCE_STEPS), same weights."""
+        passes = []
+        real = _rnn_hook._sequence_call
+
+        def spy(*a):
+            passes.append(1)
+            return real(*a)
+
+        _rnn_hook._sequence_call = spy
+        rng = np.random.default_rng(12)
+        kind = "NCP"
+        _, (im, om), unfolds = WIRINGS[kind]
+        opts = dict(input_mapping=im, output_mapping=om, ode_unfolds=unfolds)
+        units = our_wiring(kind).units
+        x = rng.normal(size=(B, T, S)).astype(np.float32)
+        e = rng.uniform(0.5, 1.5, size=(B, T, 1)).astype(np.float32)
+        h0 = (0.3 * rng.normal(size=(B, units))).astype(np.float32)
+        mask = np.ones((B, T), bool)
+        mask[1, 8:] = mask[3, 5:] = False
+        tm = (1, 0, 2)
+        # label: (RNN arguments, inputs, call arguments, wrapper, one Go pass expected)
+        cases = {
+            "backwards_state_irregular": (dict(go_backwards=True, return_sequences=True, return_state=True),
+                                          (x, e), dict(initial_state=[tf.constant(h0)]), None, True),
+            "time_major_last": (dict(time_major=True), (np.transpose(x, tm), np.transpose(e, tm)),
+                                dict(initial_state=[tf.constant(h0)]), None, True),
+            "bidirectional": (dict(return_sequences=True), x, {}, "bidirectional", True),
+            "masked": (dict(return_sequences=True), x, dict(mask=tf.constant(mask)), None, False),
+            "unroll": (dict(return_sequences=True, unroll=True), x, {}, None, False),
+        }
+        res, in_order = {}, {}
+        for label, (args, inputs, call_kw, wrap, fast) in cases.items():
+            layers = {"ref": keras.layers.RNN(KT.LTCCell(KW.NCP(**WIRINGS[kind][0]), **opts), **args),
+                      "ours": keras.layers.RNN(LTCCell(our_wiring(kind), **opts), **args)}
+            if wrap == "bidirectional":
+                # keras-ncp's cell cannot be cloned by Bidirectional (its from_config fails):
+                # the reference is the same network spelled out.
+                inp = keras.Input((T, S))
+                halves = [layers["ref"], keras.layers.RNN(KT.LTCCell(KW.NCP(**WIRINGS[kind][0]), **opts),
+                                                          go_backwards=True, **args)]
+                bwd = keras.layers.Lambda(lambda t: tf.reverse(t, [1]))(halves[1](inp))
+                layers = {"ref": keras.Model(inp, keras.layers.Concatenate()([halves[0](inp), bwd])),
+                          "ours": keras.layers.Bidirectional(layers["ours"])}
+                in_order[id(layers["ref"])] = halves  # forward's weights first, as Bidirectional's
+            feed = tuple(tf.constant(v) for v in inputs) if isinstance(inputs, tuple) else tf.constant(inputs)
+            outs = {}
+
+            def weights(layer, trainable=False):
+                parts = in_order.get(id(layer), [layer])
+                return [w for p in parts for w in (p.trainable_weights if trainable else p.weights)]
+
+            for name in ("ref", "ours", "steps"):
+                layer = layers["ours" if name == "steps" else name]
+                if not layer.built:
+                    layer(feed, **call_kw)
+                if name == "ours":
+                    assert [short(w) for w in layer.weights] == [short(w) for w in weights(layers["ref"])]
+                    layer.set_weights([w.numpy() for w in weights(layers["ref"])])
+                _rnn_hook.FORCE_STEPS = name == "steps"
+                before = len(passes)
+                try:
+                    xs = tf.nest.flatten(feed)
+                    with tf.GradientTape() as tape:
+                        tape.watch(xs)
+                        out = tf.nest.flatten(layer(feed, **call_kw))
+                        loss = tf.add_n([tf.reduce_sum(o * o) for o in out])
+                    g = tape.gradient(loss, weights(layer, True) + xs)
+                finally:
+                    _rnn_hook.FORCE_STEPS = False
+                outs[name] = ([o.numpy() for o in out], [v.numpy() for v in g], len(passes) - before)
+            errs = {}
+            for name in ("ours", "steps"):
+                errs[name] = {"out": max(rel_err(a, b) for a, b in zip(outs[name][0], outs["ref"][0])),
+                              "grad": max(rel_err(a, b) for a, b in zip(outs[name][1], outs["ref"][1]))}
+            res[label] = {"errs": errs, "passes": outs["ours"][2], "step_passes": outs["steps"][2],
+                          "fast": fast, "shapes": [list(o.shape) for o in outs["ours"][0]],
+                          "ref_shapes": [list(o.shape) for o in outs["ref"][0]]}
+
+        # stateful: two halves carry the state, as keras-ncp's cell does
+        seq = {}
+        for name, cell in (("ref", KT.LTCCell(KW.NCP(**WIRINGS[kind][0]), **opts)),
+                           ("ours", LTCCell(our_wiring(kind), **opts))):
+            seq[name] = keras.Sequential([keras.Input((None, S), batch_size=B),
+                                          keras.layers.RNN(cell, return_sequences=True, stateful=True)])
+        seq["ours"].set_weights(seq["ref"].get_weights())
+        before = len(passes)
+        halves = {n: np.concatenate([m.predict(x[:, :5], verbose=0), m.predict(x[:, 5:], verbose=0)], 1)
+                  for n, m in seq.items()}
+        stateful_passes = len(passes) - before
+        seq["ours"].reset_states()
+        again = seq["ours"].predict(x[:, :5], verbose=0)
+        res["stateful"] = {"err": rel_err(halves["ours"], halves["ref"]), "passes": stateful_passes,
+                           "reset_err": rel_err(again, halves["ours"][:, :5])}
+
+        # a user stepping the cell under tf.function, against one Go pass
+        cell = LTCCell(our_wiring(kind), **opts)
+        whole = keras.layers.RNN(cell, return_sequences=True)(tf.constant(x))
+
+        @tf.function
+        def step(xt, h):
+            return cell(xt, [h])
+
+        h, ys = tf.zeros((B, units)), []
+        for t in range(T):
+            y, (h,) = step(tf.constant(x[:, t]), h)
+            ys.append(y)
+        res["cell_under_tf_function"] = rel_err(tf.stack(ys, 1), whole)
+
+        # mixed precision: the loop's dtype comes back, as from stepping
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        try:
+            layer = keras.layers.RNN(LTCCell(our_wiring(kind), **opts), return_sequences=True)
+            fast_y = layer(tf.constant(x))
+            _rnn_hook.FORCE_STEPS = True
+            step_y = layer(tf.constant(x))
+            _rnn_hook.FORCE_STEPS = False
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        res["mixed_precision"] = {"dtypes": [fast_y.dtype.name, step_y.dtype.name],
+                                  "err": float(np.max(np.abs(np.float32(fast_y) - np.float32(step_y))))}
+        res["total_passes"] = len(passes)
+        _rnn_hook._sequence_call = real
+        return res
 
     def save_load():
         res = {}
@@ -343,6 +477,7 @@ def _worker(outdir):
     guarded("parity", parity)
     guarded("training", training)
     guarded("mixed_memory", mixed_memory)
+    guarded("rnn_hook", rnn_hook)
     guarded("save_load", save_load)
     guarded("export", export)
     guarded("examples", examples)
@@ -849,7 +984,42 @@ def test_parity_with_keras_ncp_under_tf_keras(legacy, kind, irregular):
     res = _worker_part(legacy, "parity")[case_key(kind, irregular)]
     assert res["adjacency_equal"]
     _assert_parity(res["cell"], (kind, irregular, "cell"))
+    _assert_parity(res["cell_steps"], (kind, irregular, "cell stepped"))
     _assert_parity(res["ltc"], (kind, irregular, "ltc"))
+
+
+def test_rnn_of_cell_runs_one_go_pass_under_tf_keras(legacy):
+    """tf-keras's keras.layers.RNN over our cell runs the whole sequence in
+    one Go pass (counted) with keras-ncp's numbers, outputs and gradients,
+    across RNN options; masks and unroll=True step the cell, as tf-keras
+    does; stateful, a cell stepped under tf.function and mixed precision
+    agree."""
+    res = _worker_part(legacy, "rnn_hook")
+    for label in ("backwards_state_irregular", "time_major_last", "bidirectional", "masked", "unroll"):
+        r = res[label]
+        assert r["shapes"] == r["ref_shapes"], (label, r)
+        for path in ("ours", "steps"):
+            assert r["errs"][path]["out"] <= PARITY_FWD and r["errs"][path]["grad"] <= PARITY_GRAD, (label, path, r)
+        want = (2 if label == "bidirectional" else 1) if r["fast"] else 0
+        assert r["passes"] == want and r["step_passes"] == 0, (label, r)
+    assert res["stateful"]["err"] <= PARITY_FWD and res["stateful"]["passes"] == 2, res["stateful"]
+    assert res["stateful"]["reset_err"] == 0.0
+    assert res["cell_under_tf_function"] <= 1e-6
+    mp = res["mixed_precision"]
+    assert mp["dtypes"][0] == mp["dtypes"][1] and mp["err"] <= 5e-3, mp
+
+
+@pytest.mark.parametrize("setting", ["1", "0"])
+def test_rnn_hook_opt_out(setting):
+    """KERASNCP_GO_RNN_HOOK=0 leaves tf-keras's RNN.call alone."""
+    code = ("import kerasncp_go.tf, tf_keras\n"
+            "print('CALL', tf_keras.layers.RNN.call.__module__)\n")
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", KERASNCP_GO_RNN_HOOK=setting, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python"), env.get("PYTHONPATH", "")])
+    run = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, timeout=300)
+    want = "kerasncp_go.tf._rnn_hook" if setting == "1" else "tf_keras.src.layers.rnn.base_rnn"
+    assert run.returncode == 0 and f"CALL {want}" in run.stdout, run.stdout[-3000:]
 
 
 def test_training_matches_keras_ncp(legacy):
@@ -871,7 +1041,7 @@ def test_training_matches_keras_ncp(legacy):
         assert len(losses) == TRAIN_STEPS
         err = float(np.max(np.abs(np.array(losses) - ref) / np.abs(ref)))
         assert err <= PARITY_TRAIN, (label, err)
-    assert res["tapes_left_by_ltc"] == 0
+    assert res["tapes_left_by_ltc"] == 0 and res["tapes_left_by_cell"] == 0
 
 
 def test_mixed_memory_matches_ncps(legacy):

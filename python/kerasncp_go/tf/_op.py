@@ -14,9 +14,9 @@ whose tape is gone recomputes the forward pass first, so results never
 depend on the store.
 
 Graphs that TensorFlow serializes (``tf.saved_model.save``, Keras
-``model.export``, tf-keras SavedModel saving) are traced with an equivalent
-pure-TensorFlow implementation of the reference's math instead, since a
-``tf.numpy_function`` body cannot be serialized: the exported model runs
+``model.export``, tf-keras SavedModel saving) are traced with the equivalent
+pure-TensorFlow implementation in :mod:`kerasncp_go._tf_ltc` instead, since
+a ``tf.numpy_function`` body cannot be serialized: the exported model runs
 without this package and without gradients from the Go kernel.
 """
 
@@ -30,7 +30,7 @@ import tensorflow as tf
 from tensorflow.python.eager import record as _record
 from tensorflow.python.saved_model import save_context as _save_context
 
-from .. import _lib, _ops
+from .. import _ops, _tf_ltc
 from .._hostcall import FixedLTC, TapeStore
 
 __all__ = ["CellMeta", "ltc_sequence", "live_tapes"]
@@ -99,7 +99,7 @@ def ltc_sequence(meta: CellMeta, x: tf.Tensor, h0: tf.Tensor, elapsed: Optional[
     """
     params = list(params)
     if _save_context.in_save_context():
-        return reference_sequence(meta, x, h0, elapsed, params, all_steps)
+        return _tf_ltc.ltc_sequence(meta, x, h0, elapsed, params, all_steps)
     has_elapsed = elapsed is not None
     args = [x, h0] + ([elapsed] if has_elapsed else []) + params
     dt = meta.tf_dtype
@@ -128,52 +128,4 @@ def ltc_sequence(meta: CellMeta, x: tf.Tensor, h0: tf.Tensor, elapsed: Optional[
         return (y, h), grad
 
     y, h = op(*args)
-    return y, h
-
-
-# -- pure TensorFlow version (for serialized graphs) -------------------------
-
-
-def reference_step(meta: CellMeta, p: dict, x: tf.Tensor, v: tf.Tensor, elapsed) -> Tuple[tf.Tensor, tf.Tensor]:
-    """One step of the reference's math in TensorFlow ops: x (B, S) already
-    mapped, v (B, U), elapsed a scalar or (B, 1). Returns (y, new v)."""
-    mask = tf.constant(meta.mask)
-    smask = tf.constant(meta.sensory_mask)
-    sw = p["sensory_w"] * tf.sigmoid(p["sensory_sigma"] * (tf.expand_dims(x, -1) - p["sensory_mu"])) * smask
-    num_s = tf.reduce_sum(sw * p["sensory_erev"], axis=1)
-    den_s = tf.reduce_sum(sw, axis=1)
-    cm_t = p["cm"] / tf.cast(elapsed / meta.ode_unfolds, meta.tf_dtype)
-    for _ in range(meta.ode_unfolds):
-        wa = p["w"] * tf.sigmoid(p["sigma"] * (tf.expand_dims(v, -1) - p["mu"])) * mask
-        num = cm_t * v + p["gleak"] * p["vleak"] + tf.reduce_sum(wa * p["erev"], axis=1) + num_s
-        den = cm_t + p["gleak"] + tf.reduce_sum(wa, axis=1) + den_s
-        v = num / (den + meta.epsilon)
-    y = v[:, :meta.motor] if meta.motor < meta.units else v
-    if meta.output_mapping != _lib.MAP_NONE:
-        y = y * p["output_w"]
-        if meta.output_mapping == _lib.MAP_AFFINE:
-            y = y + p["output_b"]
-    return y, v
-
-
-def reference_sequence(meta: CellMeta, x, h0, elapsed, params, all_steps: bool):
-    """ltc_sequence in TensorFlow ops only (autodiff by TensorFlow)."""
-    p = dict(zip(meta.names, params))
-    if meta.input_mapping != _lib.MAP_NONE:
-        x = x * p["input_w"]
-        if meta.input_mapping == _lib.MAP_AFFINE:
-            x = x + p["input_b"]
-    xt = tf.transpose(x, [1, 0, 2])
-    et = tf.ones_like(xt[:, :, :1]) if elapsed is None else tf.expand_dims(tf.transpose(elapsed), -1)
-    batch = tf.shape(x)[0]
-    y0 = tf.zeros([batch, meta.motor], meta.tf_dtype)
-
-    def body(carry, inp):
-        _, v = carry
-        xs, es = inp
-        return reference_step(meta, p, xs, v, es)
-
-    ys, hs = tf.scan(body, (xt, et), initializer=(y0, h0))
-    h = hs[-1]
-    y = tf.transpose(ys, [1, 0, 2]) if all_steps else ys[-1]
     return y, h

@@ -1,0 +1,136 @@
+"""tf-keras's ``keras.layers.RNN`` over this package's :class:`LTCCell` in
+one Go pass each way.
+
+tf-keras's ``RNN.call`` steps its cell in a ``tf.while_loop``: with the Go
+cell that is one host call per step forward and one per step backward (plus
+one step outside the loop for the output's shape). :func:`install` wraps
+``RNN.call`` so that an RNN whose cell is an :class:`LTCCell` (its own
+``call``, not a subclass's) runs the whole sequence through
+:func:`kerasncp_go.tf._op.ltc_sequence` instead, the op behind
+:class:`kerasncp_go.tf.LTC`: the same numbers, one call forward and one
+backward. Everything else takes tf-keras's own path: other cells, masks,
+``constants``, ``unroll=True``, ragged inputs, inputs that are not a tensor
+or an ``(inputs, elapsed_time)`` pair of (batch, steps, ...) tensors.
+
+Under a serializing trace (tf-keras SavedModel saving,
+``tf.saved_model.save``) ``ltc_sequence`` traces TensorFlow ops, as for the
+LTC layer. ``KERASNCP_GO_RNN_HOOK=0`` in the environment leaves tf-keras
+alone, as it does Keras 3's RNN for :mod:`kerasncp_go.keras`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Tuple
+
+from . import _op
+from ._inputs import elapsed_tensor
+from ._keras import LEGACY, keras, tf
+from .ltc_cell import LTCCell
+
+__all__ = ["install", "FORCE_STEPS"]
+
+#: Set (by tests and benchmarks) to make the RNN step the cell, as tf-keras
+#: does by itself.
+FORCE_STEPS = False
+
+_stock_call = keras.layers.RNN.call
+
+
+def _as_sequences(layer: Any, inputs: Any) -> Optional[Tuple[Any, Any]]:
+    """(x, elapsed or None) when the RNN's inputs suit one Go pass: a 3-D
+    tensor with the cell's feature count, or a tuple (x, elapsed) with
+    elapsed (batch, steps) or (batch, steps, 1) (steps first when
+    time-major); else None."""
+    x, elapsed = inputs, None
+    if isinstance(inputs, tuple):
+        if len(inputs) != 2:
+            return None
+        x, elapsed = inputs
+    if not tf.is_tensor(x) or isinstance(x, (tf.RaggedTensor, tf.SparseTensor)):
+        return None
+    if x.shape.rank != 3 or x.shape[-1] != layer.cell.meta.sensory:
+        return None
+    if elapsed is not None:
+        if not tf.is_tensor(elapsed) or isinstance(elapsed, (tf.RaggedTensor, tf.SparseTensor)):
+            return None
+        rank = elapsed.shape.rank
+        if rank not in (2, 3) or (rank == 3 and elapsed.shape[-1] != 1):
+            return None
+    return x, elapsed
+
+
+@tf.autograph.experimental.do_not_convert
+def _runs_sequences(layer: Any, inputs: Any, mask: Any, constants: Any) -> bool:
+    cell = layer.cell
+    if FORCE_STEPS or not isinstance(cell, LTCCell) or type(cell).call is not LTCCell.call or not cell.built:
+        return False
+    if mask is not None or constants is not None or layer.unroll or getattr(layer, "_num_constants", 0):
+        return False
+    data = inputs
+    if isinstance(inputs, list):  # [inputs, *initial_state], as tf-keras passes Keras tensors
+        if not inputs:
+            return False
+        data = inputs[0]
+    return _as_sequences(layer, data) is not None
+
+
+@tf.autograph.experimental.do_not_convert
+def _sequence_call(layer: Any, inputs: Any, initial_state: Any) -> Any:
+    """RNN.call's results from one Go pass (the checks of
+    :func:`_runs_sequences` passed), or None when the initial state is not
+    one (batch, units) tensor (tf-keras's own path then says what is
+    wrong)."""
+    inputs, initial_state, _ = layer._process_inputs(inputs, initial_state, None)
+    pair = _as_sequences(layer, inputs)
+    cell = layer.cell
+    meta = cell.meta
+    states = tf.nest.flatten(initial_state)
+    if pair is None or len(states) != 1 or not tf.is_tensor(states[0]):
+        return None
+    h0 = tf.convert_to_tensor(states[0])
+    if h0.shape.rank != 2 or h0.shape[-1] != meta.units:
+        return None
+    x, elapsed = pair
+    dt = meta.tf_dtype
+    loop_dt = h0.dtype  # results take the state's dtype, as the cell's step does
+    x = tf.cast(x, dt)
+    if layer.time_major:
+        x = tf.transpose(x, [1, 0, 2])
+        if elapsed is not None:
+            elapsed = tf.transpose(elapsed, [1, 0] + list(range(2, elapsed.shape.rank)))
+    e = None if elapsed is None else elapsed_tensor(elapsed, x, dt, "elapsed_time")
+    if layer.go_backwards:
+        x = tf.reverse(x, [1])
+        e = None if e is None else tf.reverse(e, [1])
+    y, h = _op.ltc_sequence(meta, x, tf.cast(h0, dt), e, cell._param_tensors(), all_steps=layer.return_sequences)
+    if loop_dt != dt:
+        y, h = tf.cast(y, loop_dt), tf.cast(h, loop_dt)
+    if layer.stateful:
+        state = tf.nest.flatten(layer.states)[0]
+        layer.add_update([tf.compat.v1.assign(state, tf.cast(h, state.dtype))])
+    if layer.return_sequences and layer.time_major:
+        y = tf.transpose(y, [1, 0, 2])
+    if layer.return_state:
+        return [y, h]
+    return y
+
+
+def _rnn_call(self, inputs, mask=None, training=None, initial_state=None, constants=None):
+    """tf-keras's RNN.call (same arguments), or one Go pass over the whole
+    sequence when the cell is an LTCCell and nothing asks for stepping."""
+    if _runs_sequences(self, inputs, mask, constants):
+        out = _sequence_call(self, inputs, initial_state)
+        if out is not None:
+            return out
+    return _stock_call(self, inputs, mask=mask, training=training, initial_state=initial_state, constants=constants)
+
+
+def install() -> None:
+    """Makes tf-keras's ``keras.layers.RNN`` run :class:`LTCCell` over
+    whole sequences (see the module docstring). Does nothing under Keras 3
+    or with ``KERASNCP_GO_RNN_HOOK=0``."""
+    if not LEGACY or os.environ.get("KERASNCP_GO_RNN_HOOK", "1") == "0":
+        return
+    if keras.layers.RNN.call is _stock_call:
+        keras.layers.RNN.call = _rnn_call
