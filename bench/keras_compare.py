@@ -17,11 +17,11 @@ flavour only, and keras-ncp's cell needs tf-keras):
                     forward and one backward per batch;
 * ``go-LTC/tfk``    the same layer under tf-keras;
 * ``go-cell/k3``    ``keras.layers.RNN(kerasncp_go.tf.LTCCell(wiring))`` under
-                    Keras 3 (the drop-in cell: one Go call per step);
-* ``go-cell/tfk``   the same drop-in under tf-keras, where the RNN runs the
-                    whole sequence in one Go call each way (the RNN hook of
-                    kerasncp_go.tf); ``--impls keras-ncp,go-cell/tfk`` times
-                    the drop-in against the reference alone.
+                    Keras 3 (the drop-in cell; the RNN hook of kerasncp_go.tf
+                    runs the whole sequence in one Go call each way);
+* ``go-cell/tfk``   the same drop-in under tf-keras (likewise);
+                    ``--impls keras-ncp,go-cell/tfk`` times the drop-in
+                    against the reference alone.
 
 The parent sends the workers timing requests in alternating rounds (rotating
 the order each round), so that machine noise hits all of them alike, and

@@ -685,6 +685,45 @@ def test_mixed_memory_irregular_matches_stepping_its_cell():
     assert rel_err(mem, states[0]) <= 1e-6
 
 
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_keras3_rnn_of_the_cell_runs_one_go_pass(go_backwards, return_sequences):
+    """Under Keras 3, keras.layers.RNN(LTCCell) (the keras-ncp README's model
+    with only the import changed) runs the whole sequence in one Go pass:
+    the outputs, final state and gradients of stepping the cell, one call of
+    the sequence op instead of one per step."""
+    from kerasncp_go.tf import _op, _rnn_hook
+    rng = np.random.default_rng(4)
+    rnn = keras.layers.RNN(LTCCell(GW.AutoNCP(10, 2)), return_sequences=return_sequences, return_state=True,
+                           go_backwards=go_backwards)
+    x = tf.constant(rng.normal(size=(3, 7, 4)).astype(np.float32))
+    h0 = tf.constant(rng.normal(size=(3, 10)).astype(np.float32))
+    calls, real = [], _op.ltc_sequence
+
+    def spy(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    outs = {}
+    try:
+        _op.ltc_sequence = spy
+        for force in (False, True):
+            _rnn_hook.FORCE_STEPS = force
+            before = len(calls)
+            with tf.GradientTape() as tape:
+                y, h = rnn(x, initial_state=[h0])
+                loss = tf.reduce_sum(y * y) + tf.reduce_sum(h)
+            g = tape.gradient(loss, rnn.trainable_weights)
+            outs[force] = (y, h, g, len(calls) - before)
+    finally:
+        _op.ltc_sequence, _rnn_hook.FORCE_STEPS = real, False
+    (y, h, g, n), (ys, hs, gs, ns) = outs[False], outs[True]
+    assert n == 1 and ns == 8  # 7 steps and Keras's shape probe
+    assert rel_err(y, ys) <= PARITY_FWD and rel_err(h, hs) <= PARITY_FWD
+    for a, b in zip(g, gs):
+        assert rel_err(a, b) <= PARITY_GRAD
+
+
 def test_gradient_without_kept_tape_is_recomputed():
     """A second gradient of the same pass (persistent tape) finds no kept
     Go tape and recomputes it: same numbers, and nothing is left behind."""

@@ -3,12 +3,12 @@ the Go kernels.
 
 ``LTCCell`` is a drop-in for ``kerasncp.tf.LTCCell`` (keras-ncp 2.1.0): use it
 in ``keras.layers.RNN``. ``LTC`` has ``ncps.tf.LTC``'s arguments and runs a
-whole sequence in one Go call forward and one backward. Under tf-keras,
+whole sequence in one Go call forward and one backward.
 ``keras.layers.RNN(LTCCell(...))`` does too: importing this package wraps
-tf-keras's ``RNN.call`` so that an RNN over this cell (no mask, no
-constants, not unrolled) makes the same single Go pass instead of one per
-step; ``KERASNCP_GO_RNN_HOOK=0`` in the environment turns that off. Under
-Keras 3, ``keras.layers.RNN`` steps the cell: prefer ``LTC`` there.
+tf-keras's ``RNN.call`` (Keras 3's ``RNN.inner_loop``) so that an RNN over
+this cell (no mask, no constants, not unrolled under tf-keras) makes the
+same single Go pass instead of one per step; ``KERASNCP_GO_RNN_HOOK=0`` in
+the environment turns that off.
 Gradients come from the Go backward kernel through ``tf.custom_gradient``, so
 ``model.fit`` works in graph mode (not under XLA: the layers set
 ``supports_jit = False``).
@@ -24,7 +24,7 @@ sequences, so under Keras 3 use ``LTC`` with ``[inputs, elapsed_time]``.
 A forward pass recorded by a gradient tape keeps its Go tape until the
 backward pass (``live_tapes()`` counts them); unused ones are evicted from a
 bounded store, and a backward pass whose tape is gone recomputes it.
-When ``keras.layers.RNN`` steps the cell (Keras 3, masks) it runs one extra
+When ``keras.layers.RNN`` steps the cell (masks, the hook off) it runs one extra
 step outside its loop (for the output's shape and dtype) whose tape is
 never used: one such tape per training step waits in the store until it is
 evicted.

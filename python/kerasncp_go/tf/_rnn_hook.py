@@ -1,5 +1,5 @@
-"""tf-keras's ``keras.layers.RNN`` over this package's :class:`LTCCell` in
-one Go pass each way.
+"""``keras.layers.RNN`` over this package's :class:`LTCCell` in one Go pass
+each way, under tf-keras and under Keras 3.
 
 tf-keras's ``RNN.call`` steps its cell in a ``tf.while_loop``: with the Go
 cell that is one host call per step forward and one per step backward (plus
@@ -126,11 +126,48 @@ def _rnn_call(self, inputs, mask=None, training=None, initial_state=None, consta
     return _stock_call(self, inputs, mask=mask, training=training, initial_state=initial_state, constants=constants)
 
 
+# Keras 3 (TensorFlow backend): keras.layers.RNN.call leaves the loop to
+# inner_loop(sequences, initial_state, mask, training), batch-major, which
+# returns (last output, outputs, states) with the outputs in the order the
+# steps ran (reversed when go_backwards). Whatever inner_loop is installed
+# when this module loads (Keras's own, or kerasncp_go.keras's hook for its
+# cells) serves everything but this package's LTCCell.
+_next_inner_loop: Any = None if LEGACY else keras.layers.RNN.inner_loop
+
+
+@tf.autograph.experimental.do_not_convert
+def _rnn_inner_loop(self, sequences, initial_state, mask, training=False):
+    """Keras 3's RNN.inner_loop, or one Go pass over the whole sequence when
+    the cell is an LTCCell (its own call), there is no mask, and the inputs
+    and state are one (batch, steps, features) tensor and one (batch,
+    units) tensor."""
+    cell = self.cell
+    states = tf.nest.flatten(initial_state)
+    if (not FORCE_STEPS and mask is None and isinstance(cell, LTCCell) and type(cell).call is LTCCell.call
+            and cell.built and tf.is_tensor(sequences) and sequences.shape.rank == 3
+            and sequences.shape[-1] == cell.meta.sensory and len(states) == 1 and tf.is_tensor(states[0])
+            and states[0].shape.rank == 2 and states[0].shape[-1] == cell.meta.units):
+        meta = cell.meta
+        dt = meta.tf_dtype
+        loop_dt = states[0].dtype  # results take the state's dtype, as the cell's step does
+        x = tf.cast(sequences, dt)
+        if self.go_backwards:
+            x = tf.reverse(x, [1])
+        y, h = _op.ltc_sequence(meta, x, tf.cast(states[0], dt), None, cell._param_tensors(), all_steps=True)
+        if loop_dt != dt:
+            y, h = tf.cast(y, loop_dt), tf.cast(h, loop_dt)
+        return y[:, -1], y, [h]
+    return _next_inner_loop(self, sequences, initial_state, mask, training)
+
+
 def install() -> None:
-    """Makes tf-keras's ``keras.layers.RNN`` run :class:`LTCCell` over
-    whole sequences (see the module docstring). Does nothing under Keras 3
-    or with ``KERASNCP_GO_RNN_HOOK=0``."""
-    if not LEGACY or os.environ.get("KERASNCP_GO_RNN_HOOK", "1") == "0":
+    """Makes ``keras.layers.RNN`` (tf-keras's ``call``, Keras 3's
+    ``inner_loop``) run :class:`LTCCell` over whole sequences (see the
+    module docstring). Does nothing with ``KERASNCP_GO_RNN_HOOK=0``."""
+    if os.environ.get("KERASNCP_GO_RNN_HOOK", "1") == "0":
         return
-    if keras.layers.RNN.call is _stock_call:
-        keras.layers.RNN.call = _rnn_call
+    if LEGACY:
+        if keras.layers.RNN.call is _stock_call:
+            keras.layers.RNN.call = _rnn_call
+    elif keras.layers.RNN.inner_loop is _next_inner_loop:
+        keras.layers.RNN.inner_loop = _rnn_inner_loop

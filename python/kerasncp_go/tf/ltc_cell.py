@@ -27,11 +27,10 @@ class LTCCell(WiringSizes, RNNCellBase):
     ``kerasncp.tf.LTCCell``), computed by the Go core.
 
     Use it in ``keras.layers.RNN`` (``return_sequences``, ``return_state``,
-    ``stateful`` and ``go_backwards`` work as for any cell). Under tf-keras
-    the RNN runs the whole sequence in one Go call forward and one backward
-    (see :mod:`kerasncp_go.tf`); where it steps the cell (Keras 3, masks,
-    ``unroll=True``) each step is one Go call each way, and
-    :class:`kerasncp_go.tf.LTC` is much faster.
+    ``stateful`` and ``go_backwards`` work as for any cell). The RNN runs
+    the whole sequence in one Go call forward and one backward (see
+    :mod:`kerasncp_go.tf`); where it steps the cell (masks, ``unroll=True``
+    under tf-keras, the hook turned off) each step is one Go call each way.
 
     Weights have the reference's names, shapes, order and initial ranges:
     gleak, vleak, cm, sigma, mu, w, erev, sensory_sigma, sensory_mu,
