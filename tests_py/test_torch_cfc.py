@@ -714,6 +714,9 @@ def test_parameters_are_views_of_one_flat_tensor_and_calls_read_what_they_hold()
             p.mul_(0.5)
             q.mul_(0.5)
     _compare_sequences(ref, ours, x)
+    for copied in (copy.deepcopy(ours), pickle.loads(pickle.dumps(ours))):
+        assert flat_view(copied._param_list(), torch.float32) is not None
+        torch.testing.assert_close(copied(x)[0], ours(x)[0], rtol=0, atol=0)
     ours.rnn_cell.ff2.weight = torch.nn.Parameter(ref.rnn_cell.ff2.weight.detach().clone())
     assert flat_view(ours._param_list(), torch.float32) is None
     _compare_sequences(ref, ours, x)

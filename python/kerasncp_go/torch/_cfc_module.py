@@ -70,6 +70,10 @@ class GoCfC:
         state.pop("_go_models", None)
         return state
 
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)  # type: ignore[misc]
+        self._pack_params()  # copy.deepcopy copies each parameter on its own
+
     def _local_names(self) -> List[Tuple[Tuple[str, ...], str, bool]]:
         """(submodule path as its names, attribute, trainable) of every
         table entry."""
