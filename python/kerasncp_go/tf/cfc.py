@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping
 
+from .. import _cfc
 from .. import wirings as _wirings
 from ..keras import _tf as _tfop
 from ._config import wiring_from_config, wiring_to_config
@@ -66,10 +67,7 @@ class CfC(keras.layers.RNN):
             units = wiring_from_config(units)
         cell: Any
         if _is_wiring(units):
-            for name, v in (("backbone_units", backbone_units), ("backbone_layers", backbone_layers),
-                            ("backbone_dropout", backbone_dropout)):
-                if v is not None:
-                    raise ValueError(f"Cannot use {name} in wired mode")
+            _cfc.check_wired_backbone(backbone_units, backbone_layers, backbone_dropout)
             cell = WiredCfCCell(units, mode=mode, activation=activation)
         else:
             cell = CfCCell(units, mode=mode, activation=activation,

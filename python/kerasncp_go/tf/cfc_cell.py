@@ -7,14 +7,15 @@ whole sequence in one)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+import contextlib
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import numpy as np
 
 from .. import _cfc
 from ..keras import _host
 from ..keras import _tf as _tfop
-from ..keras.cfc_cell import activation_name
+from ..keras._cfc_parts import CfCWeights, WiredCfCParts, activation_name, check_mode
 from ..wirings import as_wiring
 from ._cfc_graph import lecun_tanh
 from ._config import wiring_from_config, wiring_to_config
@@ -35,10 +36,17 @@ def training_flag(training: Any) -> bool:
     return bool(training)
 
 
-def check_mode(mode: Any) -> str:
-    if mode not in _cfc.MODES:
-        raise ValueError(f"Unknown mode '{mode}', valid options are {list(_cfc.MODES)} (argument mode)")
-    return str(mode)
+@contextlib.contextmanager
+def sub_scope(layer: Any, name: str) -> Iterator[None]:
+    """The name scope in which the reference's cells create the variables of
+    the layers they own (it builds those on the first call, inside the
+    owner's scope): .../<owner>/<name>/kernel, whether or not the owner's
+    build already runs in its own scope."""
+    with contextlib.ExitStack() as stack:
+        if tf.get_current_name_scope().split("/")[-1] != layer.name:
+            stack.enter_context(tf.name_scope(layer.name))
+        stack.enter_context(tf.name_scope(name))
+        yield
 
 
 def activation_label(activation: Any) -> str:
@@ -47,24 +55,44 @@ def activation_label(activation: Any) -> str:
     return activation if isinstance(activation, str) else activation_name(activation)
 
 
-def step(cell: Any, inputs: Any, states: Any, training: Any) -> Any:
-    """One step of a Go-backed cell: inputs x (batch, in) or (x, elapsed)."""
-    x, t = split_irregular(inputs, type(cell).__name__)
-    x = tf.cast(x, tf.float32)
-    n_in = cell.kernel.model.input_size
-    if x.shape.rank != 2 or (x.shape[-1] is not None and x.shape[-1] != n_in):
-        raise ValueError(f"inputs must have shape (batch, {n_in}), got {x.shape}")
-    h = tf.cast(states[0] if isinstance(states, (list, tuple)) else states, tf.float32)
-    ts = None
-    if t is not None:
-        ts = tf.broadcast_to(tf.reshape(tf.cast(t, tf.float32), [-1, 1]), tf.stack([tf.shape(x)[0], 1]))
-    y, h1 = _tfop.sequence(cell.kernel, cell.kernel_params(), tf.expand_dims(x, 1), h, ts, False,
-                           training_flag(training) and cell.uses_training)
-    return y, [h1]
+class GoStep:
+    """The step of a cell whose whole pass is the Go kernel's (its `kernel`
+    and `kernel_params()`), and its zero initial state."""
+
+    kernel: Any
+    uses_training: bool
+
+    @property
+    def state_size(self) -> int:  # the cell's
+        raise NotImplementedError
+
+    def kernel_params(self) -> List[Any]:  # the cell's
+        raise NotImplementedError
+
+    def call(self, inputs: Any, states: Any, training: Any = None, **kwargs: Any) -> Any:
+        """One step: inputs x (batch, in) or (x, elapsed time per sample);
+        states [h (batch, state)]. Returns (output, [new h])."""
+        x, t = split_irregular(inputs, type(self).__name__)
+        x = tf.cast(x, tf.float32)
+        n_in = self.kernel.model.input_size
+        if x.shape.rank != 2 or (x.shape[-1] is not None and x.shape[-1] != n_in):
+            raise ValueError(f"inputs must have shape (batch, {n_in}), got {x.shape}")
+        h = tf.cast(states[0] if isinstance(states, (list, tuple)) else states, tf.float32)
+        ts = None
+        if t is not None:
+            ts = tf.broadcast_to(tf.reshape(tf.cast(t, tf.float32), [-1, 1]), tf.stack([tf.shape(x)[0], 1]))
+        y, h1 = _tfop.sequence(self.kernel, self.kernel_params(), tf.expand_dims(x, 1), h, ts, False,
+                               training_flag(training) and self.uses_training)
+        return y, [h1]
+
+    def get_initial_state(self, inputs: Any = None, batch_size: Any = None, dtype: Any = None) -> List[Any]:
+        if batch_size is None:
+            batch_size = tf.shape(tf.nest.flatten(inputs)[0])[0]
+        return [tf.zeros(tf.stack([batch_size, self.state_size]), tf.float32)]
 
 
 @register_serializable(package="kerasncp_go", name="CfCCell")
-class CfCCell(RNNCellBase):
+class CfCCell(CfCWeights, GoStep, RNNCellBase):
     """ncps 1.0.1's ``ncps.tf.CfCCell`` (and keras-ncp 2.1.0's
     ``kerasncp.tf.experimental.CfCCell``) on the Go kernels: the same
     arguments, weights (ff1_weight, ff1_bias, ff2_weight, ff2_bias, or
@@ -116,28 +144,8 @@ class CfCCell(RNNCellBase):
                                  "recurrent_sparsity need to be given")
             self.sparsity_mask = np.concatenate([np.asarray(input_sparsity), np.asarray(recurrent_sparsity)],
                                                 axis=0).astype(np.float32)
-        self.mode = check_mode(mode)
-        self._activation = activation
-        self._act_name = activation_name(activation)
-        self._backbone_units = _cfc.check_int(backbone_units, "backbone_units", 0)
-        self._backbone_layers = _cfc.check_int(backbone_layers, "backbone_layers", 0)
-        self._backbone_dropout = _cfc.check_dropout(backbone_dropout)
-        if self._backbone_layers > 0 and self._backbone_units < 1:
-            raise ValueError(f"backbone_units must be >= 1 with backbone_layers={backbone_layers}, "
-                             f"got {backbone_units}")
-        self.uses_training = self._backbone_layers > 0 and self._backbone_dropout > 0
+        self._set_cfc_options(mode, activation, backbone_units, backbone_layers, backbone_dropout)
         self.supports_jit = False
-        self.backbone_fn: Any = None
-        self._kernel: Optional[_host.CfCKernel] = None
-        self._input_dim: Optional[int] = None
-
-    @property
-    def state_size(self) -> int:
-        return self.units
-
-    @property
-    def output_size(self) -> int:
-        return self.units
 
     def build(self, input_shape: Any) -> None:
         """Creates the weights for `input_shape` (batch, features).
@@ -159,61 +167,18 @@ class CfCCell(RNNCellBase):
         if self.sparsity_mask is not None and self.sparsity_mask.shape != (width, self.units):
             raise ValueError(f"input_sparsity and recurrent_sparsity must stack to shape {(width, self.units)} "
                              f"((input + units, units)), got {self.sparsity_mask.shape}")
-        self.ff1_kernel = self.add_weight(shape=(width, self.units), initializer="glorot_uniform", name="ff1_weight")
-        self.ff1_bias = self.add_weight(shape=(self.units,), initializer="zeros", name="ff1_bias")
-        if self.mode == "pure":
-            self.w_tau = self.add_weight(shape=(1, self.units), initializer="zeros", name="w_tau")
-            self.A = self.add_weight(shape=(1, self.units), initializer="ones", name="A")
-        else:
-            self.ff2_kernel = self.add_weight(shape=(width, self.units), initializer="glorot_uniform",
-                                              name="ff2_weight")
-            self.ff2_bias = self.add_weight(shape=(self.units,), initializer="zeros", name="ff2_bias")
-            self.time_a = keras.layers.Dense(self.units, name="time_a")
-            self.time_b = keras.layers.Dense(self.units, name="time_b")
-            for dense in (self.time_a, self.time_b):
-                with tf.name_scope(dense.name):  # the reference's variable names: .../time_a/kernel
-                    dense.build((None, width))
+        self._add_cfc_weights(keras, width, lambda name: sub_scope(self, name))
         self.built = True
-
-    @property
-    def kernel(self) -> _host.CfCKernel:
-        """The Go pass this cell runs (built on first use)."""
-        if self._kernel is None:
-            if self._input_dim is None:
-                raise ValueError("CfCCell: the cell is not built: its number of inputs is unknown")
-            self._kernel = _host.CfCKernel(self._input_dim, self.units, None, self.mode, self._act_name,
-                                           self._backbone_units, self._backbone_layers, self._backbone_dropout)
-        return self._kernel
 
     def raw_params(self) -> List[Any]:
         """The variables in the Go kernel's order (the cell's weight order)."""
-        p = [self.ff1_kernel, self.ff1_bias]
-        p += [self.w_tau, self.A] if self.mode == "pure" else [self.ff2_kernel, self.ff2_bias]
-        for layer in self.backbone_fn.layers if self.backbone_fn is not None else []:
-            if isinstance(layer, keras.layers.Dense):
-                p += [layer.kernel, layer.bias]
-        if self.mode != "pure":
-            p += [self.time_a.kernel, self.time_a.bias, self.time_b.kernel, self.time_b.bias]
-        return [tf.convert_to_tensor(v) for v in p]
+        return [tf.convert_to_tensor(v) for v in self.cfc_variables()]
 
     def kernel_params(self) -> List[Any]:
         """raw_params with the sparsity mask applied to ff1's and ff2's
         kernels."""
         p = self.raw_params()
-        if self.sparsity_mask is not None:
-            mask = tf.constant(self.sparsity_mask)
-            p[0] = p[0] * mask
-            if self.mode != "pure":
-                p[2] = p[2] * mask
-        return p
-
-    def call(self, inputs: Any, states: Any, training: Any = None, **kwargs: Any) -> Any:
-        return step(self, inputs, states, training)
-
-    def get_initial_state(self, inputs: Any = None, batch_size: Any = None, dtype: Any = None) -> List[Any]:
-        if batch_size is None:
-            batch_size = tf.shape(tf.nest.flatten(inputs)[0])[0]
-        return [tf.zeros(tf.stack([batch_size, self.units]), tf.float32)]
+        return p if self.sparsity_mask is None else self.masked(p, tf.constant(self.sparsity_mask), self.mode)
 
     def cell_options(self) -> Dict[str, Any]:
         """The constructor arguments other than units and the masks."""
@@ -232,7 +197,7 @@ class CfCCell(RNNCellBase):
 
 
 @register_serializable(package="kerasncp_go", name="WiredCfCCell")
-class WiredCfCCell(RNNCellBase):
+class WiredCfCCell(WiredCfCParts, GoStep, RNNCellBase):
     """ncps 1.0.1's ``ncps.tf.WiredCfCCell`` on the Go kernels: one
     :class:`CfCCell` per wiring layer (no backbone; ff1/ff2 kernels masked
     by the wiring's signed adjacency), with the reference's weights in its
@@ -261,7 +226,7 @@ class WiredCfCCell(RNNCellBase):
         super().__init__(**kwargs)
         if isinstance(wiring, Mapping):
             wiring = wiring_from_config(wiring)
-        self._wiring = wiring
+        self.wiring = wiring
         self.mode = check_mode(mode)
         if not fully_recurrent:
             raise ValueError("fully_recurrent=False is not supported: each wired CfC layer is fully recurrent "
@@ -274,62 +239,27 @@ class WiredCfCCell(RNNCellBase):
         self._kernel: Optional[_host.CfCKernel] = None
         self.supports_jit = False
 
-    @property
-    def wiring(self) -> Any:
-        return self._wiring
-
-    @property
-    def state_size(self) -> int:
-        return self._wiring.units
-
-    @property
-    def input_size(self) -> Optional[int]:
-        return self._wiring.input_dim
-
-    @property
-    def output_size(self) -> int:
-        return self._wiring.output_dim
-
     def build(self, input_shape: Any) -> None:
         input_dim, _ = feature_dim(input_shape)
-        self._wiring = _cfc.cfc_wiring(self._wiring, input_dim)
+        self.wiring = _cfc.cfc_wiring(self.wiring, input_dim)
         width = input_dim
         self._cfc_layers = []
-        for i in range(self._wiring.num_layers):
-            n = len(self._wiring.get_neurons_of_layer(i))
+        for i in range(self.wiring.num_layers):
+            n = len(self.wiring.get_neurons_of_layer(i))
             cell = CfCCell(n, mode=self.mode, activation=self._activation, backbone_units=0, backbone_layers=0,
                            backbone_dropout=0.0)
-            with tf.name_scope(cell.name):
+            with sub_scope(self, cell.name):
                 cell.build((None, width))
             self._cfc_layers.append(cell)
             width = n
         self._layer_sizes = [c.units for c in self._cfc_layers]
         self.built = True
 
-    @property
-    def kernel(self) -> _host.CfCKernel:
-        if self._kernel is None:
-            self._kernel = _host.CfCKernel(self._wiring.input_dim, None, self._wiring, self.mode, "lecun_tanh", 0, 0,
-                                           0.0, output_size=self._wiring.output_dim)
-        return self._kernel
-
-    def kernel_params(self) -> List[Any]:
-        """The layers' variables in order (the Go model holds the masks)."""
-        return [p for c in self._cfc_layers for p in c.raw_params()]
-
-    def call(self, inputs: Any, states: Any, training: Any = None, **kwargs: Any) -> Any:
-        return step(self, inputs, states, training)
-
-    def get_initial_state(self, inputs: Any = None, batch_size: Any = None, dtype: Any = None) -> List[Any]:
-        if batch_size is None:
-            batch_size = tf.shape(tf.nest.flatten(inputs)[0])[0]
-        return [tf.zeros(tf.stack([batch_size, self.state_size]), tf.float32)]
-
     def cell_options(self) -> Dict[str, Any]:
         return {"mode": self.mode, "activation": activation_label(self._activation)}
 
     def get_config(self) -> Dict[str, Any]:
         config = super().get_config()
-        config.update({"wiring": wiring_to_config(as_wiring(self._wiring)), "fully_recurrent": True,
+        config.update({"wiring": wiring_to_config(as_wiring(self.wiring)), "fully_recurrent": True,
                        **self.cell_options()})
         return config

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ... import _cfc
 from ... import wirings as _wirings
 from .. import CfC as _CfC
 from .. import CfCCell, MixedMemoryRNN
@@ -36,10 +37,7 @@ class CfC(_CfC):
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False, time_major: bool = False,
                  **kwargs: Any) -> None:
         if isinstance(wiring_or_units, _wirings.Wiring) or hasattr(wiring_or_units, "adjacency_matrix"):
-            for name, v in (("backbone_units", backbone_units), ("backbone_layers", backbone_layers),
-                            ("backbone_dropout", backbone_dropout)):
-                if v is not None:
-                    raise ValueError(f"Cannot use {name} in wired mode")
+            _cfc.check_wired_backbone(backbone_units, backbone_layers, backbone_dropout)
             raise NotImplementedError("keras-ncp 2.1.0's tf CfC has no wired mode: use kerasncp_go.tf.CfC "
                                       "(ncps's API) for a wiring")
         if LEGACY:
