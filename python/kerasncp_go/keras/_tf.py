@@ -2,7 +2,7 @@
 by ``tf.custom_gradient`` (eager, ``tf.function`` and the ``tf.while_loop``
 of ``keras.layers.RNN`` alike). A tape is kept only when a gradient tape
 may be recording when the op is traced or run. Traced for a SavedModel, a
-CfC runs as TensorFlow ops instead (:mod:`kerasncp_go.tf._cfc_graph`).
+CfC runs as TensorFlow ops instead (:mod:`._cfc_graph`).
 The tf-keras CfC layers (:mod:`kerasncp_go.tf`) use this op too."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from tensorflow.python.eager import record as _record
 from tensorflow.python.saved_model import save_context as _save_context
 
 from . import _host
+from ._cfc_graph import cfc_sequence
 
 
 def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[Any], all_steps: bool,
              training: bool) -> Tuple[tf.Tensor, tf.Tensor]:
     if isinstance(kernel, _host.CfCKernel) and _save_context.in_save_context():
         # CfC, traced for a SavedModel: TensorFlow ops in place of the Go pass.
-        from ..tf._cfc_graph import cfc_sequence
         return cfc_sequence(kernel, params, x, h0, ts, all_steps)
     keep = bool(_record.could_possibly_record())
     has_ts = ts is not None

@@ -50,8 +50,19 @@ from .mixed_memory import MixedMemoryRNN
 if LEGACY:
     from .cfc import CfC
     from .cfc_cell import CfCCell, WiredCfCCell
-else:  # Keras 3: ncps.keras's CfC family, which runs on Keras 3's TensorFlow backend
-    from ..keras import CfC, CfCCell, WiredCfCCell  # type: ignore[assignment]
+
+_KERAS3_NAMES = ("CfC", "CfCCell", "WiredCfCCell")
+
+
+def __getattr__(name):
+    # Keras 3: ncps.keras's CfC family (kerasncp_go.keras), imported on first
+    # use only: its LTC classes are registered for saving under the same
+    # names as this package's, and the last import wins.
+    if name in _KERAS3_NAMES and not LEGACY:
+        from .. import keras as _keras3
+
+        return getattr(_keras3, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["LTCCell", "LTC", "CfCCell", "CfC", "WiredCfCCell", "MixedMemoryRNN", "keras", "FLAVOUR", "LEGACY",
            "live_tapes"]

@@ -15,9 +15,9 @@ import numpy as np
 from .. import _cfc
 from ..keras import _host
 from ..keras import _tf as _tfop
+from ..keras._cfc_graph import lecun_tanh
 from ..keras._cfc_parts import CfCWeights, WiredCfCParts, activation_name, check_mode
 from ..wirings import as_wiring
-from ._cfc_graph import lecun_tanh
 from ._config import wiring_from_config, wiring_to_config
 from ._inputs import feature_dim, split_irregular
 from ._keras import RNNCellBase, keras, register_serializable, tf

@@ -10,9 +10,9 @@ from typing import Any
 
 from ... import _cfc
 from ... import wirings as _wirings
+from ...keras._cfc_graph import lecun_tanh
 from .. import CfC as _CfC
 from .. import CfCCell, MixedMemoryRNN
-from .._cfc_graph import lecun_tanh
 from .._keras import LEGACY, register_serializable
 
 __all__ = ["CfCCell", "CfC", "MixedMemoryRNN", "lecun_tanh"]
