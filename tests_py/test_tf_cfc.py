@@ -196,6 +196,40 @@ def _tf_keras_worker(out):
                 res[label + "_wired"] = "NotImplementedError"
         return res
 
+    def layer_options():
+        """stateful (state carried over batches, then reset) and time_major
+        with return_state, against ncps.tf; Bidirectional (which ncps.tf's
+        CfC cannot rebuild from its config) runs and its forward half is the
+        plain layer's."""
+        rng = np.random.default_rng(4)
+        x = rng.normal(size=(B, T, S)).astype(np.float32)
+        res = {}
+        ref = keras.Sequential([keras.Input((T, S), batch_size=B), NT.CfC(6, stateful=True, return_sequences=True)])
+        ours = keras.Sequential([keras.Input((T, S), batch_size=B), GT.CfC(6, stateful=True,
+                                                                            return_sequences=True)])
+        ours.set_weights(ref.get_weights())
+        errs = [rel_err(ours.predict(x, verbose=0), ref.predict(x, verbose=0)) for _ in range(2)]
+        ref.reset_states()
+        ours.reset_states()
+        errs.append(rel_err(ours.predict(x, verbose=0), ref.predict(x, verbose=0)))
+        ours.reset_states()
+        first, second = ours.predict(x, verbose=0), ours.predict(x, verbose=0)
+        # the first step of the second batch starts from the first batch's last state, not zeros
+        res["stateful"] = {"errs": errs, "carries_state": bool(rel_err(first[:, 0], second[:, 0]) > 1e-3)}
+        xt = np.transpose(x, [1, 0, 2])
+        ref_l = NT.CfC(6, time_major=True, return_sequences=True, return_state=True)
+        our_l = GT.CfC(6, time_major=True, return_sequences=True, return_state=True)
+        ref_l(xt), our_l(xt)
+        our_l.set_weights(ref_l.get_weights())
+        res["time_major"] = [rel_err(a, b) for a, b in zip(our_l(xt), ref_l(xt))]
+        plain = GT.CfC(6, return_sequences=True)
+        bidir = keras.layers.Bidirectional(GT.CfC(6, return_sequences=True), merge_mode="concat")
+        bidir(x)
+        plain(x)
+        plain.set_weights(bidir.forward_layer.get_weights())
+        res["bidirectional"] = rel_err(bidir(x).numpy()[..., :6], plain(x).numpy())
+        return res
+
     def save_load():
         res = {}
         rng = np.random.default_rng(5)
@@ -271,6 +305,7 @@ def _tf_keras_worker(out):
     _guarded(results, "parity", parity)
     _guarded(results, "training", training)
     _guarded(results, "experimental", experimental)
+    _guarded(results, "layer_options", layer_options)
     _guarded(results, "save_load", save_load)
     _guarded(results, "export", export)
     _guarded(results, "bad_input", bad_input)
@@ -418,6 +453,13 @@ def test_keras_ncp_experimental_against_its_source(results):
     res = _part(results, "experimental")
     assert res["kerasncp.tf.experimental"]["err"] <= PARITY_FWD
     assert res["reference_wired"] == "NotImplementedError"
+
+
+def test_layer_options(results):
+    res = _part(results, "layer_options")
+    assert max(res["stateful"]["errs"]) <= PARITY_FWD and res["stateful"]["carries_state"], res["stateful"]
+    assert max(res["time_major"]) <= PARITY_FWD, res["time_major"]
+    assert res["bidirectional"] <= PARITY_FWD
 
 
 def test_save_load_round_trip(results):
