@@ -1,9 +1,12 @@
 """python -m kerasncp_go.compat runs an unmodified keras-ncp script on the
 Go kernels."""
 
+import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 
 def test_compat_redirects_kerasncp(tmp_path):
@@ -100,24 +103,27 @@ def test_compat_reference_module_paths(tmp_path):
     assert second.split() == ["kerasncp_go.torch"] * 4 + ["kerasncp_go.torch.experimental", "True"]
 
 
-def test_compat_missing_names_fail_where_used(tmp_path):
-    """A script may import a class kerasncp-go lacks (TensorFlow's CfC):
-    the import works, hasattr says no, and the first use raises
-    NotImplementedError with the reason."""
+@pytest.mark.parametrize("legacy", [True, False])
+def test_compat_tf_cfc_names(tmp_path, legacy):
+    """ncps.tf's CfC family and keras-ncp 2.1.0's tf.experimental resolve
+    to kerasncp_go's: tf-keras layers under TF_USE_LEGACY_KERAS=1, the
+    Keras 3 ones otherwise."""
     script = tmp_path / "tf_cfc.py"
     script.write_text(textwrap.dedent("""
-        import ncps.tf
-        from ncps.tf import CfC, LTC
-        from kerasncp.tf.experimental import CfCCell
-        print(LTC.__module__, hasattr(ncps.tf, "CfC"), repr(CfC))
-        print("before use", flush=True)
-        CfCCell(8)
+        from ncps.tf import CfC, CfCCell, WiredCfCCell
+        from kerasncp.tf.experimental import CfC as XCfC, CfCCell as XCell, MixedMemoryRNN
+        print(CfC.__module__, CfCCell.__module__, WiredCfCCell.__module__)
+        print(XCell is CfCCell, issubclass(XCfC, CfC), XCfC.__module__, MixedMemoryRNN.__module__)
     """))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    env.pop("KERAS_BACKEND", None)
+    if legacy:
+        env["TF_USE_LEGACY_KERAS"] = "1"
     out = subprocess.run([sys.executable, "-m", "kerasncp_go.compat", "--ncps", str(script)], capture_output=True,
-                         text=True)
-    first, second = out.stdout.strip().splitlines()
-    assert first.split()[:2] == ["kerasncp_go.tf.ltc", "False"]
-    assert "CfC: not implemented by kerasncp-go" in first
-    assert second == "before use"
-    assert out.returncode != 0
-    assert "NotImplementedError: kerasncp_go.tf has no CfCCell" in out.stderr, out.stderr
+                         text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    first, second = out.stdout.strip().splitlines()[-2:]
+    pkg = "kerasncp_go.tf" if legacy else "kerasncp_go.keras"
+    assert first.split() == [f"{pkg}.cfc", f"{pkg}.cfc_cell", f"{pkg}.{'cfc_cell' if legacy else 'wired_cfc_cell'}"]
+    assert second.split() == ["True", "True", "kerasncp_go.tf.experimental", "kerasncp_go.tf.mixed_memory"]

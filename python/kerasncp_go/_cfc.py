@@ -56,6 +56,19 @@ def check_int(value: Any, name: str, lo: int) -> int:
     return int(value)
 
 
+def check_wired_backbone(backbone_units: Any, backbone_layers: Any, backbone_dropout: Any) -> None:
+    """A CfC layer given a wiring takes no backbone argument (its cells have
+    no backbone).
+
+    Raises:
+        ValueError: one of them is not None, naming it.
+    """
+    for name, v in (("backbone_units", backbone_units), ("backbone_layers", backbone_layers),
+                    ("backbone_dropout", backbone_dropout)):
+        if v is not None:
+            raise ValueError(f"Cannot use {name} in wired mode")
+
+
 def check_dropout(value: Any) -> float:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"backbone_dropout must be a number in [0, 1), got {value!r}")

@@ -10,8 +10,6 @@ same thing in the same words.
 
 from __future__ import annotations
 
-import dis
-import sys
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
@@ -20,64 +18,11 @@ import numpy as np
 from . import _lib
 
 __all__ = [
-    "MissingCell", "MissingName", "missing_cell", "MAX_ODE_UNFOLDS", "MAPPINGS", "mapping_code", "check_options",
+    "MAX_ODE_UNFOLDS", "MAPPINGS", "mapping_code", "check_options",
     "dtype_code", "build_wiring",
     "elapsed_shape", "check_elapsed_values", "PARAM_ORDER", "TRAINABLE", "NON_NEGATIVE", "DEFAULT_INIT_RANGES",
     "init_ranges", "param_shapes", "Init", "initial_values",
 ]
-
-
-class MissingCell(AttributeError):
-    """A cell of the reference kerasncp-go does not implement: an
-    AttributeError naming it, so that hasattr() and getattr(..., default)
-    work. (``from ... import`` gets a :class:`MissingName` instead.)"""
-
-
-class MissingName:
-    """What ``from module import Name`` gives for a name of the reference
-    that kerasncp-go does not implement: the import succeeds (a script, say
-    one run by ``python -m kerasncp_go.compat``, fails only if it uses the
-    name), and any use (a call, an attribute, a subclass) raises
-    NotImplementedError with the message."""
-
-    def __init__(self, name: str, message: str) -> None:
-        object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_message", message)
-
-    def _fail(self, *args: Any, **kwargs: Any):
-        raise NotImplementedError(self._message)
-
-    __call__ = _fail
-    __mro_entries__ = _fail
-
-    def __getattr__(self, attr: str):
-        if attr.startswith("__") and attr.endswith("__"):  # copy, pickle, inspect probe these
-            raise AttributeError(attr)
-        self._fail()
-
-    def __setattr__(self, attr: str, value: Any) -> None:
-        self._fail()
-
-    def __repr__(self) -> str:
-        return f"<{self._name}: not implemented by kerasncp-go>"
-
-
-_IMPORT_FROM = dis.opmap["IMPORT_FROM"]
-
-
-def missing_cell(module: str, name: str, message: str) -> MissingName:
-    """For a package's ``__getattr__`` asked for a reference name that is
-    not implemented: a :class:`MissingName` when the caller runs ``from
-    module import name`` (whose ImportError would lose the message), else
-    the :class:`MissingCell` error."""
-    try:
-        frame = sys._getframe(2)  # 0: here, 1: the package's __getattr__, 2: the importing code
-        importing = frame.f_code.co_code[frame.f_lasti] == _IMPORT_FROM
-    except (AttributeError, IndexError, ValueError):  # another interpreter: the plain error
-        importing = False
-    if importing:
-        return MissingName(f"{module}.{name}", message)
-    raise MissingCell(message)
 
 
 # -- options -----------------------------------------------------------------

@@ -142,10 +142,7 @@ class CfC(_Params):
                              backbone_layers=bl, backbone_dropout=bd, mixed_memory=mixed_memory,
                              proj_size=proj_size, dtype=dtype)
         else:
-            for name, v in (("backbone_units", backbone_units), ("backbone_layers", backbone_layers),
-                            ("backbone_dropout", backbone_dropout)):
-                if v is not None:
-                    raise ValueError(f"Cannot use {name} in wired mode")
+            _cfc.check_wired_backbone(backbone_units, backbone_layers, backbone_dropout)
             self.wired_mode = True
             self.wiring = _cfc.cfc_wiring(units, input_size)
             model = CfCModel(input_size, wiring=self.wiring, mode=mode, mixed_memory=mixed_memory,

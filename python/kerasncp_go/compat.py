@@ -7,9 +7,8 @@ makes ``import kerasncp`` (and ``kerasncp.wirings``, ``kerasncp.torch``,
 ``kerasncp.tf``, ``kerasncp.paddle``, ``kerasncp.datasets``) resolve to the
 corresponding ``kerasncp_go`` modules, then runs the script as ``__main__``.
 With ``--ncps``, ``import ncps`` (and ``ncps.wirings``, ``ncps.torch``,
-``ncps.tf``, ``ncps.paddle``, ``ncps.datasets``) is redirected too; a class
-kerasncp-go does not implement (TensorFlow's CfC) imports as a placeholder
-that raises NotImplementedError, with the reason, where the script uses it.
+``ncps.tf``, ``ncps.keras``, ``ncps.paddle``, ``ncps.datasets``) is
+redirected too.
 
 The script runs as ``python script.py`` would run it: its folder first on
 sys.path, its arguments in sys.argv. Processes it starts with the spawn or

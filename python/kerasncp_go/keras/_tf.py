@@ -1,13 +1,14 @@
 """TensorFlow backend: the Go pass as ``tf.numpy_function`` calls joined
 by ``tf.custom_gradient`` (eager, ``tf.function`` and the ``tf.while_loop``
 of ``keras.layers.RNN`` alike). A tape is kept only when a gradient tape
-may be recording when the op is traced or run.
+may be recording when the op is traced or run. The tf-keras CfC layers
+(:mod:`kerasncp_go.tf`) use this op too.
 
 Graphs that TensorFlow serializes (``model.export``,
 ``tf.saved_model.save``) cannot hold a ``tf.numpy_function``: under
-TensorFlow's save context an LTC kernel is traced in TensorFlow ops instead
-(:mod:`kerasncp_go._tf_ltc`), so the exported model runs without this
-package."""
+TensorFlow's save context a kernel is traced in TensorFlow ops instead (the
+LTC's :mod:`kerasncp_go._tf_ltc`, the CfC's :mod:`._cfc_graph`), so the
+exported model runs without this package."""
 
 from __future__ import annotations
 
@@ -19,15 +20,19 @@ from tensorflow.python.saved_model import save_context as _save_context
 
 from .. import _tf_ltc
 from . import _host
+from ._cfc_graph import cfc_sequence
 
 
 def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[Any], all_steps: bool,
              training: bool) -> Tuple[tf.Tensor, tf.Tensor]:
-    if _save_context.in_save_context() and isinstance(kernel, _host.LTCKernel):
-        return _tf_ltc.ltc_sequence(kernel.cell, tf.convert_to_tensor(x, tf.float32),
-                                    tf.convert_to_tensor(h0, tf.float32),
-                                    None if ts is None else tf.convert_to_tensor(ts, tf.float32),
-                                    [tf.convert_to_tensor(p) for p in params], all_steps)
+    if _save_context.in_save_context():  # traced for a SavedModel: TensorFlow ops in place of the Go pass
+        if isinstance(kernel, _host.LTCKernel):
+            return _tf_ltc.ltc_sequence(kernel.cell, tf.convert_to_tensor(x, tf.float32),
+                                        tf.convert_to_tensor(h0, tf.float32),
+                                        None if ts is None else tf.convert_to_tensor(ts, tf.float32),
+                                        [tf.convert_to_tensor(p) for p in params], all_steps)
+        if isinstance(kernel, _host.CfCKernel):
+            return cfc_sequence(kernel, params, x, h0, ts, all_steps)
     keep = bool(_record.could_possibly_record())
     has_ts = ts is not None
     x = tf.convert_to_tensor(x, tf.float32)

@@ -7,6 +7,7 @@ from typing import Any, Dict
 
 import keras
 
+from .. import _cfc
 from .. import wirings as _wirings
 from . import _common
 from .cfc_cell import CfCCell
@@ -33,10 +34,7 @@ class CfC(keras.layers.RNN):
                  zero_output_for_mask: bool = False, **kwargs: Any) -> None:
         cell: Any
         if isinstance(units, _wirings.Wiring):
-            for name, v in (("backbone_units", backbone_units), ("backbone_layers", backbone_layers),
-                            ("backbone_dropout", backbone_dropout)):
-                if v is not None:
-                    raise ValueError(f"Cannot use {name} in wired mode")
+            _cfc.check_wired_backbone(backbone_units, backbone_layers, backbone_dropout)
             cell = WiredCfCCell(units, mode=mode, activation=activation, fully_recurrent=fully_recurrent)
         else:
             cell = CfCCell(units, mode=mode, activation=activation,

@@ -10,29 +10,13 @@ import keras
 import numpy as np
 
 from .. import _cfc
-from . import _common, _host
+from . import _common
+from ._cfc_parts import CfCWeights, activation_name
 
-#: Keras activation names the Go core computes, and its names for them.
-_ACTIVATIONS = {"lecun_tanh": "lecun_tanh", "tanh": "tanh", "relu": "relu", "gelu": "gelu", "silu": "silu",
-                "swish": "silu"}
-
-
-def activation_name(activation: Any) -> str:
-    """The Go core's name for a backbone activation given as a name or a
-    Keras activation function.
-
-    Raises:
-        ValueError: an activation the Go core does not compute.
-    """
-    name = activation if isinstance(activation, str) else getattr(activation, "__name__", None)
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(repr(k) for k in _ACTIVATIONS)} "
-                         f"(the activations the Go kernels compute), got {activation!r}")
-    return _ACTIVATIONS[name]
-
+__all__ = ["CfCCell", "activation_name"]
 
 @keras.saving.register_keras_serializable(package="kerasncp_go", name="CfCCell")
-class CfCCell(keras.layers.Layer):
+class CfCCell(CfCWeights, keras.layers.Layer):
     """A CfC cell (one step per call) with ncps.keras's arguments, weights
     (ff1_weight, ff1_bias, ff2_weight, ff2_bias or w_tau, A; the backbone's
     Dense layers backbone0..; time_a, time_b) and config, computed in Go.
@@ -62,29 +46,8 @@ class CfCCell(keras.layers.Layer):
         if sparsity_mask is not None and backbone_units > 0 and backbone_layers > 0:
             raise ValueError("If sparsity of a CfC cell is set, then no backbone is allowed "
                              f"(sparsity_mask is set and backbone_units={backbone_units})")
-        if mode not in _cfc.MODES:
-            raise ValueError(f"Unknown mode '{mode}', valid options are {list(_cfc.MODES)}")
-        self.mode = mode
-        self._activation = activation
-        self._act_name = activation_name(activation)
-        self._backbone_units = _cfc.check_int(backbone_units, "backbone_units", 0)
-        self._backbone_layers = _cfc.check_int(backbone_layers, "backbone_layers", 0)
-        self._backbone_dropout = _cfc.check_dropout(backbone_dropout)
-        if self._backbone_layers > 0 and self._backbone_units < 1:
-            raise ValueError(f"backbone_units must be >= 1 with backbone_layers={backbone_layers}, "
-                             f"got {backbone_units}")
-        self.uses_training = self._backbone_layers > 0 and self._backbone_dropout > 0
-        self._kernel: Optional[_host.CfCKernel] = None
-        self._input_dim: Optional[int] = None
+        self._set_cfc_options(mode, activation, backbone_units, backbone_layers, backbone_dropout)
         self._mask: Any = None
-
-    @property
-    def state_size(self) -> int:
-        return self.units
-
-    @property
-    def output_size(self) -> int:
-        return self.units
 
     @property
     def kernel_input_size(self) -> Optional[int]:
@@ -106,20 +69,9 @@ class CfCCell(keras.layers.Layer):
             self.backbone_fn.build((None, cat))
             width = self._backbone_units
         else:
+            self.backbone_fn = None
             width = cat
-        self.ff1_kernel = self.add_weight(shape=(width, self.units), initializer="glorot_uniform", name="ff1_weight")
-        self.ff1_bias = self.add_weight(shape=(self.units,), initializer="zeros", name="ff1_bias")
-        if self.mode == "pure":
-            self.w_tau = self.add_weight(shape=(1, self.units), initializer="zeros", name="w_tau")
-            self.A = self.add_weight(shape=(1, self.units), initializer="ones", name="A")
-        else:
-            self.ff2_kernel = self.add_weight(shape=(width, self.units), initializer="glorot_uniform",
-                                              name="ff2_weight")
-            self.ff2_bias = self.add_weight(shape=(self.units,), initializer="zeros", name="ff2_bias")
-            self.time_a = keras.layers.Dense(self.units, name="time_a")
-            self.time_b = keras.layers.Dense(self.units, name="time_b")
-            self.time_a.build((None, width))
-            self.time_b.build((None, width))
+        self._add_cfc_weights(keras, width)
         if self.sparsity_mask is not None:
             mask = np.asarray(keras.ops.convert_to_numpy(self.sparsity_mask), np.float32)
             if mask.shape != (width, self.units):
@@ -127,33 +79,13 @@ class CfCCell(keras.layers.Layer):
             self._mask = mask
         self.built = True
 
-    @property
-    def kernel(self) -> _host.CfCKernel:
-        if self._kernel is None:
-            self._kernel = _host.CfCKernel(self._input_dim, self.units, None, self.mode, self._act_name,
-                                           self._backbone_units, self._backbone_layers, self._backbone_dropout)
-        return self._kernel
-
     def raw_params(self) -> List[Any]:
         """The cell's variables in the order the Go kernel takes them."""
-        p = [self.ff1_kernel, self.ff1_bias]
-        p += [self.w_tau, self.A] if self.mode == "pure" else [self.ff2_kernel, self.ff2_bias]
-        if self._backbone_layers > 0:
-            for layer in self.backbone_fn.layers:
-                if isinstance(layer, keras.layers.Dense):
-                    p += [layer.kernel, layer.bias]
-        if self.mode != "pure":
-            p += [self.time_a.kernel, self.time_a.bias, self.time_b.kernel, self.time_b.bias]
-        return [keras.ops.convert_to_tensor(v) for v in p]
+        return [keras.ops.convert_to_tensor(v) for v in self.cfc_variables()]
 
     def kernel_params(self) -> List[Any]:
         p = self.raw_params()
-        if self._mask is not None:
-            mask = keras.ops.convert_to_tensor(self._mask)
-            p[0] = p[0] * mask
-            if self.mode != "pure":
-                p[2] = p[2] * mask
-        return p
+        return p if self._mask is None else self.masked(p, keras.ops.convert_to_tensor(self._mask), self.mode)
 
     def call(self, inputs: Any, states: Any, training: Any = False, **kwargs: Any) -> Any:
         y, h = _common.cell_step(self, inputs, states, training, kwargs)

@@ -9,11 +9,12 @@ import keras
 
 from .. import _rules
 from . import _common, _host
-from .cfc_cell import CfCCell, activation_name
+from ._cfc_parts import WiredCfCParts, activation_name, check_mode
+from .cfc_cell import CfCCell
 
 
 @keras.saving.register_keras_serializable(package="kerasncp_go", name="WiredCfCCell")
-class WiredCfCCell(keras.layers.Layer):
+class WiredCfCCell(WiredCfCParts, keras.layers.Layer):
     """A wired CfC cell with ncps.keras's arguments and weights (a CfCCell
     per wiring layer, without backbone, its ff1/ff2 kernels masked by the
     wiring's signed adjacency). Its state is the layers' states in layer
@@ -32,30 +33,13 @@ class WiredCfCCell(keras.layers.Layer):
                  activation: Any = "lecun_tanh", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.wiring = _common.wiring_from(wiring)
-        if mode not in ("default", "pure", "no_gate"):
-            raise ValueError(f"Unknown mode '{mode}', valid options are ['default', 'pure', 'no_gate']")
+        check_mode(mode)
         if not fully_recurrent:
             raise ValueError("fully_recurrent=False is not supported: each wired layer is fully recurrent")
         activation_name(activation)
         self.mode, self.fully_recurrent, self._activation = mode, fully_recurrent, activation
         self._cfc_layers: List[CfCCell] = []
         self._kernel: Optional[_host.CfCKernel] = None
-
-    @property
-    def state_size(self) -> int:
-        return self.wiring.units
-
-    @property
-    def input_size(self) -> Optional[int]:
-        return self.wiring.input_dim
-
-    @property
-    def output_size(self) -> int:
-        return self.wiring.output_dim
-
-    @property
-    def kernel_input_size(self) -> Optional[int]:
-        return self.wiring.input_dim
 
     def build(self, input_shape: Any) -> None:
         if isinstance(input_shape[0], (tuple, list)) or isinstance(input_shape[0], keras.KerasTensor):
@@ -73,16 +57,6 @@ class WiredCfCCell(keras.layers.Layer):
             width = n
         self._layer_sizes = [c.units for c in self._cfc_layers]
         self.built = True
-
-    @property
-    def kernel(self) -> _host.CfCKernel:
-        if self._kernel is None:
-            self._kernel = _host.CfCKernel(self.wiring.input_dim, None, self.wiring, self.mode, "lecun_tanh", 0, 0, 0.0,
-                                           output_size=self.wiring.output_dim)
-        return self._kernel
-
-    def kernel_params(self) -> List[Any]:
-        return [p for c in self._cfc_layers for p in c.raw_params()]
 
     def call(self, inputs: Any, states: Any, training: Any = False, **kwargs: Any) -> Any:
         return _common.cell_step(self, inputs, states, training, kwargs)

@@ -1,5 +1,5 @@
-"""TensorFlow / Keras binding: keras-ncp's LTCCell and ncps's LTC layer with
-the Go kernels.
+"""TensorFlow / Keras binding: keras-ncp's LTCCell and ncps's LTC and CfC
+layers with the Go kernels.
 
 ``LTCCell`` is a drop-in for ``kerasncp.tf.LTCCell`` (keras-ncp 2.1.0): use it
 in ``keras.layers.RNN``. ``LTC`` has ``ncps.tf.LTC``'s arguments and runs a
@@ -12,6 +12,14 @@ the environment turns that off.
 Gradients come from the Go backward kernel through ``tf.custom_gradient``, so
 ``model.fit`` works in graph mode (not under XLA: the layers set
 ``supports_jit = False``).
+
+``CfC``, ``CfCCell`` and ``WiredCfCCell`` are ncps.tf's (the Keras variant of
+the CfC), with its arguments and weights; under tf-keras they are tf-keras
+layers (:mod:`kerasncp_go.tf.cfc`), under Keras 3 the classes of
+:mod:`kerasncp_go.keras` (ncps.keras's, which is what ncps.tf became for
+Keras 3). ``CfC`` runs a whole sequence in one Go call each way, like
+``LTC``. keras-ncp 2.1.0's ``kerasncp.tf.experimental`` is
+:mod:`kerasncp_go.tf.experimental`.
 
 The Keras flavour is chosen at import, as TensorFlow chooses ``tf.keras``:
 tf-keras when ``TF_USE_LEGACY_KERAS=1`` is set, else Keras 3 (TensorFlow
@@ -31,7 +39,7 @@ evicted.
 
 Saving: ``model.save("m.keras")`` and ``keras.models.load_model`` round-trip
 (the layers are registered as ``kerasncp_go>LTCCell``, ``kerasncp_go>LTC``,
-``kerasncp_go>MixedMemoryRNN``). SavedModel export (``tf.saved_model.save``,
+``kerasncp_go>MixedMemoryRNN``, ``kerasncp_go>CfC``, ...). SavedModel export (``tf.saved_model.save``,
 Keras 3 ``model.export``, tf-keras ``model.save(dir)``) traces the layers with
 an equivalent pure-TensorFlow implementation, since a ``tf.numpy_function``
 cannot be serialized; the exported model does not need this package.
@@ -39,7 +47,6 @@ A keras-ncp 2.1.0 model saved as HDF5 loads with the Go cell in place of the
 reference's: ``load_model(path, custom_objects={"LTCCell": LTCCell})``.
 """
 
-from .. import _rules
 from . import _rnn_hook
 from ._keras import FLAVOUR, LEGACY, keras
 from ._op import live_tapes
@@ -47,13 +54,24 @@ from .ltc import LTC
 from .ltc_cell import LTCCell
 from .mixed_memory import MixedMemoryRNN
 
+if LEGACY:
+    from .cfc import CfC
+    from .cfc_cell import CfCCell, WiredCfCCell
+
 _rnn_hook.install()
 
-__all__ = ["LTCCell", "LTC", "MixedMemoryRNN", "keras", "FLAVOUR", "LEGACY", "live_tapes"]
+_KERAS3_NAMES = ("CfC", "CfCCell", "WiredCfCCell")
 
 
 def __getattr__(name):
-    if name in ("CfC", "CfCCell", "WiredCfCCell"):
-        return _rules.missing_cell(__name__, name, f"kerasncp_go.tf has no {name}: kerasncp-go implements the "
-                                   "LTC cells for TensorFlow, not CfC (yet; kerasncp_go.torch has CfC)")
+    # Keras 3: ncps.keras's CfC family (kerasncp_go.keras), imported on first
+    # use only: its LTC classes are registered for saving under the same
+    # names as this package's, and the last import wins.
+    if name in _KERAS3_NAMES and not LEGACY:
+        from .. import keras as _keras3
+
+        return getattr(_keras3, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+__all__ = ["LTCCell", "LTC", "CfCCell", "CfC", "WiredCfCCell", "MixedMemoryRNN", "keras", "FLAVOUR", "LEGACY",
+           "live_tapes"]

@@ -87,10 +87,7 @@ class CfC(GoCfC, nn.Module):
     def _setup_cell(self, input_size, units, mode, activation, backbone_units, backbone_layers, backbone_dropout):
         if not _is_units(units):
             self.wired_mode = True
-            for name, v in (("backbone_units", backbone_units), ("backbone_layers", backbone_layers),
-                            ("backbone_dropout", backbone_dropout)):
-                if v is not None:
-                    raise ValueError(f"Cannot use {name} in wired mode")
+            _cfc.check_wired_backbone(backbone_units, backbone_layers, backbone_dropout)
             self.rnn_cell: nn.Module = WiredCfCCell(input_size, units, mode)
             self.wiring = self.rnn_cell.wiring
             self.state_size = self.rnn_cell.state_size

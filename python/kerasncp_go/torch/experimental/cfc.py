@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ... import _cfc
 from .. import cfc as _cfc_module
 from ..lstm import LSTMCell
 from .cfc_cell import CfCCell
@@ -30,10 +31,7 @@ class CfC(_cfc_module.CfC):
 
     def _setup_cell(self, input_size, units, mode, activation, backbone_units, backbone_layers, backbone_dropout):
         if not _cfc_module._is_units(units):
-            for name, v in (("backbone_units", backbone_units), ("backbone_layers", backbone_layers),
-                            ("backbone_dropout", backbone_dropout)):
-                if v is not None:
-                    raise ValueError(f"Cannot use {name} in wired mode")
+            _cfc.check_wired_backbone(backbone_units, backbone_layers, backbone_dropout)
             raise NotImplementedError("keras-ncp 2.1.0's torch CfC has no wired mode: use kerasncp_go.torch.CfC "
                                       "(ncps's API) for a wiring")
         super()._setup_cell(input_size, units, mode, activation, backbone_units, backbone_layers, backbone_dropout)
