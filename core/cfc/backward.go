@@ -71,7 +71,7 @@ func (m *Model[T]) Backward(ws *Workspace[T], gy, gh, gc []T, g Gradients[T]) er
 	if g.Params != nil && len(g.Params) != len(m.Params) {
 		return fmt.Errorf("cfc: grad params must hold %d values (the model's), got %d", len(m.Params), len(g.Params))
 	}
-	nw := split(b)
+	nw := m.splitWork(b, t)
 	ws.ensureWorkers(m, nw, (b+nw-1)/nw, true)
 	if nw == 1 { // no closure to allocate
 		ws.backwardRows(&ws.workers[0], 0, b, gy, gh, gc, g)
@@ -438,6 +438,21 @@ func (ws *Workspace[T]) addColsum(n, k int, a []T, lda int, c []T, reps, aStep i
 	}
 }
 
+// minParallelWork is the work (multiply-adds; for a pass, batch x steps x
+// parameters) below which a pass or the gradient jobs run on the calling
+// goroutine alone. A variable so that tests can split small cases.
+var minParallelWork = 1 << 16
+
+// jobsWork is the multiply-adds of the queued gradient jobs.
+func jobsWork[T Float](jobs []gradJob[T]) int {
+	w := 0
+	for i := range jobs {
+		j := &jobs[i]
+		w += max(j.m, 1) * j.n * j.k * max(j.reps, 1)
+	}
+	return w
+}
+
 // paramGrads computes every parameter gradient from the tape, where the
 // backward pass left the gradients of each product's output over its
 // pre-activations, and the products' inputs are still in place: one
@@ -507,6 +522,9 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 	}
 	jobs := ws.jobs
 	nj := machine.Workers(len(jobs))
+	if work := jobsWork(jobs); work < minParallelWork {
+		nj = 1 // starting a goroutine (and, from C, waking a thread) would cost more
+	}
 	ws.packBufs = grow(ws.packBufs, nj)
 	for i := range ws.packBufs {
 		ws.packBufs[i] = grow(ws.packBufs[i], (tileRows+tileCols)*packRows)

@@ -30,7 +30,7 @@ func (m *Model[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], pass
 		ws.tape = grow(ws.tape, in.Batch*in.Steps*m.stride)
 	}
 	ws.pack(m)
-	nw := split(in.Batch)
+	nw := m.splitWork(in.Batch, in.Steps)
 	ws.ensureWorkers(m, nw, (in.Batch+nw-1)/nw, false)
 	if nw == 1 { // no closure to allocate
 		ws.forwardRows(&ws.workers[0], 0, in.Batch, out)

@@ -431,6 +431,8 @@ func TestSplitsAgree(t *testing.T) {
 	in := newTestInputs(m, tc, rand.New(rand.NewPCG(3, 3)))
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
+	defer func(w int) { minParallelWork = w }(minParallelWork)
+	minParallelWork = 0 // split this small case as a large one
 	var ws1 Workspace[float64]
 	want := runModel(t, m, &ws1, tc, in)
 	for _, procs := range []int{2, 3, 8} {

@@ -121,6 +121,16 @@ func grow[E any](s []E, n int) []E {
 // rows [w*batch/nw, (w+1)*batch/nw).
 func split(batch int) int { return machine.Workers((batch + minRows - 1) / minRows) }
 
+// splitWork is split for a pass of batch x steps rows over the model's
+// parameters: one goroutine when the pass is too small to pay for starting
+// another (from a C caller, waking a thread costs tens of microseconds).
+func (m *Model[T]) splitWork(batch, steps int) int {
+	if batch*steps*len(m.Params) < minParallelWork {
+		return 1
+	}
+	return split(batch)
+}
+
 // maxWidth is the widest input of any layer's products (and its heads).
 func (m *Model[T]) maxWidth() int {
 	w := 0
