@@ -2,7 +2,9 @@ package machine
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestParallelCoversRange: every index of [0, n) is handed to exactly one
@@ -39,5 +41,34 @@ func TestParallelReraisesWorkerPanics(t *testing.T) {
 		if got != fmt.Sprintf("worker %d", who) {
 			t.Errorf("panic in worker %d: recovered %v", who, got)
 		}
+	}
+}
+
+// TestParallelKeepsItsHelpers: calls one after another reuse the helper
+// goroutines of the first instead of starting new ones, and a helper
+// blocked after its spin still takes the next call's work.
+func TestParallelKeepsItsHelpers(t *testing.T) {
+	sum := func(nw int) int64 {
+		var s atomic.Int64
+		Parallel(nw, 1000, func(w, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				s.Add(int64(i))
+			}
+		})
+		return s.Load()
+	}
+	sum(4)
+	before := started.Load()
+	for i := 0; i < 2000; i++ {
+		if got := sum(4); got != 999*1000/2 {
+			t.Fatalf("call %d: sum %d, want %d", i, got, 999*1000/2)
+		}
+	}
+	time.Sleep(3 * spinFor) // every helper has blocked
+	if got := sum(4); got != 999*1000/2 {
+		t.Fatalf("after the helpers blocked: sum %d, want %d", got, 999*1000/2)
+	}
+	if n := started.Load() - before; n != 0 {
+		t.Errorf("%d helpers started by calls that found the first call's helpers idle, want 0", n)
 	}
 }

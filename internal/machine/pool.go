@@ -1,0 +1,97 @@
+package machine
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Parallel's helper goroutines are kept between calls: a fresh goroutine
+// needs an idle thread woken by the operating system, which from a C caller
+// (cgo) costs tens of microseconds per call, as much as the work of a short
+// call. A helper that has finished a piece of work keeps checking for the
+// next one for spinFor before it blocks, so that calls in quick succession
+// (a forward pass, then its backward pass) find it awake.
+const spinFor = 200 * time.Microsecond
+
+// helper is one kept goroutine.
+type helper struct {
+	task   atomic.Pointer[func()]
+	parked atomic.Bool
+	wake   chan struct{} // a token: the task slot may hold work
+}
+
+var (
+	helpersMu sync.Mutex
+	idle      []*helper    // helpers waiting for work
+	started   atomic.Int64 // helpers started, for tests
+)
+
+// takeHelpers returns n helpers, idle ones first, starting new ones as
+// needed.
+func takeHelpers(n int) []*helper {
+	helpersMu.Lock()
+	k := min(n, len(idle))
+	hs := make([]*helper, 0, n)
+	hs = append(hs, idle[len(idle)-k:]...)
+	idle = idle[:len(idle)-k]
+	helpersMu.Unlock()
+	for len(hs) < n {
+		h := &helper{wake: make(chan struct{}, 1)}
+		started.Add(1)
+		go h.loop()
+		hs = append(hs, h)
+	}
+	return hs
+}
+
+// release puts h back on the idle list. A task calls it before it signals
+// that it is done, so that the next call finds h (a helper released while it
+// finishes its task picks the next task up when it gets there).
+func (h *helper) release() {
+	helpersMu.Lock()
+	idle = append(idle, h)
+	helpersMu.Unlock()
+}
+
+// run hands task to h.
+func (h *helper) run(task func()) {
+	h.task.Store(&task)
+	if h.parked.Load() {
+		select {
+		case h.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (h *helper) loop() {
+	for {
+		(*h.wait())()
+	}
+}
+
+// wait returns the next task: checked for spinFor, then waited for blocked.
+func (h *helper) wait() *func() {
+	start := time.Now()
+	for i := 0; ; i++ {
+		if t := h.task.Swap(nil); t != nil {
+			return t
+		}
+		if i&255 == 255 && time.Since(start) > spinFor {
+			break
+		}
+	}
+	for {
+		h.parked.Store(true)
+		if t := h.task.Swap(nil); t != nil {
+			h.parked.Store(false)
+			return t
+		}
+		<-h.wake
+		h.parked.Store(false)
+		if t := h.task.Swap(nil); t != nil {
+			return t
+		}
+	}
+}
