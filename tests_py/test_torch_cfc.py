@@ -724,3 +724,21 @@ def test_parameters_are_views_of_one_flat_tensor_and_calls_read_what_they_hold()
     assert flat_view(ours._param_list(), torch.float64) is not None                       # has no float64
     ours.load_state_dict(ref.state_dict())
     _compare_sequences(ref, ours, x.double())
+
+
+def test_parameter_gradients_do_not_depend_on_whether_inputs_want_theirs():
+    """The backward pass skips the input and state gradients nobody asked
+    for; the parameters' are the same either way."""
+    torch.manual_seed(5)
+    m = GT.CfC(3, 6, mixed_memory=True)
+    x = torch.randn(2, 5, 3)
+    grads = []
+    for want in (False, True):
+        xs = x.clone().requires_grad_(want)
+        m.zero_grad()
+        y, _ = m(xs, timespans=torch.full((2, 5), 0.5))
+        y.square().sum().backward()
+        assert (xs.grad is not None) == want
+        grads.append([p.grad.clone() for p in m.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

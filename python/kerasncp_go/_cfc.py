@@ -313,8 +313,8 @@ class CfCTape:
             raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
         return a
 
-    def backward(self, gy: Any = None, gh: Any = None, gc: Any = None, params: bool = True
-                 ) -> Dict[str, Optional[np.ndarray]]:
+    def backward(self, gy: Any = None, gh: Any = None, gc: Any = None, params: bool = True,
+                 inputs: bool = True) -> Dict[str, Optional[np.ndarray]]:
         """Gradients of a loss whose gradients with respect to the outputs,
         final state and memory are gy, gh, gc (None: zero). A tape serves
         one backward pass.
@@ -322,7 +322,8 @@ class CfCTape:
         Returns:
             {"params": flat gradient (zeros at the masks) or None when
             params is false, "x", "h0", "c0" (mixed memory) or None,
-            "elapsed" (when the pass had elapsed times) or None}.
+            "elapsed" (when the pass had elapsed times) or None; the last
+            four None when inputs is false}.
         """
         if not self._finalizer.alive:
             raise ValueError("this tape was used or closed: a tape serves one backward pass")
@@ -335,10 +336,10 @@ class CfCTape:
         dt = m.dtype
         out: Dict[str, Optional[np.ndarray]] = {
             "params": np.empty(m.param_len, dt) if params else None,
-            "x": np.empty((b, t, m.input_size), dt),
-            "h0": np.empty((b, m.state_size), dt),
-            "c0": np.empty((b, m.state_size), dt) if m.mixed_memory else None,
-            "elapsed": np.empty((b, t), dt) if self.irregular else None,
+            "x": np.empty((b, t, m.input_size), dt) if inputs else None,
+            "h0": np.empty((b, m.state_size), dt) if inputs else None,
+            "c0": np.empty((b, m.state_size), dt) if inputs and m.mixed_memory else None,
+            "elapsed": np.empty((b, t), dt) if inputs and self.irregular else None,
         }
         try:
             run = _lib.call_long if b * t * m.param_len >= _lib.LONG_WORK else _lib.call

@@ -181,6 +181,15 @@ def cfc_call(model, all_steps: bool, seed: Optional[int], x: torch.Tensor, h0: O
     return outs, tape
 
 
+def _table_plan(model):
+    """(sizes, shapes) of a CfC model's table entries, which lie back to back
+    in its flat layout; cached on the model."""
+    plan = model.__dict__.get("_torch_plan")
+    if plan is None:
+        plan = model._torch_plan = ([e.size for e in model.table], [e.shape for e in model.table])
+    return plan
+
+
 class CfCSequence(torch.autograd.Function):
     """(y, h[, c]) = CfC(x, h0, c0, elapsed; params) over whole sequences,
     one Go call each way. Inputs: (model, all_steps, seed, x, h0, c0,
@@ -215,7 +224,7 @@ class CfCSequence(torch.autograd.Function):
             tape = cfc_call(model, all_steps, seed, x, h0, c0, elapsed, params, keep=True)[1]
         dt = _TORCH_DTYPES[tape.model.dtype]
         want_params = any(need[7:])
-        g = tape.backward(host(gy, dt), host(gh, dt), host(gc, dt), params=want_params)
+        g = tape.backward(host(gy, dt), host(gh, dt), host(gc, dt), params=want_params, inputs=any(need[3:7]))
         dev = ctx.device
 
         def back(a):
@@ -227,10 +236,10 @@ class CfCSequence(torch.autograd.Function):
             if need[pos] and g[key] is not None:
                 grads[pos] = back(g[key])
         if want_params:
-            flat = back(g["params"])
-            for i, e in enumerate(tape.model.table):
+            sizes, shapes = _table_plan(tape.model)
+            for i, (part, shape) in enumerate(zip(back(g["params"]).split_with_sizes(sizes), shapes)):
                 if need[7 + i]:
-                    grads[7 + i] = flat[e.offset:e.offset + e.size].view(e.shape)
+                    grads[7 + i] = part.view(shape)
         return tuple(grads)
 
 
