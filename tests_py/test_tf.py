@@ -724,6 +724,23 @@ def test_keras3_rnn_of_the_cell_runs_one_go_pass(go_backwards, return_sequences)
         assert rel_err(a, b) <= PARITY_GRAD
 
 
+def test_keras3_files_load_with_kerasncp_go_keras_imported(tmp_path):
+    """kerasncp_go.keras has Keras 3 classes named like this package's LTC
+    family (and this package's Keras 3 CfC imports it): a saved model of
+    this package's LTC still loads as this package's layer."""
+    import kerasncp_go.tf as KT
+
+    x = np.random.default_rng(6).normal(size=(2, 5, 3)).astype(np.float32)
+    model = keras.Sequential([keras.Input((5, 3)), LTC(GW.AutoNCP(8, 2), return_sequences=True)])
+    want = model.predict(x, verbose=0)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    assert KT.CfC is not None  # imports kerasncp_go.keras
+    loaded = keras.models.load_model(path)
+    assert type(loaded.layers[0]) is LTC
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), want, rtol=0, atol=1e-6)
+
+
 def test_gradient_without_kept_tape_is_recomputed():
     """A second gradient of the same pass (persistent tape) finds no kept
     Go tape and recomputes it: same numbers, and nothing is left behind."""

@@ -39,7 +39,10 @@ evicted.
 
 Saving: ``model.save("m.keras")`` and ``keras.models.load_model`` round-trip
 (the layers are registered as ``kerasncp_go>LTCCell``, ``kerasncp_go>LTC``,
-``kerasncp_go>MixedMemoryRNN``, ``kerasncp_go>CfC``, ...). SavedModel export (``tf.saved_model.save``,
+``kerasncp_go>MixedMemoryRNN``, ``kerasncp_go>CfC``, ... under tf-keras; under
+Keras 3 the LTC family as ``kerasncp_go.tf>LTC`` and so on, since
+:mod:`kerasncp_go.keras` has its own classes of those names, and the CfC
+family is that package's). SavedModel export (``tf.saved_model.save``,
 Keras 3 ``model.export``, tf-keras ``model.save(dir)``) traces the layers with
 an equivalent pure-TensorFlow implementation, since a ``tf.numpy_function``
 cannot be serialized; the exported model does not need this package.

@@ -31,6 +31,24 @@ else:
     FLAVOUR = "keras"
     RNNCellBase = keras.layers.Layer
 
-register_serializable = keras.saving.register_keras_serializable
+
+
+def register_serializable(package: str, name: str):
+    """keras.saving.register_keras_serializable, under Keras 3 with the
+    package "kerasncp_go.tf": kerasncp_go.keras registers its own LTC, LTC
+    cell and mixed-memory RNN as "kerasncp_go>...", and a process may use
+    both packages (kerasncp_go.tf's Keras 3 CfC is kerasncp_go.keras's).
+    Files saved under the old shared names still load while only this
+    package has registered them."""
+    if LEGACY:
+        return keras.saving.register_keras_serializable(package=package, name=name)
+    register = keras.saving.register_keras_serializable(package=package + ".tf", name=name)
+
+    def decorate(cls):
+        cls = register(cls)
+        keras.saving.get_custom_objects().setdefault(f"{package}>{name}", cls)
+        return cls
+
+    return decorate
 
 __all__ = ["keras", "tf", "LEGACY", "FLAVOUR", "RNNCellBase", "register_serializable"]
