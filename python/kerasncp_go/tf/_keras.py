@@ -32,7 +32,6 @@ else:
     RNNCellBase = keras.layers.Layer
 
 
-
 def register_serializable(package: str, name: str):
     """keras.saving.register_keras_serializable, under Keras 3 with the
     package "kerasncp_go.tf": kerasncp_go.keras registers its own LTC, LTC
@@ -50,5 +49,6 @@ def register_serializable(package: str, name: str):
         return cls
 
     return decorate
+
 
 __all__ = ["keras", "tf", "LEGACY", "FLAVOUR", "RNNCellBase", "register_serializable"]

@@ -14,8 +14,9 @@ or an ``(inputs, elapsed_time)`` pair of (batch, steps, ...) tensors.
 
 Under a serializing trace (tf-keras SavedModel saving,
 ``tf.saved_model.save``) ``ltc_sequence`` traces TensorFlow ops, as for the
-LTC layer. ``KERASNCP_GO_RNN_HOOK=0`` in the environment leaves tf-keras
-alone, as it does Keras 3's RNN for :mod:`kerasncp_go.keras`.
+LTC layer. Under Keras 3 the same is done through ``RNN.inner_loop`` (see
+:func:`_rnn_inner_loop`). ``KERASNCP_GO_RNN_HOOK=0`` in the environment
+leaves Keras alone, as it does for :mod:`kerasncp_go.keras`.
 """
 
 from __future__ import annotations
@@ -60,10 +61,41 @@ def _as_sequences(layer: Any, inputs: Any) -> Optional[Tuple[Any, Any]]:
     return x, elapsed
 
 
+def _own_cell(cell: Any) -> bool:
+    """cell is this package's LTCCell with its own step, built, and nothing
+    asks for stepping."""
+    return not FORCE_STEPS and isinstance(cell, LTCCell) and type(cell).call is LTCCell.call and cell.built
+
+
+def _one_state(cell: Any, initial_state: Any) -> Optional[Any]:
+    """The initial state when it is one (batch, units) tensor, else None."""
+    states = tf.nest.flatten(initial_state)
+    if len(states) != 1 or not tf.is_tensor(states[0]):
+        return None
+    h0 = tf.convert_to_tensor(states[0])
+    if h0.shape.rank != 2 or h0.shape[-1] != cell.meta.units:
+        return None
+    return h0
+
+
+def _go_pass(cell: Any, x: Any, h0: Any, e: Any, go_backwards: bool, all_steps: bool) -> Tuple[Any, Any]:
+    """(y, h) of one Go pass over batch-major x from h0 with elapsed times
+    e (or None), in the state's dtype as the cell's step gives them."""
+    meta = cell.meta
+    dt = meta.tf_dtype
+    x = tf.cast(x, dt)
+    if go_backwards:
+        x = tf.reverse(x, [1])
+        e = None if e is None else tf.reverse(e, [1])
+    y, h = _op.ltc_sequence(meta, x, tf.cast(h0, dt), e, cell._param_tensors(), all_steps=all_steps)
+    if h0.dtype != dt:
+        y, h = tf.cast(y, h0.dtype), tf.cast(h, h0.dtype)
+    return y, h
+
+
 @tf.autograph.experimental.do_not_convert
 def _runs_sequences(layer: Any, inputs: Any, mask: Any, constants: Any) -> bool:
-    cell = layer.cell
-    if FORCE_STEPS or not isinstance(cell, LTCCell) or type(cell).call is not LTCCell.call or not cell.built:
+    if not _own_cell(layer.cell):
         return False
     if mask is not None or constants is not None or layer.unroll or getattr(layer, "_num_constants", 0):
         return False
@@ -84,28 +116,16 @@ def _sequence_call(layer: Any, inputs: Any, initial_state: Any) -> Any:
     inputs, initial_state, _ = layer._process_inputs(inputs, initial_state, None)
     pair = _as_sequences(layer, inputs)
     cell = layer.cell
-    meta = cell.meta
-    states = tf.nest.flatten(initial_state)
-    if pair is None or len(states) != 1 or not tf.is_tensor(states[0]):
-        return None
-    h0 = tf.convert_to_tensor(states[0])
-    if h0.shape.rank != 2 or h0.shape[-1] != meta.units:
+    h0 = _one_state(cell, initial_state)
+    if pair is None or h0 is None:
         return None
     x, elapsed = pair
-    dt = meta.tf_dtype
-    loop_dt = h0.dtype  # results take the state's dtype, as the cell's step does
-    x = tf.cast(x, dt)
     if layer.time_major:
         x = tf.transpose(x, [1, 0, 2])
         if elapsed is not None:
             elapsed = tf.transpose(elapsed, [1, 0] + list(range(2, elapsed.shape.rank)))
-    e = None if elapsed is None else elapsed_tensor(elapsed, x, dt, "elapsed_time")
-    if layer.go_backwards:
-        x = tf.reverse(x, [1])
-        e = None if e is None else tf.reverse(e, [1])
-    y, h = _op.ltc_sequence(meta, x, tf.cast(h0, dt), e, cell._param_tensors(), all_steps=layer.return_sequences)
-    if loop_dt != dt:
-        y, h = tf.cast(y, loop_dt), tf.cast(h, loop_dt)
+    e = None if elapsed is None else elapsed_tensor(elapsed, x, cell.meta.tf_dtype, "elapsed_time")
+    y, h = _go_pass(cell, x, h0, e, layer.go_backwards, layer.return_sequences)
     if layer.stateful:
         state = tf.nest.flatten(layer.states)[0]
         layer.add_update([tf.compat.v1.assign(state, tf.cast(h, state.dtype))])
@@ -142,21 +162,12 @@ def _rnn_inner_loop(self, sequences, initial_state, mask, training=False):
     and state are one (batch, steps, features) tensor and one (batch,
     units) tensor."""
     cell = self.cell
-    states = tf.nest.flatten(initial_state)
-    if (not FORCE_STEPS and mask is None and isinstance(cell, LTCCell) and type(cell).call is LTCCell.call
-            and cell.built and tf.is_tensor(sequences) and sequences.shape.rank == 3
-            and sequences.shape[-1] == cell.meta.sensory and len(states) == 1 and tf.is_tensor(states[0])
-            and states[0].shape.rank == 2 and states[0].shape[-1] == cell.meta.units):
-        meta = cell.meta
-        dt = meta.tf_dtype
-        loop_dt = states[0].dtype  # results take the state's dtype, as the cell's step does
-        x = tf.cast(sequences, dt)
-        if self.go_backwards:
-            x = tf.reverse(x, [1])
-        y, h = _op.ltc_sequence(meta, x, tf.cast(states[0], dt), None, cell._param_tensors(), all_steps=True)
-        if loop_dt != dt:
-            y, h = tf.cast(y, loop_dt), tf.cast(h, loop_dt)
-        return y[:, -1], y, [h]
+    if mask is None and _own_cell(cell) and tf.is_tensor(sequences) and sequences.shape.rank == 3 \
+            and sequences.shape[-1] == cell.meta.sensory:
+        h0 = _one_state(cell, initial_state)
+        if h0 is not None:
+            y, h = _go_pass(cell, sequences, h0, None, self.go_backwards, True)
+            return y[:, -1], y, [h]
     return _next_inner_loop(self, sequences, initial_state, mask, training)
 
 
