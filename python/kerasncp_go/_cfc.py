@@ -267,29 +267,45 @@ class CfCModel:
         dt = self.dtype
         p = self.check_params(params)
         xa = _ops.as_array(x, dt, "x")
-        if xa.ndim != 3 or xa.shape[2] != self.input_size:
-            raise ValueError(f"x must have shape (batch, steps, {self.input_size}), got {xa.shape}")
-        b, t = xa.shape[0], xa.shape[1]
-        if b == 0 or t == 0:
-            raise ValueError(f"x must have at least one sequence and one step, got shape {xa.shape}")
+        b, t = self.check_x(xa.shape)
         ha = self._state(h0, "h0", b)
         if c0 is not None and not self.mixed_memory:
             raise ValueError("c0 is for mixed memory only (this model has none)")
         ca = self._state(c0, "c0", b)
         ea = _ops.elapsed_array(elapsed, b, t, dt)
-        y = np.empty((b, t, self.output_size) if all_steps else (b, self.output_size), dt)
+        y = np.empty(self.output_shape(b, t, all_steps), dt)
         h = np.empty((b, self.state_size), dt)
         c = np.empty((b, self.state_size), dt) if self.mixed_memory else None
+        bf = _ops.buf
+        tape = self.run_bufs(bf(p), b, t, bf(xa), bf(ha), bf(ca), bf(ea), bf(y), all_steps, bf(h), bf(c),
+                             new_seed(seed) if training else None, keep, ea is not None)
+        return y, h, c, tape
+
+    def check_x(self, shape: Tuple[int, ...]) -> Tuple[int, int]:
+        """(batch, steps) of inputs of shape (batch, steps, input_size);
+        a ValueError naming x otherwise."""
+        if len(shape) != 3 or shape[2] != self.input_size:
+            raise ValueError(f"x must have shape (batch, steps, {self.input_size}), got {tuple(shape)}")
+        if shape[0] == 0 or shape[1] == 0:
+            raise ValueError(f"x must have at least one sequence and one step, got shape {tuple(shape)}")
+        return shape[0], shape[1]
+
+    def output_shape(self, b: int, t: int, all_steps: bool) -> Tuple[int, ...]:
+        return (b, t, self.output_size) if all_steps else (b, self.output_size)
+
+    def run_bufs(self, p: Any, b: int, t: int, x: Any, h0: Any, c0: Any, elapsed: Any, y: Any, all_steps: bool,
+                 h: Any, c: Any, seed: Optional[int], keep: bool, irregular: bool) -> Optional["CfCTape"]:
+        """The forward pass over caller-owned memory (kncp_buf views whose
+        shapes the caller has checked: forward's, or a framework binding's
+        tensors); seed is the dropout seed of a training pass (a 64-bit
+        integer), None outside training passes."""
         handle = ctypes.c_uint64()
         # Long passes run interruptibly (see _lib.run_interruptible); short
         # ones, a step of a control loop say, directly.
         run = _lib.call_long if b * t * self.param_len >= _lib.LONG_WORK else _lib.call
-        run("kncp_cfc_forward", self.handle, _ops.buf(p), b, t, _ops.buf(xa), _ops.buf(ha), _ops.buf(ca),
-                  _ops.buf(ea), _ops.buf(y), 1 if all_steps else 0, _ops.buf(h), _ops.buf(c),
-                  1 if training else 0, new_seed(seed) if training else 0,
-                  ctypes.byref(handle) if keep else None)
-        tape = CfCTape(handle.value, self, b, t, all_steps, ea is not None) if keep else None
-        return y, h, c, tape
+        run("kncp_cfc_forward", self.handle, p, b, t, x, h0, c0, elapsed, y, 1 if all_steps else 0, h, c,
+            0 if seed is None else 1, 0 if seed is None else seed, ctypes.byref(handle) if keep else None)
+        return CfCTape(handle.value, self, b, t, all_steps, irregular) if keep else None
 
 
 class CfCTape:
@@ -325,10 +341,9 @@ class CfCTape:
             "elapsed" (when the pass had elapsed times) or None; the last
             four None when inputs is false}.
         """
-        if not self._finalizer.alive:
-            raise ValueError("this tape was used or closed: a tape serves one backward pass")
+        self.check_open()
         m, b, t = self.model, self.batch, self.steps
-        gya = self._grad(gy, "gy", (b, t, m.output_size) if self.all_steps else (b, m.output_size))
+        gya = self._grad(gy, "gy", self.output_shape())
         gha = self._grad(gh, "gh", (b, m.state_size))
         if gc is not None and not m.mixed_memory:
             raise ValueError("gc is for mixed memory only (this model has none)")
@@ -341,14 +356,29 @@ class CfCTape:
             "c0": np.empty((b, m.state_size), dt) if inputs and m.mixed_memory else None,
             "elapsed": np.empty((b, t), dt) if inputs and self.irregular else None,
         }
+        bf = _ops.buf
+        self.run_bufs(bf(gya), bf(gha), bf(gca), bf(out["params"]), bf(out["x"]), bf(out["h0"]), bf(out["c0"]),
+                      bf(out["elapsed"]))
+        return out
+
+    def check_open(self) -> None:
+        if not self._finalizer.alive:
+            raise ValueError("this tape was used or closed: a tape serves one backward pass")
+
+    def output_shape(self) -> Tuple[int, ...]:
+        """The shape of the pass's outputs (of gy)."""
+        return self.model.output_shape(self.batch, self.steps, self.all_steps)
+
+    def run_bufs(self, gy: Any, gh: Any, gc: Any, gparams: Any, gx: Any, gh0: Any, gc0: Any, gelapsed: Any) -> None:
+        """The backward pass over caller-owned memory (kncp_buf views of
+        checked shapes; empty ones for gradients not wanted); the tape is
+        released after it."""
+        m = self.model
         try:
-            run = _lib.call_long if b * t * m.param_len >= _lib.LONG_WORK else _lib.call
-            run("kncp_cfc_backward", self.handle, _ops.buf(gya), _ops.buf(gha), _ops.buf(gca),
-                      _ops.buf(out["params"]), _ops.buf(out["x"]), _ops.buf(out["h0"]), _ops.buf(out["c0"]),
-                      _ops.buf(out["elapsed"]))
+            run = _lib.call_long if self.batch * self.steps * m.param_len >= _lib.LONG_WORK else _lib.call
+            run("kncp_cfc_backward", self.handle, gy, gh, gc, gparams, gx, gh0, gc0, gelapsed)
         finally:
             self.close()
-        return out
 
 
 def _is_tensor(a: Any) -> bool:

@@ -13,10 +13,10 @@ from typing import Optional, Tuple, overload
 import numpy as np
 import torch
 
-from .. import _ops, _rules
+from .. import _lib, _ops, _rules
 
 __all__ = ["np_dtype", "host", "run", "LTCSequence", "CfCSequence", "cfc_call", "check_tensors", "refuse_tracing",
-           "as_elapsed", "elapsed_tensor", "flat_view"]
+           "as_elapsed", "elapsed_tensor", "flat_view", "dense", "tbuf"]
 
 
 def np_dtype(dtype: torch.dtype) -> np.dtype:
@@ -163,19 +163,59 @@ def flat_view(params, dtype: torch.dtype) -> Optional[torch.Tensor]:
     return p0.detach().as_strided((n,), (1,))
 
 
+def dense(t: Optional[torch.Tensor], dtype: torch.dtype) -> Optional[torch.Tensor]:
+    """t as a contiguous CPU tensor of dtype whose memory holds its values
+    (negative views resolved), without a copy when it already is one."""
+    if t is None:
+        return None
+    t = t.detach()
+    if t.dtype is not dtype:
+        t = t.to(dtype)
+    if not t.is_cpu:
+        t = t.cpu()
+    if t.is_neg():
+        t = t.resolve_neg()
+    return t.contiguous()
+
+
+def tbuf(t: Optional[torch.Tensor]) -> _lib.Buf:
+    """A kncp_buf over a dense tensor's memory (see dense), or an empty one."""
+    if t is None:
+        return _lib.Buf(None, 0)
+    return _lib.Buf(t.data_ptr(), t.numel())
+
+
+def _check_state(t: Optional[torch.Tensor], name: str, b: int, size: int) -> None:
+    if t is not None and tuple(t.shape) != (b, size):
+        raise ValueError(f"{name} must have shape (batch={b}, state_size={size}), got {tuple(t.shape)}")
+
+
 def cfc_call(model, all_steps: bool, seed: Optional[int], x: torch.Tensor, h0: Optional[torch.Tensor],
              c0: Optional[torch.Tensor], elapsed: Optional[torch.Tensor], params, keep: bool):
     """One Go call of a CfC model (a kerasncp_go._cfc.CfCModel) over torch
-    tensors: ((y, h[, c]) on x's device, the tape or None). The parameters
-    go to Go as the flat tensor they are views of (flat_view), or gathered
-    into the model's flat layout (in the model's dtype) when they are not."""
+    tensors: ((y, h[, c]) on x's device, the tape or None). The Go core reads
+    the tensors' memory and writes into tensors made here; the parameters go
+    as the flat tensor they are views of (flat_view), or gathered into the
+    model's flat layout (in the model's dtype) when they are not."""
     dt = _TORCH_DTYPES[model.dtype]
     flat = flat_view(params, dt)
     if flat is None:
         flat = torch.cat([p.detach().reshape(-1).to(dt) for p in params])
-    ya, ha, ca, tape = model.forward(host(flat, dt), host(x, dt), host(h0, dt), host(c0, dt), host(elapsed, dt),
-                                     all_steps=all_steps, training=seed is not None, seed=seed, keep=keep)
-    outs = tuple(torch.from_numpy(a) for a in (ya, ha, ca) if a is not None)
+    b, t = model.check_x(tuple(x.shape))
+    _check_state(h0, "h0", b, model.state_size)
+    if c0 is not None and not model.mixed_memory:
+        raise ValueError("c0 is for mixed memory only (this model has none)")
+    _check_state(c0, "c0", b, model.state_size)
+    ea = None
+    if elapsed is not None:  # any shape the elapsed-time rule accepts, checked finite and > 0
+        ea = _ops.elapsed_array(host(elapsed, dt), b, t, model.dtype)
+    y = torch.empty(model.output_shape(b, t, all_steps), dtype=dt)
+    h = torch.empty((b, model.state_size), dtype=dt)
+    c = torch.empty((b, model.state_size), dtype=dt) if model.mixed_memory else None
+    xd, hd, cd, fd = dense(x, dt), dense(h0, dt), dense(c0, dt), dense(flat, dt)
+    tape = model.run_bufs(tbuf(fd), b, t, tbuf(xd), tbuf(hd), tbuf(cd), _ops.buf(ea), tbuf(y), all_steps, tbuf(h),
+                          tbuf(c), seed, keep, ea is not None)
+    outs: Tuple[torch.Tensor, ...] = (y, h) if c is None else (y, h, c)
     if not x.is_cpu:
         outs = tuple(o.to(x.device) for o in outs)
     return outs, tape
@@ -188,6 +228,16 @@ def _table_plan(model):
     if plan is None:
         plan = model._torch_plan = ([e.size for e in model.table], [e.shape for e in model.table])
     return plan
+
+
+def _grad_in(g: Optional[torch.Tensor], name: str, shape: Tuple[int, ...], dt: torch.dtype) -> Optional[torch.Tensor]:
+    """An incoming gradient as a dense tensor of dt, checked against the
+    shape of what it is the gradient of."""
+    if g is None:
+        return None
+    if tuple(g.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(g.shape)}")
+    return dense(g, dt)
 
 
 class CfCSequence(torch.autograd.Function):
@@ -222,22 +272,31 @@ class CfCSequence(torch.autograd.Function):
             model, all_steps, seed = ctx.rerun
             x, h0, c0, elapsed, *params = ctx.saved_tensors
             tape = cfc_call(model, all_steps, seed, x, h0, c0, elapsed, params, keep=True)[1]
-        dt = _TORCH_DTYPES[tape.model.dtype]
-        want_params = any(need[7:])
-        g = tape.backward(host(gy, dt), host(gh, dt), host(gc, dt), params=want_params, inputs=any(need[3:7]))
+        m = tape.model
+        dt = _TORCH_DTYPES[m.dtype]
+        b, t = tape.batch, tape.steps
+        state = (b, m.state_size)
+        gys = (_grad_in(gy, "gy", tape.output_shape(), dt), _grad_in(gh, "gh", state, dt),
+               _grad_in(gc, "gc", state, dt))
+        want_params, inputs = any(need[7:]), any(need[3:7])
+        gp = torch.empty(m.param_len, dtype=dt) if want_params else None
+        gx = torch.empty((b, t, m.input_size), dtype=dt) if inputs else None
+        gh0 = torch.empty(state, dtype=dt) if inputs else None
+        gc0 = torch.empty(state, dtype=dt) if inputs and m.mixed_memory else None
+        ge = torch.empty((b, t), dtype=dt) if inputs and tape.irregular else None
+        tape.run_bufs(*map(tbuf, gys), tbuf(gp), tbuf(gx), tbuf(gh0), tbuf(gc0), tbuf(ge))
         dev = ctx.device
 
         def back(a):
-            t = torch.from_numpy(a)
-            return t if dev.type == "cpu" else t.to(dev)
+            return a if dev.type == "cpu" else a.to(dev)
 
         grads = [None] * len(need)
-        for pos, key in ((3, "x"), (4, "h0"), (5, "c0"), (6, "elapsed")):
-            if need[pos] and g[key] is not None:
-                grads[pos] = back(g[key])
-        if want_params:
-            sizes, shapes = _table_plan(tape.model)
-            for i, (part, shape) in enumerate(zip(back(g["params"]).split_with_sizes(sizes), shapes)):
+        for pos, g in ((3, gx), (4, gh0), (5, gc0), (6, ge)):
+            if need[pos] and g is not None:
+                grads[pos] = back(g)
+        if gp is not None:
+            sizes, shapes = _table_plan(m)
+            for i, (part, shape) in enumerate(zip(back(gp).split_with_sizes(sizes), shapes)):
                 if need[7 + i]:
                     grads[7 + i] = part.view(shape)
         return tuple(grads)
