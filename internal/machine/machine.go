@@ -16,55 +16,77 @@ func Workers(n int) int {
 	return max(1, min(runtime.GOMAXPROCS(0), n))
 }
 
-// Parallel runs fn over [0, n) split into nw contiguous chunks, one
-// goroutine each (the calling goroutine takes the first, kept helper
-// goroutines the others, see pool.go); chunk w is [w*n/nw, (w+1)*n/nw).
+// Parallel runs fn over [0, n) split into nw contiguous chunks; chunk w is
+// [w*n/nw, (w+1)*n/nw) and fn runs exactly once for each. The calling
+// goroutine takes the first chunk and kept helper goroutines (see pool.go)
+// the others; a chunk whose helper has not started it by the time the
+// caller is done with its own, the caller runs itself. So a helper that
+// cannot get a processor soon costs parallelism, never a wait: from C
+// callers on changing threads (TensorFlow's pool running a host call, say)
+// the Go scheduler can hold its other processor for a while, and waiting
+// for it made a pass several times slower than running it on one core.
 //
 // A panic in a worker goroutine is re-raised in the caller's goroutine once
-// every worker has finished, so that the caller's recover (the C ABI's
-// guard, say) sees it instead of the process dying.
+// every started chunk has finished, so that the caller's recover (the C
+// ABI's guard, say) sees it instead of the process dying.
 func Parallel(nw, n int, fn func(w, lo, hi int)) {
 	if nw <= 1 {
 		fn(0, 0, n)
 		return
 	}
 	var (
-		wg       sync.WaitGroup
 		mu       sync.Mutex
 		panicked any
-		left     atomic.Int32 // chunks still running on helpers
+		claimed  = make([]atomic.Bool, nw) // chunk w has been started by someone
+		running  atomic.Int32              // chunks started by helpers and not finished
+		finished = make(chan struct{}, nw) // a token per chunk a helper finished
 	)
-	left.Store(int32(nw - 1))
+	chunk := func(w int) {
+		defer func() {
+			if r := recover(); r != nil {
+				mu.Lock()
+				if panicked == nil {
+					panicked = r
+				}
+				mu.Unlock()
+			}
+		}()
+		fn(w, w*n/nw, (w+1)*n/nw)
+	}
 	hs := takeHelpers(nw - 1)
 	for w := 1; w < nw; w++ {
-		lo, hi := w*n/nw, (w+1)*n/nw
-		wg.Add(1)
 		h := hs[w-1]
 		h.run(func() {
-			defer wg.Done()
-			defer left.Add(-1)
-			defer h.release()
-			defer func() {
-				if r := recover(); r != nil {
-					mu.Lock()
-					if panicked == nil {
-						panicked = r
-					}
-					mu.Unlock()
-				}
-			}()
-			fn(w, lo, hi)
+			if !claimed[w].CompareAndSwap(false, true) {
+				return // the caller ran it
+			}
+			running.Add(1)
+			chunk(w)
+			running.Add(-1)
+			finished <- struct{}{}
 		})
 	}
-	func() {
-		defer wg.Wait() // also when the caller's share panics
-		fn(0, 0, n/nw)
-		// The chunks are alike, so the helpers are about done: wait for
-		// them a little without blocking, which from a C caller costs a
-		// thread switch each way.
-		for start := time.Now(); left.Load() > 0 && time.Since(start) < spinFor; {
+	claimed[0].Store(true)
+	chunk(0)
+	ownBy := 0 // chunks the caller ran besides its own
+	for w := 1; w < nw; w++ {
+		if claimed[w].CompareAndSwap(false, true) {
+			chunk(w)
+			ownBy++
 		}
-	}()
+	}
+	// Every chunk is claimed now; the helpers' are about done (the chunks
+	// are alike): wait for them a little without blocking, which from a C
+	// caller costs a thread switch each way, then blocked.
+	for start := time.Now(); running.Load() > 0 && time.Since(start) < spinFor; {
+	}
+	for range nw - 1 - ownBy {
+		<-finished
+	}
+	// The helpers go back to the idle list even if one has not yet looked
+	// at its task (it finds the chunk claimed and does nothing, or a later
+	// call's task in its place, which it then runs).
+	releaseHelpers(hs)
 	if panicked != nil {
 		panic(panicked)
 	}

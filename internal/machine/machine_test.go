@@ -1,7 +1,10 @@
 package machine
 
 import (
+	"bytes"
 	"fmt"
+	"runtime"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,5 +73,45 @@ func TestParallelKeepsItsHelpers(t *testing.T) {
 	}
 	if n := started.Load() - before; n != 0 {
 		t.Errorf("%d helpers started by calls that found the first call's helpers idle, want 0", n)
+	}
+}
+
+// goid is the calling goroutine's id, read from its stack header.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	id, _ := strconv.ParseUint(string(b[:bytes.IndexByte(b, ' ')]), 10, 64)
+	return id
+}
+
+// TestParallelRunsChunksNoHelperStarted: when the helpers cannot get a
+// processor before the caller is done with its own chunk (one processor,
+// a caller that does not yield), the caller runs every chunk itself, each
+// once, instead of waiting for them.
+func TestParallelRunsChunksNoHelperStarted(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for call := 0; call < 50; call++ {
+		caller := goid()
+		var ran [4]atomic.Int32
+		var byCaller atomic.Int32
+		Parallel(4, 4, func(w, lo, hi int) {
+			ran[w].Add(1)
+			if goid() == caller {
+				byCaller.Add(1)
+			}
+			if w == 0 { // long enough for a helper to start, were it able to
+				for start := time.Now(); time.Since(start) < 200*time.Microsecond; {
+				}
+			}
+		})
+		for w := range ran {
+			if n := ran[w].Load(); n != 1 {
+				t.Fatalf("call %d: chunk %d ran %d times, want 1", call, w, n)
+			}
+		}
+		if n := byCaller.Load(); n != 4 {
+			t.Fatalf("call %d: the caller ran %d of 4 chunks, want all (its helpers could not start)", call, n)
+		}
 	}
 }

@@ -45,12 +45,10 @@ func takeHelpers(n int) []*helper {
 	return hs
 }
 
-// release puts h back on the idle list. A task calls it before it signals
-// that it is done, so that the next call finds h (a helper released while it
-// finishes its task picks the next task up when it gets there).
-func (h *helper) release() {
+// releaseHelpers puts hs back on the idle list.
+func releaseHelpers(hs []*helper) {
 	helpersMu.Lock()
-	idle = append(idle, h)
+	idle = append(idle, hs...)
 	helpersMu.Unlock()
 }
 
