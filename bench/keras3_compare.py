@@ -20,12 +20,15 @@ worker process:
 
 The parent times the workers in alternating rounds (rotating the order), so
 that machine noise hits them alike, and reports medians and, per layer kind,
-the reference's time divided by ours.
+the reference's time divided by ours. A worker's turn starts with one
+untimed step: the steady state of a training loop is what is measured, not
+the first step after the process sat idle while the others ran (whose
+thread wake-ups weigh most on the fastest implementations).
 
 Usage (repository root, test virtualenv, library built):
 
     PYTHONPATH=python python bench/keras3_compare.py --backend jax [--configs sine,B,C] [--impls ...]
-        [--rounds 5] [--steps 3] [--json out.json]
+        [--rounds 5] [--steps 5] [--json out.json]
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ def worker(impl: str) -> None:
             sys.stdout.flush()
             continue
         model, x, y = models[name]
+        model.train_on_batch(x, y)  # untimed: back from idle
         times = []
         for _ in range(req["steps"]):
             t0 = time.perf_counter()
@@ -144,7 +148,7 @@ def main() -> None:
     p.add_argument("--configs", default="sine,B,C")
     p.add_argument("--impls", default=",".join(IMPLS))
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--steps", type=int, default=3, help="timed steps per worker and round")
+    p.add_argument("--steps", type=int, default=5, help="timed steps per worker and round (after one untimed)")
     p.add_argument("--json", help="also write the results here")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
