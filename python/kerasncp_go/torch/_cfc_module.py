@@ -110,9 +110,9 @@ class GoCfC:
         getattr."""
         out = []
         for atoms, attr, _ in self._local_names():
-            mod = self
+            mod: Any = self
             for a in atoms:
-                mod = mod._modules.get(a)  # type: ignore[attr-defined]
+                mod = mod._modules.get(a)
                 if mod is None:
                     break
             cls = type(mod)
