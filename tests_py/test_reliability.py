@@ -220,6 +220,26 @@ def test_ctrl_c_stops_long_calls_and_objects_stay_usable():
     assert "recurrent_command_synapses must be in [0, 16777216]" in p.stdout and "build time" in p.stdout, p.stdout
 
 
+def test_long_calls_share_one_kept_thread():
+    # Long calls from the main thread run on a helper thread (so that Ctrl-C
+    # reaches the main thread); it is kept, one for every call, not one per
+    # call (a fresh thread cost about 2 ms of a 13 ms pass).
+    p = child("""
+        import threading
+        from kerasncp_go import _lib
+        _lib.LONG_WORK = 0  # every pass counts as long
+        cell = kg.LTCCell(W.FullyConnected(8, 2), 3, seed=0)
+        x = np.ones((2, 5, 3), np.float32)
+        seen = set()
+        for _ in range(5):
+            y, _ = cell.forward_sequence(x)
+            seen |= {t.ident for t in threading.enumerate() if t.name == "kerasncp-go call"}
+        print("threads", len(seen), "alive", sum(t.name == "kerasncp-go call" for t in threading.enumerate()))
+        print("finite", bool(np.isfinite(y).all()))
+    """)
+    assert "threads 1 alive 1" in p.stdout and "finite True" in p.stdout, p.stdout
+
+
 # -- 4. freed tapes return to the operating system -------------------------
 
 def test_freed_tapes_return_to_the_os_after_idle():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import queue
 import sys
 import threading
 from ctypes import POINTER, c_char_p, c_double, c_int32, c_int64, c_size_t, c_uint8, c_uint64, c_void_p
@@ -370,18 +371,45 @@ def call(name: str, *args) -> None:
 LONG_WORK = 20_000_000
 
 
+class _CallThread:
+    """The one thread that runs the main thread's long calls (see
+    run_interruptible). It is kept: a fresh thread per call cost about 2 ms
+    of a 13 ms pass, mostly the Go runtime taking on a new C thread."""
+
+    def __init__(self) -> None:
+        self._jobs: "queue.SimpleQueue[Callable[[], None]]" = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        if self._thread is None or self._pid != os.getpid():  # none yet, or a forked child's copy
+            self._jobs, self._pid = queue.SimpleQueue(), os.getpid()
+            self._thread = threading.Thread(target=self._loop, args=(self._jobs,), name="kerasncp-go call",
+                                            daemon=True)
+            self._thread.start()
+        self._jobs.put(job)
+
+    @staticmethod
+    def _loop(jobs: "queue.SimpleQueue[Callable[[], None]]") -> None:
+        while True:
+            jobs.get()()
+
+
+_call_thread = _CallThread()
+
+
 def run_interruptible(fn: Callable[..., int], *args) -> int:
     """Runs the library function fn(*args) so that Ctrl-C stops it.
 
     A thread blocked in a C call does not see signals until the call
-    returns, so in the main thread the call runs on a helper thread while the
-    main thread waits, where SIGINT reaches it at once. The handler's
-    exception (KeyboardInterrupt) then sets kncp_interrupt, which every long
-    Go loop polls between steps; the call returns within a step (tens of
-    milliseconds at most), the flag is cleared, and the exception goes on.
-    The caller's arrays stay referenced by its frame until the call is over,
-    and every object stays usable. Elsewhere than the main thread the call
-    runs directly (only the main thread receives signals).
+    returns, so in the main thread the call runs on a kept helper thread
+    while the main thread waits, where SIGINT reaches it at once. The
+    handler's exception (KeyboardInterrupt) then sets kncp_interrupt, which
+    every long Go loop polls between steps; the call returns within a step
+    (tens of milliseconds at most), the flag is cleared, and the exception
+    goes on. The caller's arrays stay referenced by its frame until the call
+    is over, and every object stays usable. Elsewhere than the main thread
+    the call runs directly (only the main thread receives signals).
     """
     if threading.current_thread() is not threading.main_thread():
         return fn(*args)
@@ -389,7 +417,7 @@ def run_interruptible(fn: Callable[..., int], *args) -> int:
     failed: List[BaseException] = []
     done = threading.Event()
 
-    def target() -> None:
+    def job() -> None:
         try:
             box.append(fn(*args))
         except BaseException as e:  # e.g. the clear error of a forked child's library: the caller's to raise
@@ -397,7 +425,7 @@ def run_interruptible(fn: Callable[..., int], *args) -> int:
         finally:
             done.set()
 
-    threading.Thread(target=target, name="kerasncp-go call", daemon=True).start()
+    _call_thread.submit(job)
     try:
         done.wait()  # a signal handler's exception interrupts this wait
     except BaseException:
