@@ -26,7 +26,9 @@ flavour only, and keras-ncp's cell needs tf-keras):
 The parent sends the workers timing requests in alternating rounds (rotating
 the order each round), so that machine noise hits all of them alike, and
 reports medians of the per-step times and the reference's time divided by
-each implementation's.
+each implementation's. A worker's turn starts with one untimed step, so that
+the steady state of a training loop is measured rather than the first step
+after the worker sat idle while the others ran.
 
 Usage (from the repository root, with the test virtualenv and the library
 built):
@@ -108,6 +110,7 @@ def worker(impl: str) -> None:
         if name not in models:
             build(name)
         model, x, y = models[name]
+        model.train_on_batch(x, y)  # untimed: back from idle
         times = []
         for _ in range(req["steps"]):
             t0 = time.perf_counter()
