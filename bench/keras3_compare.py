@@ -16,7 +16,12 @@ worker process:
 * ``*-LTC``   the LTC layer (``go-LTC``: one Go call each way per batch);
 * ``*-CfC``   the wired CfC layer (likewise);
 * ``*-cell``  ``keras.layers.RNN(LTCCell(wiring))`` (``go-cell``: one Go call
-              per step each way).
+              per step each way);
+* ``floor-CfC`` a layer holding the same variables as the CfC layer whose
+              output costs nothing: what ``train_on_batch`` and the optimizer
+              cost by themselves, a bound on how fast any CfC layer can train
+              in Keras (``ref-CfC / floor-CfC`` is the largest speedup
+              possible).
 
 The parent times the workers in alternating rounds (rotating the order), so
 that machine noise hits them alike, and reports medians and, per layer kind,
@@ -49,7 +54,7 @@ CONFIGS = {
     "B": _SHARED["B"],
     "C": _SHARED["C"],
 }
-IMPLS = ("ref-LTC", "go-LTC", "ref-CfC", "go-CfC", "ref-cell", "go-cell")
+IMPLS = ("ref-LTC", "go-LTC", "ref-CfC", "go-CfC", "ref-cell", "go-cell", "floor-CfC")
 
 
 def worker(impl: str) -> None:
@@ -57,7 +62,22 @@ def worker(impl: str) -> None:
     import numpy as np
 
     side, kind = impl.split("-")
-    if side == "ref":
+    if side == "floor":
+        class Floor(keras.layers.Layer):
+            """The variables of a built layer; outputs zeros plus 0 times
+            their sum, so that every variable gets a gradient."""
+
+            def __init__(self, shapes, units, **kw):
+                super().__init__(**kw)
+                self.shapes, self.units = shapes, units
+
+            def build(self, input_shape):
+                self.ws = [self.add_weight(shape=s, initializer="zeros") for s in self.shapes]
+
+            def call(self, x):
+                total = sum(keras.ops.sum(w) for w in self.ws)
+                return keras.ops.zeros_like(x[..., :1]) * keras.ops.ones((self.units,)) + 0.0 * total
+    if side in ("ref", "floor"):
         import ncps.keras as K
         import ncps.wirings as W
     else:
@@ -68,7 +88,10 @@ def worker(impl: str) -> None:
     def build(name):
         cfg = CONFIGS[name]
         wiring = cfg.make_wiring(W)
-        if kind == "LTC":
+        if side == "floor":
+            shaped = keras.Sequential([keras.Input((cfg.steps, cfg.inputs)), K.CfC(wiring, return_sequences=True)])
+            layer = Floor([tuple(w.shape) for w in shaped.trainable_weights], shaped.output_shape[-1])
+        elif kind == "LTC":
             layer = K.LTC(wiring, return_sequences=True)
         elif kind == "CfC":
             layer = K.CfC(wiring, return_sequences=True)
@@ -181,6 +204,8 @@ def main() -> None:
         print(f"{c:7s}" + "".join(f"{med[c][k]:11.2f}" if k in med[c] else f"{'fails':>11s}" for k in labels))
         ratios = [f"{kind}: {med[c]['ref-' + kind] / med[c]['go-' + kind]:.1f}x" for kind in ("LTC", "CfC", "cell")
                   if "ref-" + kind in med[c] and "go-" + kind in med[c]]
+        if "ref-CfC" in med[c] and "floor-CfC" in med[c]:
+            ratios.append(f"CfC at most: {med[c]['ref-CfC'] / med[c]['floor-CfC']:.1f}x")
         print(f"{'':7s} " + "  ".join(ratios))
     for w in workers:
         for c, err in w.errors.items():
