@@ -215,6 +215,13 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 	m := ws.model
 	p := m.Params
 	s, n := m.stride, m.state
+	if useKernel[T]() && m.cfg.Mode != Pure {
+		// Every row in one kernel call (see kern32.CfCHeadsGrad).
+		ts, tsld := ws.times(b0, t)
+		kern32.CfCHeadsGrad(as32(cur[L.tHead:]), s, nr, as32(dS[L.sOff:]), n, L.n, ts, tsld, as32(dts),
+			m.cfg.Keras, m.cfg.Mode == NoGate)
+		return
+	}
 	for i := 0; i < nr; i++ {
 		r := cur[i*s : (i+1)*s]
 		ts := ws.ts(b0+i, t)
@@ -235,10 +242,6 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 				dt -= de * e * u
 			}
 			dts[i] += T(dt)
-			continue
-		}
-		if useKernel[T]() && !m.cfg.Keras { // the kernel computes the torch variant's heads
-			dts[i] += T(kern32.CfCHeadsGrad(as32(r[L.tHead:L.tHead+4*L.n]), as32(dh), L.n, float32(ts), m.cfg.Mode == NoGate))
 			continue
 		}
 		f2 := r[L.tHead+L.n : L.tHead+2*L.n]

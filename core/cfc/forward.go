@@ -64,6 +64,19 @@ func (ws *Workspace[T]) ts(b, t int) float64 {
 	return float64(ws.seq.Elapsed[b*ws.seq.Steps+t])
 }
 
+// one32 is the elapsed time of every row when a sequence has none.
+var one32 = []float32{1}
+
+// times returns the elapsed times of rows b0.. at step t for kern32's
+// heads kernels: a slice and the distance between rows (0: one time for
+// every row). Only for float32.
+func (ws *Workspace[T]) times(b0, t int) ([]float32, int) {
+	if ws.seq.Elapsed == nil {
+		return one32, 0
+	}
+	return as32(ws.seq.Elapsed[b0*ws.seq.Steps+t:]), ws.seq.Steps
+}
+
 // fillRows sets the first n values of nr rows (stride ld) to v.
 func fillRows[T Float](dst []T, nr, ld int, v []T) {
 	for i := 0; i < nr; i++ {
@@ -208,6 +221,15 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 		}
 		src, width = L.tPost[k], bu
 	}
+	if useKernel[T]() && m.cfg.Mode != Pure {
+		// One kernel call adds the biases and computes every row's heads
+		// and new state (see kern32.CfCHeads).
+		prod(nr, L.nh, L.hw, cur[src:], s, ws.headW[l], ws.headWT[l], 0, cur[L.tHead:], s)
+		ts, tsld := ws.times(b0, t)
+		kern32.CfCHeads(as32(cur[L.tHead:]), s, nr, L.n, L.tH-L.tHead, as32(ws.headB[l]), ts, tsld,
+			m.cfg.Keras, m.cfg.Mode == NoGate)
+		return
+	}
 	fillRows(cur[L.tHead:], nr, s, ws.headB[l])
 	prod(nr, L.nh, L.hw, cur[src:], s, ws.headW[l], ws.headWT[l], 1, cur[L.tHead:], s)
 	for i := 0; i < nr; i++ {
@@ -234,33 +256,6 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 		sg := 1.0
 		if keras {
 			sg = -1
-		}
-		if useKernel[T]() {
-			// float32 throughout (ts times ±1 is exact: elapsed times
-			// are float32): float64 conversions cost more than the rest
-			// of these loops.
-			if !keras {
-				f12 := as32(r[L.tHead : L.tHead+2*L.n])
-				kern32.Tanh(f12, f12, 1, 1, false)
-			}
-			sts := T(sg * ts)
-			tb = tb[:len(ta)]
-			for j, a := range ta {
-				ta[j], tb[j] = sts*a+tb[j], a
-			}
-			kern32.Sigmoid(as32(ta), as32(ta))
-			f1, f2, ta = f1[:len(h)], f2[:len(h)], ta[:len(h)]
-			if m.cfg.Mode == NoGate {
-				for j := range h {
-					h[j] = f1[j] + ta[j]*f2[j]
-				}
-			} else {
-				for j := range h {
-					g := ta[j]
-					h[j] = f1[j]*(1-g) + g*f2[j]
-				}
-			}
-			continue
 		}
 		for j := range h {
 			a := ta[j]

@@ -66,31 +66,81 @@ func Mul(dst, a, b []float32) {
 	}
 }
 
-// CfCHeadsGrad is the backward step of a CfC cell's gated heads for one
-// row of n units. h holds 4n values left by the forward pass, [tanh(ff1) |
-// tanh(ff2) | s | time_a] with s = sigmoid(time_a ts + time_b), and dh the
-// gradient of the new state, ff1 (1-s) + s ff2 (with noGate, ff1 + s ff2).
-// It writes over h the gradients of the heads' pre-activations, [ff1 |
-// ff2 | time_a | time_b], and returns the gradient of ts.
-func CfCHeadsGrad(h, dh []float32, n int, ts float32, noGate bool) float32 {
+// headsFlags packs the variant of a CfC cell's heads for the kernels.
+func headsFlags(keras, noGate bool) (flags int, sg float32) {
+	sg = 1
+	if keras {
+		flags, sg = 1, -1
+	}
+	if noGate {
+		flags |= 2
+	}
+	return flags, sg
+}
+
+// tailMask returns the lane mask of the last n&7 of n units (all lanes
+// when n is a multiple of 8, unused then).
+func tailMask(n int) *int32 { return &maskTab[(8-n&7)&7] }
+
+// checkHeads panics unless rows rows of ld values from x hold a span of
+// width values, and rows times from ts (tsld apart) exist.
+func checkHeads(name string, x []float32, ld, rows, width int, ts []float32, tsld int) {
+	if rows < 0 || ld < 0 || tsld < 0 || width < 0 {
+		panic("kern32: " + name + " sizes must be >= 0")
+	}
+	if rows == 0 {
+		return
+	}
+	if len(x) < (rows-1)*ld+width || len(ts) < (rows-1)*tsld+1 {
+		panic("kern32: " + name + " operand too short")
+	}
+}
+
+// CfCHeads is the forward step of a CfC cell's gated heads over rows rows
+// of n units. Row i holds at x[i*ld:] the heads' products without their
+// biases, [ff1 | ff2 | time_a | time_b] (4n values), and at x[i*ld+hoff:]
+// room for its new state (hoff >= 4n); its elapsed time is ts[i*tsld]
+// (tsld 0: one time for every row). With bias (4n values) added, it
+// computes s = sigmoid(time_a ts + time_b) (Keras: sigmoid(-time_a ts +
+// time_b)) and the new state t1 (1-s) + s t2 (with noGate, t1 + s t2),
+// where t1, t2 = tanh(ff1), tanh(ff2) (Keras: ff1, ff2), and writes [t1 |
+// t2 | s | time_a] over the heads, as CfCHeadsGrad reads them. tanh and
+// the sigmoid are Tanh's and Sigmoid's.
+func CfCHeads(x []float32, ld, rows, n, hoff int, bias, ts []float32, tsld int, keras, noGate bool) {
+	if !Available {
+		panic("kern32: CfCHeads needs AVX2 and FMA (check Available)")
+	}
+	if n < 1 || hoff < 4*n {
+		panic("kern32: CfCHeads needs n >= 1 and hoff >= 4n")
+	}
+	checkHeads("CfCHeads", x, ld, rows, hoff+n, ts, tsld)
+	if rows == 0 {
+		return
+	}
+	bias = bias[:4*n]
+	flags, sg := headsFlags(keras, noGate)
+	headsFwdAVX2(&x[0], ld, rows, n, hoff, &bias[0], &ts[0], tsld, sg, flags, tailMask(n))
+}
+
+// CfCHeadsGrad is the backward step of a CfC cell's gated heads over rows
+// rows of n units. Row i holds at h[i*ld:] the 4n values CfCHeads left,
+// [t1 | t2 | s | time_a], at dh[i*ldd:] the gradient of its new state and
+// at ts[i*tsld] its elapsed time. It writes over the heads the gradients
+// of their pre-activations, [ff1 | ff2 | time_a | time_b], and adds the
+// gradient of row i's elapsed time into dts[i].
+func CfCHeadsGrad(h []float32, ld, rows int, dh []float32, ldd, n int, ts []float32, tsld int, dts []float32, keras, noGate bool) {
 	if !Available {
 		panic("kern32: CfCHeadsGrad needs AVX2 and FMA (check Available)")
 	}
-	h, dh = h[:4*n], dh[:n]
-	n8 := n &^ 7
-	var dt float32
-	if n8 > 0 {
-		dt = headsGradAVX2(&h[0], &dh[0], n, n8, ts, noGate)
+	if n < 1 {
+		panic("kern32: CfCHeadsGrad needs n >= 1")
 	}
-	for j := n8; j < n; j++ {
-		t1, t2, g, a, d := h[j], h[n+j], h[2*n+j], h[3*n+j], dh[j]
-		dt1, dg := d*(1-g), d*(t2-t1)
-		if noGate {
-			dt1, dg = d, d*t2
-		}
-		dp := dg * (g * (1 - g))
-		dt += dp * a
-		h[j], h[n+j], h[2*n+j], h[3*n+j] = dt1*(1-t1*t1), d*g*(1-t2*t2), dp*ts, dp
+	checkHeads("CfCHeadsGrad", h, ld, rows, 4*n, ts, tsld)
+	checkHeads("CfCHeadsGrad", dh, ldd, rows, n, ts, tsld)
+	if rows == 0 {
+		return
 	}
-	return dt
+	dts = dts[:rows]
+	flags, sg := headsFlags(keras, noGate)
+	headsGradAVX2(&h[0], ld, rows, &dh[0], ldd, n, &ts[0], tsld, sg, &dts[0], flags, tailMask(n))
 }

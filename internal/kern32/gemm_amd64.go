@@ -38,8 +38,13 @@ func sigmoidAVX2(dst, src *float32, n int)
 //go:noescape
 func mulAVX2(dst, a, b *float32, n int)
 
-// headsGradAVX2 is CfCHeadsGrad over the first n8 of n units, n8 a
-// multiple of 8; it returns their part of the elapsed-time gradient.
+// headsFwdAVX2 is CfCHeads over rows rows (flags: 1 Keras, 2 no gate;
+// mask the lanes of the last n&7 units).
 //
 //go:noescape
-func headsGradAVX2(h, dh *float32, n, n8 int, ts float32, nogate bool) float32
+func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int, sg float32, flags int, mask *int32)
+
+// headsGradAVX2 is CfCHeadsGrad over rows rows (flags as headsFwdAVX2's).
+//
+//go:noescape
+func headsGradAVX2(h *float32, ld, rows int, dh *float32, ldd, n int, ts *float32, tsld int, sg float32, dts *float32, flags int, mask *int32)
