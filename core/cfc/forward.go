@@ -104,7 +104,8 @@ func (ws *Workspace[T]) forwardRows(w *worker[T], b0, b1 int, out Output[T]) {
 			x := seq.X[(b*steps+t)*in : (b*steps+t+1)*in]
 			copy(r[m.layers[0].tCat:], x)
 			var hp []T // previous state of layer L, or nil for zeros
-			for _, L := range m.layers {
+			for li := range m.layers {
+				L := &m.layers[li] // not a copy of the struct per row and layer
 				switch {
 				case t > 0:
 					hp = prev[i*s+L.tH : i*s+L.tH+L.n]
