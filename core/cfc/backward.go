@@ -333,9 +333,8 @@ const packRows = 256
 
 // run computes the job, using buf (at least (m+n) x packRows values) to
 // transpose row blocks of A and B for gonum. The kernels read A and B in
-// place and take column sums as the product ones^T A (ones: at least k
-// ones).
-func (j *gradJob[T]) run(buf, ones []T) {
+// place and take column sums with kern32.ColSum.
+func (j *gradJob[T]) run(buf []T) {
 	for r := 0; r < j.reps; r++ {
 		a := j.a[r*j.aStep:]
 		if j.b == nil && useKernel[T]() {
@@ -343,7 +342,7 @@ func (j *gradJob[T]) run(buf, ones []T) {
 			if r == 0 {
 				beta = 0
 			}
-			kern32.Gemm(false, 1, j.n, j.k, as32(ones[:j.k]), j.k, as32(a), j.lda, beta, as32(j.c), j.n)
+			kern32.ColSum(j.n, j.k, as32(a), j.lda, beta, as32(j.c))
 			continue
 		}
 		if j.b == nil {
@@ -432,12 +431,6 @@ func (ws *Workspace[T]) addGemm(m, n, k int, a []T, lda int, b []T, ldb int, c [
 func (ws *Workspace[T]) addColsum(n, k int, a []T, lda int, c []T, reps, aStep int) {
 	for j0 := 0; j0 < n; j0 += tileCols {
 		ws.jobs = append(ws.jobs, gradJob[T]{n: min(tileCols, n-j0), k: k, a: a[j0:], lda: lda, c: c[j0:], reps: reps, aStep: aStep})
-	}
-	if len(ws.ones) < k {
-		ws.ones = make([]T, k)
-		for i := range ws.ones {
-			ws.ones[i] = 1
-		}
 	}
 }
 
@@ -534,13 +527,13 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 	}
 	if nj == 1 {
 		for i := range jobs {
-			jobs[i].run(ws.packBufs[0], ws.ones)
+			jobs[i].run(ws.packBufs[0])
 		}
 	} else {
 		ws.nextJob.Store(0)
 		machine.Parallel(nj, nj, func(w, _, _ int) {
 			for i := int(ws.nextJob.Add(1) - 1); i < len(jobs); i = int(ws.nextJob.Add(1) - 1) {
-				jobs[i].run(ws.packBufs[w], ws.ones)
+				jobs[i].run(ws.packBufs[w])
 			}
 		})
 	}

@@ -492,3 +492,63 @@ gnext:
 gdone:
 	VZEROUPPER
 	RET
+
+// func colsumAVX2(a *float32, lda, k int, c *float32, acc bool, mask *int32)
+//
+// Four rows a step into four accumulators (Y0-Y3), so that the adds do
+// not wait on each other; Y15 the lane mask, SI the row, BX lda in bytes.
+TEXT ·colsumAVX2(SB), NOSPLIT, $0-48
+	MOVQ    a+0(FP), SI
+	MOVQ    lda+8(FP), BX
+	SHLQ    $2, BX
+	MOVQ    k+16(FP), CX
+	MOVQ    mask+40(FP), AX
+	VMOVUPS (AX), Y15
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	LEAQ    (BX)(BX*2), DX
+	MOVQ    CX, R8
+	SHRQ    $2, R8
+	JZ      cone
+
+cfour:
+	VMASKMOVPS (SI), Y15, Y4
+	VADDPS     Y4, Y0, Y0
+	VMASKMOVPS (SI)(BX*1), Y15, Y5
+	VADDPS     Y5, Y1, Y1
+	VMASKMOVPS (SI)(BX*2), Y15, Y6
+	VADDPS     Y6, Y2, Y2
+	VMASKMOVPS (SI)(DX*1), Y15, Y7
+	VADDPS     Y7, Y3, Y3
+	LEAQ       (SI)(BX*4), SI
+	DECQ       R8
+	JNZ        cfour
+
+cone:
+	ANDQ $3, CX
+	JZ   csum
+
+cloop:
+	VMASKMOVPS (SI), Y15, Y4
+	VADDPS     Y4, Y0, Y0
+	ADDQ       BX, SI
+	DECQ       CX
+	JNZ        cloop
+
+csum:
+	VADDPS  Y1, Y0, Y0
+	VADDPS  Y3, Y2, Y2
+	VADDPS  Y2, Y0, Y0
+	MOVQ    c+24(FP), DI
+	MOVBLZX acc+32(FP), DX
+	TESTQ   DX, DX
+	JZ      cstore
+	VMASKMOVPS (DI), Y15, Y4
+	VADDPS     Y4, Y0, Y0
+
+cstore:
+	VMASKMOVPS Y0, Y15, (DI)
+	VZEROUPPER
+	RET

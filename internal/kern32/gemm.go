@@ -94,3 +94,35 @@ func Gemm(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, 
 		}
 	}
 }
+
+// ColSum computes c[j] = sum over i < k of a[i*lda+j] (+ c[j] when beta is
+// 1; beta must be 0 or 1) for j < n: the bias gradients, ones^T A, as a
+// stream over A's rows, eight columns a pass, with four running sums per
+// column (a product with ones waits on one sum's additions).
+func ColSum(n, k int, a []float32, lda int, beta float32, c []float32) {
+	if !Available {
+		panic("kern32: ColSum needs AVX2 and FMA (check Available)")
+	}
+	if n < 0 || k < 0 {
+		panic("kern32: ColSum dimensions must be >= 0")
+	}
+	if beta != 0 && beta != 1 {
+		panic("kern32: ColSum beta must be 0 or 1")
+	}
+	if n == 0 {
+		return
+	}
+	c = c[:n]
+	if k == 0 {
+		if beta == 0 {
+			clear(c)
+		}
+		return
+	}
+	if lda < n || len(a) < (k-1)*lda+n {
+		panic("kern32: ColSum a too short")
+	}
+	for j0 := 0; j0 < n; j0 += 8 {
+		colsumAVX2(&a[j0], lda, k, &c[j0], beta != 0, &maskTab[8-min(8, n-j0)])
+	}
+}

@@ -28,3 +28,7 @@ func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int
 func headsGradAVX2(h *float32, ld, rows int, dh *float32, ldd, n int, ts *float32, tsld int, sg float32, dts *float32, flags int, mask *int32) {
 	panic("kern32: kernels are not built")
 }
+
+func colsumAVX2(a *float32, lda, k int, c *float32, acc bool, mask *int32) {
+	panic("kern32: kernels are not built")
+}
