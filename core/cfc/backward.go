@@ -218,7 +218,7 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 	if useKernel[T]() && m.cfg.Mode != Pure {
 		// Every row in one kernel call (see kern32.CfCHeadsGrad).
 		ts, tsld := ws.times(b0, t)
-		kern32.CfCHeadsGrad(as32(cur[L.tHead:]), s, nr, as32(dS[L.sOff:]), n, L.n, ts, tsld, as32(dts),
+		kern32.CfCHeadsGrad(as32(cur), s, nr, L.tHead, as32(dS[L.sOff:]), n, L.n, ts, tsld, as32(dts),
 			m.cfg.Keras, m.cfg.Mode == NoGate)
 		return
 	}

@@ -227,7 +227,7 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 		// and new state (see kern32.CfCHeads).
 		prod(nr, L.nh, L.hw, cur[src:], s, ws.headW[l], ws.headWT[l], 0, cur[L.tHead:], s)
 		ts, tsld := ws.times(b0, t)
-		kern32.CfCHeads(as32(cur[L.tHead:]), s, nr, L.n, L.tH-L.tHead, as32(ws.headB[l]), ts, tsld,
+		kern32.CfCHeads(as32(cur), s, nr, L.tHead, L.n, L.tH-L.tHead, as32(ws.headB[l]), ts, tsld,
 			m.cfg.Keras, m.cfg.Mode == NoGate)
 		return
 	}

@@ -1,5 +1,7 @@
 package kern32
 
+import "math"
+
 // Elementwise float32 functions. Accuracy against float64 math
 // (act_test.go): tanh within 1.5 ulp, a*tanh(b*x) within 3 (tanh is an
 // odd polynomial for |x| < 0.625, fitted for this package, and (1-e)/(1+e)
@@ -78,69 +80,152 @@ func headsFlags(keras, noGate bool) (flags int, sg float32) {
 	return flags, sg
 }
 
-// tailMask returns the lane mask of the last n&7 of n units (all lanes
-// when n is a multiple of 8, unused then).
-func tailMask(n int) *int32 { return &maskTab[(8-n&7)&7] }
+// tailTab[r:r+8] has 8-r zeros then r -1s: the lanes of the last r units
+// in an eight-unit window ending at a head's end.
+var tailTab = [16]int32{8: -1, 9: -1, 10: -1, 11: -1, 12: -1, 13: -1, 14: -1, 15: -1}
+
+// windowMask returns the lanes the kernels compute in the window of the
+// last n&7 units of n: all of them when n >= 8 (the lanes before the tail
+// are then the heads' own units, which the last full chunk computes
+// alike), else the tail's alone.
+func windowMask(n int) *int32 {
+	if n >= 8 {
+		return &tailTab[8]
+	}
+	return &tailTab[n&7]
+}
 
 // checkHeads panics unless rows rows of ld values from x hold a span of
-// width values, and rows times from ts (tsld apart) exist.
-func checkHeads(name string, x []float32, ld, rows, width int, ts []float32, tsld int) {
-	if rows < 0 || ld < 0 || tsld < 0 || width < 0 {
+// width values from off, and rows times from ts (tsld apart) exist.
+func checkHeads(name string, x []float32, ld, rows, off, width int, ts []float32, tsld int) {
+	if rows < 0 || ld < 0 || tsld < 0 || width < 0 || off < 0 {
 		panic("kern32: " + name + " sizes must be >= 0")
 	}
 	if rows == 0 {
 		return
 	}
-	if len(x) < (rows-1)*ld+width || len(ts) < (rows-1)*tsld+1 {
+	if len(x) < (rows-1)*ld+off+width || len(ts) < (rows-1)*tsld+1 {
 		panic("kern32: " + name + " operand too short")
 	}
 }
 
+// vectorTail reports whether the kernels may handle the last n&7 units of
+// heads starting off values into their row: their eight-unit windows
+// (see CfCHeads) then stay in the row.
+func vectorTail(off, n int) bool { return n&7 == 0 || off+n >= 8 }
+
 // CfCHeads is the forward step of a CfC cell's gated heads over rows rows
-// of n units. Row i holds at x[i*ld:] the heads' products without their
-// biases, [ff1 | ff2 | time_a | time_b] (4n values), and at x[i*ld+hoff:]
-// room for its new state (hoff >= 4n); its elapsed time is ts[i*tsld]
-// (tsld 0: one time for every row). With bias (4n values) added, it
-// computes s = sigmoid(time_a ts + time_b) (Keras: sigmoid(-time_a ts +
-// time_b)) and the new state t1 (1-s) + s t2 (with noGate, t1 + s t2),
-// where t1, t2 = tanh(ff1), tanh(ff2) (Keras: ff1, ff2), and writes [t1 |
-// t2 | s | time_a] over the heads, as CfCHeadsGrad reads them. tanh and
-// the sigmoid are Tanh's and Sigmoid's.
-func CfCHeads(x []float32, ld, rows, n, hoff int, bias, ts []float32, tsld int, keras, noGate bool) {
+// of n units. Row i holds at x[i*ld+off:] the heads' products without
+// their biases, [ff1 | ff2 | time_a | time_b] (4n values), and at
+// x[i*ld+off+hoff:] room for its new state (hoff >= 4n); its elapsed time
+// is ts[i*tsld] (tsld 0: one time for every row). With bias (4n values)
+// added, it computes s = sigmoid(time_a ts + time_b) (Keras: sigmoid(
+// -time_a ts + time_b)) and the new state t1 (1-s) + s t2 (with noGate,
+// t1 + s t2), where t1, t2 = tanh(ff1), tanh(ff2) (Keras: ff1, ff2), and
+// writes [t1 | t2 | s | time_a] over the heads, as CfCHeadsGrad reads
+// them. tanh and the sigmoid are Tanh's and Sigmoid's.
+//
+// When n is not a multiple of 8 the kernel computes the last n&7 units of
+// each head through an eight-unit window ending at the head's end and
+// writes it back whole (whatever else it covers unchanged): with n < 8
+// that window may begin up to 8-n values before the heads, in
+// x[i*ld:i*ld+off], which nothing else may write meanwhile. (Masked
+// stores would avoid it, but cost several times a store on AMD's cores.)
+// Where off+n < 8 the rows run in Go instead.
+func CfCHeads(x []float32, ld, rows, off, n, hoff int, bias, ts []float32, tsld int, keras, noGate bool) {
 	if !Available {
 		panic("kern32: CfCHeads needs AVX2 and FMA (check Available)")
 	}
 	if n < 1 || hoff < 4*n {
 		panic("kern32: CfCHeads needs n >= 1 and hoff >= 4n")
 	}
-	checkHeads("CfCHeads", x, ld, rows, hoff+n, ts, tsld)
+	checkHeads("CfCHeads", x, ld, rows, off, hoff+n, ts, tsld)
 	if rows == 0 {
 		return
 	}
 	bias = bias[:4*n]
+	if !vectorTail(off, n) {
+		headsGo(x, ld, rows, off, n, hoff, bias, ts, tsld, keras, noGate)
+		return
+	}
 	flags, sg := headsFlags(keras, noGate)
-	headsFwdAVX2(&x[0], ld, rows, n, hoff, &bias[0], &ts[0], tsld, sg, flags, tailMask(n))
+	headsFwdAVX2(&x[off], ld, rows, n, hoff, &bias[0], &ts[0], tsld, sg, flags, windowMask(n))
+}
+
+// headsGo is CfCHeads in Go, for heads too close to their row's start.
+func headsGo(x []float32, ld, rows, off, n, hoff int, bias, ts []float32, tsld int, keras, noGate bool) {
+	for i := 0; i < rows; i++ {
+		r := x[i*ld+off : i*ld+off+hoff+n]
+		sts := float64(ts[i*tsld])
+		if keras {
+			sts = -sts
+		}
+		for j := 0; j < n; j++ {
+			f1, f2 := r[j]+bias[j], r[n+j]+bias[n+j]
+			a, b := r[2*n+j]+bias[2*n+j], r[3*n+j]+bias[3*n+j]
+			if !keras {
+				f1, f2 = float32(math.Tanh(float64(f1))), float32(math.Tanh(float64(f2)))
+			}
+			g := float32(1 / (1 + math.Exp(-(float64(a)*sts + float64(b)))))
+			h := f1*(1-g) + g*f2
+			if noGate {
+				h = f1 + g*f2
+			}
+			r[j], r[n+j], r[2*n+j], r[3*n+j], r[hoff+j] = f1, f2, g, a, h
+		}
+	}
 }
 
 // CfCHeadsGrad is the backward step of a CfC cell's gated heads over rows
-// rows of n units. Row i holds at h[i*ld:] the 4n values CfCHeads left,
-// [t1 | t2 | s | time_a], at dh[i*ldd:] the gradient of its new state and
-// at ts[i*tsld] its elapsed time. It writes over the heads the gradients
-// of their pre-activations, [ff1 | ff2 | time_a | time_b], and adds the
-// gradient of row i's elapsed time into dts[i].
-func CfCHeadsGrad(h []float32, ld, rows int, dh []float32, ldd, n int, ts []float32, tsld int, dts []float32, keras, noGate bool) {
+// rows of n units. Row i holds at h[i*ld+off:] the 4n values CfCHeads
+// left, [t1 | t2 | s | time_a], at dh[i*ldd:] the gradient of its new
+// state and at ts[i*tsld] its elapsed time. It writes over the heads the
+// gradients of their pre-activations, [ff1 | ff2 | time_a | time_b], and
+// adds the gradient of row i's elapsed time into dts[i]. It may rewrite
+// the values before the heads as CfCHeads does.
+func CfCHeadsGrad(h []float32, ld, rows, off int, dh []float32, ldd, n int, ts []float32, tsld int, dts []float32, keras, noGate bool) {
 	if !Available {
 		panic("kern32: CfCHeadsGrad needs AVX2 and FMA (check Available)")
 	}
 	if n < 1 {
 		panic("kern32: CfCHeadsGrad needs n >= 1")
 	}
-	checkHeads("CfCHeadsGrad", h, ld, rows, 4*n, ts, tsld)
-	checkHeads("CfCHeadsGrad", dh, ldd, rows, n, ts, tsld)
+	checkHeads("CfCHeadsGrad", h, ld, rows, off, 4*n, ts, tsld)
+	checkHeads("CfCHeadsGrad", dh, ldd, rows, 0, n, ts, tsld)
 	if rows == 0 {
 		return
 	}
 	dts = dts[:rows]
+	if !vectorTail(off, n) {
+		headsGradGo(h, ld, rows, off, dh, ldd, n, ts, tsld, dts, keras, noGate)
+		return
+	}
 	flags, sg := headsFlags(keras, noGate)
-	headsGradAVX2(&h[0], ld, rows, &dh[0], ldd, n, &ts[0], tsld, sg, &dts[0], flags, tailMask(n))
+	headsGradAVX2(&h[off], ld, rows, &dh[0], ldd, n, &ts[0], tsld, sg, &dts[0], flags, windowMask(n), &tailTab[n&7])
+}
+
+// headsGradGo is CfCHeadsGrad in Go, for heads too close to their row's
+// start.
+func headsGradGo(h []float32, ld, rows, off int, dh []float32, ldd, n int, ts []float32, tsld int, dts []float32, keras, noGate bool) {
+	_, sg := headsFlags(keras, noGate)
+	for i := 0; i < rows; i++ {
+		r, d := h[i*ld+off:i*ld+off+4*n], dh[i*ldd:i*ldd+n]
+		sts := sg * ts[i*tsld]
+		var dt float32
+		for j := 0; j < n; j++ {
+			t1, t2, g, a := r[j], r[n+j], r[2*n+j], r[3*n+j]
+			dt1, dg := d[j]*(1-g), d[j]*(t2-t1)
+			if noGate {
+				dt1, dg = d[j], d[j]*t2
+			}
+			dt2 := d[j] * g
+			if !keras {
+				dt1, dt2 = dt1*(1-t1*t1), dt2*(1-t2*t2)
+			}
+			dp := dg * (g * (1 - g))
+			dt += dp * a
+			r[j], r[n+j], r[2*n+j], r[3*n+j] = dt1, dt2, dp*sts, dp
+		}
+		dts[i] += sg * dt
+	}
 }

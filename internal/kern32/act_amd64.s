@@ -245,29 +245,39 @@ mdone:
 // Row i's heads at x + i*ld (BX = 4n bytes per head; R13 = 3*BX), its
 // state hoff past them, its time at ts + i*tsld. DI the row, SI and AX
 // the chunk of the row and of the bias, R14 counts full chunks. Y11 ones,
-// Y12 the gate mask, Y13 t1, Y14 sg*ts, Y15 the tail's lane mask.
-TEXT ·headsFwdAVX2(SB), NOSPLIT, $0-88
-	MOVQ      x+0(FP), DI
-	MOVQ      ld+8(FP), R8
-	SHLQ      $2, R8
-	MOVQ      rows+16(FP), CX
-	MOVQ      n+24(FP), BX
-	SHLQ      $2, BX
-	LEAQ      (BX)(BX*2), R13
-	MOVQ      hoff+32(FP), R9
-	SHLQ      $2, R9
-	MOVQ      bias+40(FP), R10
-	MOVQ      ts+48(FP), R11
-	MOVQ      tsld+56(FP), R12
-	SHLQ      $2, R12
-	MOVQ      flags+72(FP), DX
-	MOVQ      mask+80(FP), AX
-	VMOVUPS   (AX), Y15
-	VMOVUPS   K_ONE, Y11
-	VPCMPEQD  Y12, Y12, Y12
-	TESTQ     $2, DX
-	JZ        fgate
-	VXORPS    Y12, Y12, Y12
+// Y12 the gate mask, Y13 t1, Y14 sg*ts, Y15 the window's lane mask.
+//
+// The last n&7 units of a row go first, through an eight-unit window
+// ending at each head's end, loaded whole and computed whole; their
+// results wait on the stack, blended (n < 8: the lanes before the heads'
+// last n&7 keep what the window loaded; mask all ones otherwise, where
+// those lanes get the values the last full chunk also computes), and are
+// stored after the full chunks, last field first, so that a window
+// reaching back into an earlier field leaves that field's new values.
+// Tails are thus neither masked stores (slow on AMD) nor loads of a
+// window a recent store partly covers (a store-forwarding stall).
+TEXT ·headsFwdAVX2(SB), NOSPLIT, $160-88
+	MOVQ     x+0(FP), DI
+	MOVQ     ld+8(FP), R8
+	SHLQ     $2, R8
+	MOVQ     rows+16(FP), CX
+	MOVQ     n+24(FP), BX
+	SHLQ     $2, BX
+	LEAQ     (BX)(BX*2), R13
+	MOVQ     hoff+32(FP), R9
+	SHLQ     $2, R9
+	MOVQ     bias+40(FP), R10
+	MOVQ     ts+48(FP), R11
+	MOVQ     tsld+56(FP), R12
+	SHLQ     $2, R12
+	MOVQ     flags+72(FP), DX
+	MOVQ     mask+80(FP), AX
+	VMOVUPS  (AX), Y15
+	VMOVUPS  K_ONE, Y11
+	VPCMPEQD Y12, Y12, Y12
+	TESTQ    $2, DX
+	JZ       fgate
+	VXORPS   Y12, Y12, Y12
 
 fgate:
 	TESTQ CX, CX
@@ -277,11 +287,54 @@ frow:
 	VBROADCASTSS (R11), Y14
 	VBROADCASTSS sg+64(FP), Y0
 	VMULPS       Y0, Y14, Y14
-	MOVQ         DI, SI
-	MOVQ         R10, AX
-	MOVQ         BX, R14
-	SHRQ         $5, R14
-	JZ           ftail
+	TESTQ        $28, BX
+	JZ           ffirst
+	LEAQ         -32(DI)(BX*1), SI
+	LEAQ         -32(R10)(BX*1), AX
+	VMOVUPS      (SI), Y3
+	VMASKMOVPS   (AX), Y15, Y4
+	VADDPS       Y4, Y3, Y3
+	TESTQ        $1, DX
+	JNZ          ft1
+	TANHM
+	VBLENDVPS    Y15, Y10, Y3, Y3
+
+ft1:
+	VMOVUPS    Y3, 0(SP)
+	VMOVAPS    Y3, Y13
+	VMOVUPS    (SI)(BX*1), Y3
+	VMASKMOVPS (AX)(BX*1), Y15, Y4
+	VADDPS     Y4, Y3, Y3
+	TESTQ      $1, DX
+	JNZ        ft2
+	TANHM
+	VBLENDVPS  Y15, Y10, Y3, Y3
+
+ft2:
+	VMOVUPS     Y3, 32(SP)
+	VMOVUPS     (SI)(BX*2), Y4
+	VMASKMOVPS  (AX)(BX*2), Y15, Y5
+	VADDPS      Y5, Y4, Y4
+	VMOVUPS     (SI)(R13*1), Y0
+	VMASKMOVPS  (AX)(R13*1), Y15, Y5
+	VADDPS      Y5, Y0, Y0
+	VBLENDVPS   Y15, Y4, Y0, Y5
+	VMOVUPS     Y5, 96(SP)
+	VFMADD231PS Y14, Y4, Y0
+	SIGM
+	VBLENDVPS   Y15, Y0, Y4, Y5
+	VMOVUPS     Y5, 64(SP)
+	HMIX
+	VMOVUPS     (SI)(R9*1), Y5
+	VBLENDVPS   Y15, Y1, Y5, Y1
+	VMOVUPS     Y1, 128(SP)
+
+ffirst:
+	MOVQ DI, SI
+	MOVQ R10, AX
+	MOVQ BX, R14
+	SHRQ $5, R14
+	JZ   fstail
 
 ffull:
 	VMOVUPS (SI), Y3
@@ -318,42 +371,20 @@ fk2:
 	DECQ        R14
 	JNZ         ffull
 
-ftail:
-	TESTQ $28, BX
-	JZ    fnext
-	VMASKMOVPS (SI), Y15, Y3
-	VMASKMOVPS (AX), Y15, Y4
-	VADDPS     Y4, Y3, Y3
-	TESTQ      $1, DX
-	JNZ        ft1
-	TANHM
-	VMOVAPS    Y10, Y3
-
-ft1:
-	VMASKMOVPS Y3, Y15, (SI)
-	VMOVAPS    Y3, Y13
-	VMASKMOVPS (SI)(BX*1), Y15, Y3
-	VMASKMOVPS (AX)(BX*1), Y15, Y4
-	VADDPS     Y4, Y3, Y3
-	TESTQ      $1, DX
-	JNZ        ft2
-	TANHM
-	VMOVAPS    Y10, Y3
-
-ft2:
-	VMASKMOVPS  Y3, Y15, (SI)(BX*1)
-	VMASKMOVPS  (SI)(BX*2), Y15, Y4
-	VMASKMOVPS  (AX)(BX*2), Y15, Y5
-	VADDPS      Y5, Y4, Y4
-	VMASKMOVPS  (SI)(R13*1), Y15, Y0
-	VMASKMOVPS  (AX)(R13*1), Y15, Y5
-	VADDPS      Y5, Y0, Y0
-	VFMADD231PS Y14, Y4, Y0
-	VMASKMOVPS  Y4, Y15, (SI)(R13*1)
-	SIGM
-	VMASKMOVPS  Y0, Y15, (SI)(BX*2)
-	HMIX
-	VMASKMOVPS  Y1, Y15, (SI)(R9*1)
+fstail:
+	TESTQ   $28, BX
+	JZ      fnext
+	LEAQ    -32(DI)(BX*1), SI
+	VMOVUPS 128(SP), Y0
+	VMOVUPS Y0, (SI)(R9*1)
+	VMOVUPS 96(SP), Y0
+	VMOVUPS Y0, (SI)(R13*1)
+	VMOVUPS 64(SP), Y0
+	VMOVUPS Y0, (SI)(BX*2)
+	VMOVUPS 32(SP), Y0
+	VMOVUPS Y0, (SI)(BX*1)
+	VMOVUPS 0(SP), Y0
+	VMOVUPS Y0, (SI)
 
 fnext:
 	ADDQ R8, DI
@@ -365,10 +396,10 @@ fdone:
 	VZEROUPPER
 	RET
 
-// GRADM: from t1 (Y0), t2 (Y1), g (Y2), d (Y4), a (Y10), the gradients
-// of the heads' pre-activations: Y6 = dt1 (1 - (t1^2 & tm)), Y7 = dt2
-// (1 - (t2^2 & tm)), Y10 = dp sg ts, Y9 = dp, adding dp a into Y13. dt1 =
-// d (1 - (g & gm)), dt2 = d g, dg = d (t2 - (t1 & gm)), dp = dg g (1-g).
+// GRADM: from t1 (Y0), t2 (Y1), g (Y2) and d (Y4), the gradients of the
+// heads' pre-activations ff1 (Y6) and ff2 (Y7) and dp (Y9), clobbering
+// Y5, Y8: dt1 = d (1 - (g & gm)), dt2 = d g, dg = d (t2 - (t1 & gm)),
+// dp = dg g (1-g), ff1 = dt1 (1 - (t1^2 & tm)), ff2 = dt2 (1 - (t2^2 & tm)).
 #define GRADM \
 	VANDPS      Y12, Y2, Y5;  \
 	VSUBPS      Y5, Y15, Y5;  \
@@ -380,26 +411,26 @@ fdone:
 	VSUBPS      Y2, Y15, Y9;  \
 	VMULPS      Y9, Y2, Y9;   \
 	VMULPS      Y8, Y9, Y9;   \
-	VFMADD231PS Y10, Y9, Y13; \
-	VMULPS      Y0, Y0, Y10;  \
-	VANDPS      Y11, Y10, Y10; \
-	VSUBPS      Y10, Y15, Y10; \
-	VMULPS      Y10, Y6, Y6;  \
-	VMULPS      Y1, Y1, Y10;  \
-	VANDPS      Y11, Y10, Y10; \
-	VSUBPS      Y10, Y15, Y10; \
-	VMULPS      Y10, Y7, Y7;  \
-	VMULPS      Y14, Y9, Y10
+	VMULPS      Y0, Y0, Y8;   \
+	VANDPS      Y11, Y8, Y8;  \
+	VSUBPS      Y8, Y15, Y8;  \
+	VMULPS      Y8, Y6, Y6;   \
+	VMULPS      Y1, Y1, Y8;   \
+	VANDPS      Y11, Y8, Y8;  \
+	VSUBPS      Y8, Y15, Y8;  \
+	VMULPS      Y8, Y7, Y7
 
-// func headsGradAVX2(h *float32, ld, rows int, dh *float32, ldd, n int, ts *float32, tsld int, sg float32, dts *float32, flags int, mask *int32)
+// func headsGradAVX2(h *float32, ld, rows int, dh *float32, ldd, n int, ts *float32, tsld int, sg float32, dts *float32, flags int, mask, tmask *int32)
 //
 // Row i's heads at h + i*ld (BX = 4n bytes per head, R13 = 3*BX), its
 // state gradient at dh + i*ldd, its time at ts + i*tsld, its time
 // gradient at dts + 4i. DI, R9 the rows, SI, R14 the chunks, DX counts
 // full chunks. Y15 ones, Y14 sg*ts, Y13 the sum of dp*a, Y12 the gate
 // mask (zeros: no gate), Y11 the tanh mask (zeros: heads without tanh),
-// Y3 the tail's lane mask.
-TEXT ·headsGradAVX2(SB), NOSPLIT, $0-96
+// Y3 the window's lane mask (see headsFwdAVX2, whose order the tail
+// follows), tmask the lanes of the last n&7 units (the others' dp*a are
+// the full chunks').
+TEXT ·headsGradAVX2(SB), NOSPLIT, $128-104
 	MOVQ     h+0(FP), DI
 	MOVQ     ld+8(FP), R8
 	SHLQ     $2, R8
@@ -438,41 +469,67 @@ grow:
 	VBROADCASTSS sg+64(FP), Y0
 	VMULPS       Y0, Y14, Y14
 	VXORPS       Y13, Y13, Y13
-	MOVQ         DI, SI
-	MOVQ         R9, R14
-	MOVQ         BX, DX
-	SHRQ         $5, DX
-	JZ           gtail
+	TESTQ        $28, BX
+	JZ           gfirst
+	LEAQ         -32(DI)(BX*1), SI
+	LEAQ         -32(R9)(BX*1), R14
+	VMOVUPS      (SI), Y0
+	VMOVUPS      (SI)(BX*1), Y1
+	VMOVUPS      (SI)(BX*2), Y2
+	VMASKMOVPS   (R14), Y3, Y4
+	VMOVUPS      (SI)(R13*1), Y10
+	GRADM
+	MOVQ         tmask+96(FP), DX
+	VANDPS       (DX), Y9, Y5
+	VANDPS       (DX), Y10, Y8
+	VFMADD231PS  Y8, Y5, Y13
+	VBLENDVPS    Y3, Y9, Y10, Y5
+	VMOVUPS      Y5, 96(SP)
+	VMULPS       Y14, Y9, Y8
+	VBLENDVPS    Y3, Y8, Y2, Y8
+	VMOVUPS      Y8, 64(SP)
+	VBLENDVPS    Y3, Y7, Y1, Y7
+	VMOVUPS      Y7, 32(SP)
+	VBLENDVPS    Y3, Y6, Y0, Y6
+	VMOVUPS      Y6, 0(SP)
+
+gfirst:
+	MOVQ DI, SI
+	MOVQ R9, R14
+	MOVQ BX, DX
+	SHRQ $5, DX
+	JZ   gstail
 
 gfull:
-	VMOVUPS (SI), Y0
-	VMOVUPS (SI)(BX*1), Y1
-	VMOVUPS (SI)(BX*2), Y2
-	VMOVUPS (R14), Y4
-	VMOVUPS (SI)(R13*1), Y10
+	VMOVUPS     (SI), Y0
+	VMOVUPS     (SI)(BX*1), Y1
+	VMOVUPS     (SI)(BX*2), Y2
+	VMOVUPS     (R14), Y4
+	VMOVUPS     (SI)(R13*1), Y10
 	GRADM
-	VMOVUPS Y6, (SI)
-	VMOVUPS Y7, (SI)(BX*1)
-	VMOVUPS Y10, (SI)(BX*2)
-	VMOVUPS Y9, (SI)(R13*1)
-	ADDQ    $32, SI
-	ADDQ    $32, R14
-	DECQ    DX
-	JNZ     gfull
+	VFMADD231PS Y10, Y9, Y13
+	VMULPS      Y14, Y9, Y10
+	VMOVUPS     Y6, (SI)
+	VMOVUPS     Y7, (SI)(BX*1)
+	VMOVUPS     Y10, (SI)(BX*2)
+	VMOVUPS     Y9, (SI)(R13*1)
+	ADDQ        $32, SI
+	ADDQ        $32, R14
+	DECQ        DX
+	JNZ         gfull
 
-gtail:
-	TESTQ      $28, BX
-	JZ         gnext
-	VMASKMOVPS (SI), Y3, Y0
-	VMASKMOVPS (SI)(BX*1), Y3, Y1
-	VMASKMOVPS (SI)(BX*2), Y3, Y2
-	VMASKMOVPS (R14), Y3, Y4
-	VMASKMOVPS (SI)(R13*1), Y3, Y10
-	GRADM
-	VMASKMOVPS Y6, Y3, (SI)
-	VMASKMOVPS Y7, Y3, (SI)(BX*1)
-	VMASKMOVPS Y10, Y3, (SI)(BX*2)
-	VMASKMOVPS Y9, Y3, (SI)(R13*1)
+gstail:
+	TESTQ   $28, BX
+	JZ      gnext
+	LEAQ    -32(DI)(BX*1), SI
+	VMOVUPS 96(SP), Y0
+	VMOVUPS Y0, (SI)(R13*1)
+	VMOVUPS 64(SP), Y0
+	VMOVUPS Y0, (SI)(BX*2)
+	VMOVUPS 32(SP), Y0
+	VMOVUPS Y0, (SI)(BX*1)
+	VMOVUPS 0(SP), Y0
+	VMOVUPS Y0, (SI)
 
 gnext:
 	VEXTRACTF128 $1, Y13, X0

@@ -3,6 +3,7 @@ package kern32
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -132,15 +133,15 @@ func TestMul(t *testing.T) {
 // state, ld apart, with a gap after each row that no kernel may touch) and
 // their elapsed times.
 type headsCase struct {
-	rows, n, ld, hoff, tsld int
-	x, ts                   []float32
+	rows, n, ld, off, hoff, tsld int
+	x, ts                        []float32
 }
 
 const headsGuard = 3 // values after each row's state that must stay put
 
-func newHeadsCase(rng *rand.Rand, rows, n int, perRow bool) headsCase {
-	c := headsCase{rows: rows, n: n, hoff: 4*n + 1}
-	c.ld = c.hoff + n + headsGuard
+func newHeadsCase(rng *rand.Rand, rows, n, off int, perRow bool) headsCase {
+	c := headsCase{rows: rows, n: n, off: off, hoff: 4*n + 1}
+	c.ld = off + c.hoff + n + headsGuard
 	c.x = make([]float32, rows*c.ld)
 	for i := range c.x {
 		c.x[i] = float32(rng.NormFloat64() * 1.5)
@@ -166,16 +167,23 @@ func TestCfCHeads(t *testing.T) {
 	for _, keras := range []bool{false, true} {
 		for _, noGate := range []bool{false, true} {
 			for _, n := range []int{1, 4, 7, 8, 11, 16, 17, 22, 34, 40} {
-				for _, perRow := range []bool{false, true} {
-					c := newHeadsCase(rng, 5, n, perRow)
+				for _, pr := range []struct {
+					perRow bool
+					off    int
+				}{{false, 0}, {true, 3}, {false, 9}, {true, 1}} {
+					perRow := pr.perRow
+					c := newHeadsCase(rng, 5, n, pr.off, perRow)
 					bias := make([]float32, 4*n)
 					for i := range bias {
 						bias[i] = float32(rng.NormFloat64())
 					}
 					x0 := append([]float32(nil), c.x...)
-					CfCHeads(c.x, c.ld, c.rows, n, c.hoff, bias, c.ts, c.tsld, keras, noGate)
+					CfCHeads(c.x, c.ld, c.rows, c.off, n, c.hoff, bias, c.ts, c.tsld, keras, noGate)
 					for i := 0; i < c.rows; i++ {
-						r, r0 := c.x[i*c.ld:(i+1)*c.ld], x0[i*c.ld:(i+1)*c.ld]
+						if !slices.Equal(c.x[i*c.ld:i*c.ld+c.off], x0[i*c.ld:i*c.ld+c.off]) {
+							t.Fatalf("keras=%v noGate=%v n=%d off=%d: changed values before the heads", keras, noGate, n, c.off)
+						}
+						r, r0 := c.x[i*c.ld+c.off:(i+1)*c.ld], x0[i*c.ld+c.off:(i+1)*c.ld]
 						ts := float64(c.ts[i*c.tsld])
 						for j := 0; j < n; j++ {
 							f1, f2 := float64(r0[j]+bias[j]), float64(r0[n+j]+bias[n+j])
@@ -203,7 +211,7 @@ func TestCfCHeads(t *testing.T) {
 						if r[4*n] != r0[4*n] {
 							t.Fatalf("keras=%v noGate=%v n=%d: wrote between heads and state", keras, noGate, n)
 						}
-						for j := c.hoff + n; j < c.ld; j++ {
+						for j := c.hoff + n; j < len(r); j++ {
 							if r[j] != r0[j] {
 								t.Fatalf("keras=%v noGate=%v n=%d: wrote past the state", keras, noGate, n)
 							}
@@ -226,15 +234,19 @@ func TestCfCHeadsGrad(t *testing.T) {
 	for _, keras := range []bool{false, true} {
 		for _, noGate := range []bool{false, true} {
 			for _, n := range []int{1, 4, 7, 8, 11, 16, 19, 22, 40} {
-				for _, perRow := range []bool{false, true} {
-					c := newHeadsCase(rng, 5, n, perRow)
+				for _, pr := range []struct {
+					perRow bool
+					off    int
+				}{{false, 0}, {true, 3}, {false, 9}, {true, 1}} {
+					perRow := pr.perRow
+					c := newHeadsCase(rng, 5, n, pr.off, perRow)
 					ldd := n + 2
 					dh := make([]float32, c.rows*ldd)
 					for i := range dh {
 						dh[i] = float32(rng.NormFloat64())
 					}
 					for i := 0; i < c.rows; i++ {
-						r := c.x[i*c.ld:]
+						r := c.x[i*c.ld+c.off:]
 						for j := 0; j < n; j++ {
 							if !keras {
 								r[j], r[n+j] = float32(math.Tanh(float64(r[j]))), float32(math.Tanh(float64(r[n+j])))
@@ -247,9 +259,12 @@ func TestCfCHeadsGrad(t *testing.T) {
 						dts[i] = float32(i)
 					}
 					x0 := append([]float32(nil), c.x...)
-					CfCHeadsGrad(c.x, c.ld, c.rows, dh, ldd, n, c.ts, c.tsld, dts[:c.rows], keras, noGate)
+					CfCHeadsGrad(c.x, c.ld, c.rows, c.off, dh, ldd, n, c.ts, c.tsld, dts[:c.rows], keras, noGate)
 					for i := 0; i < c.rows; i++ {
-						r, r0 := c.x[i*c.ld:(i+1)*c.ld], x0[i*c.ld:(i+1)*c.ld]
+						if !slices.Equal(c.x[i*c.ld:i*c.ld+c.off], x0[i*c.ld:i*c.ld+c.off]) {
+							t.Fatalf("keras=%v noGate=%v n=%d off=%d: changed values before the heads", keras, noGate, n, c.off)
+						}
+						r, r0 := c.x[i*c.ld+c.off:(i+1)*c.ld], x0[i*c.ld+c.off:(i+1)*c.ld]
 						ts := float64(c.ts[i*c.tsld])
 						sg := 1.0
 						if keras {
@@ -274,7 +289,7 @@ func TestCfCHeadsGrad(t *testing.T) {
 								}
 							}
 						}
-						for j := 4 * n; j < c.ld; j++ {
+						for j := 4 * n; j < len(r); j++ {
 							if r[j] != r0[j] {
 								t.Fatalf("keras=%v noGate=%v n=%d: wrote past the heads", keras, noGate, n)
 							}

@@ -38,16 +38,18 @@ func sigmoidAVX2(dst, src *float32, n int)
 //go:noescape
 func mulAVX2(dst, a, b *float32, n int)
 
-// headsFwdAVX2 is CfCHeads over rows rows (flags: 1 Keras, 2 no gate;
-// mask the lanes of the last n&7 units).
+// headsFwdAVX2 is CfCHeads over rows rows from x, the first row's heads
+// (flags: 1 Keras, 2 no gate; mask the lanes of the eight-unit window
+// ending at a head's end that the tail computes, see windowMask).
 //
 //go:noescape
 func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int, sg float32, flags int, mask *int32)
 
-// headsGradAVX2 is CfCHeadsGrad over rows rows (flags as headsFwdAVX2's).
+// headsGradAVX2 is CfCHeadsGrad over rows rows (flags and mask as
+// headsFwdAVX2's; tmask the lanes of the last n&7 units in the window).
 //
 //go:noescape
-func headsGradAVX2(h *float32, ld, rows int, dh *float32, ldd, n int, ts *float32, tsld int, sg float32, dts *float32, flags int, mask *int32)
+func headsGradAVX2(h *float32, ld, rows int, dh *float32, ldd, n int, ts *float32, tsld int, sg float32, dts *float32, flags int, mask, tmask *int32)
 
 // colsumAVX2 is ColSum over the 8 columns of which mask selects the
 // leading ones.

@@ -25,7 +25,7 @@ func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int
 	panic("kern32: kernels are not built")
 }
 
-func headsGradAVX2(h *float32, ld, rows int, dh *float32, ldd, n int, ts *float32, tsld int, sg float32, dts *float32, flags int, mask *int32) {
+func headsGradAVX2(h *float32, ld, rows int, dh *float32, ldd, n int, ts *float32, tsld int, sg float32, dts *float32, flags int, mask, tmask *int32) {
 	panic("kern32: kernels are not built")
 }
 
