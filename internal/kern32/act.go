@@ -115,47 +115,76 @@ func checkHeads(name string, x []float32, ld, rows, off, width int, ts []float32
 func vectorTail(off, n int) bool { return n&7 == 0 || off+n >= 8 }
 
 // CfCHeads is the forward step of a CfC cell's gated heads over rows rows
-// of n units. Row i holds at x[i*ld+off:] the heads' products without
-// their biases, [ff1 | ff2 | time_a | time_b] (4n values), and at
-// x[i*ld+off+hoff:] room for its new state (hoff >= 4n); its elapsed time
-// is ts[i*tsld] (tsld 0: one time for every row). With bias (4n values)
-// added, it computes s = sigmoid(time_a ts + time_b) (Keras: sigmoid(
-// -time_a ts + time_b)) and the new state t1 (1-s) + s t2 (with noGate,
-// t1 + s t2), where t1, t2 = tanh(ff1), tanh(ff2) (Keras: ff1, ff2), and
-// writes [t1 | t2 | s | time_a] over the heads, as CfCHeadsGrad reads
-// them. tanh and the sigmoid are Tanh's and Sigmoid's.
+// of n units, row i starting at x[first+i*ld]. A row holds off values into
+// it the heads' products without their biases, [ff1 | ff2 | time_a |
+// time_b] (4n values), and hoff values past them room for its new state
+// (hoff >= 4n); its elapsed time is ts[i*tsld] (tsld 0: one time for
+// every row). With bias (4n values) added, it computes s = sigmoid(time_a
+// ts + time_b) (Keras: sigmoid(-time_a ts + time_b)) and the new state t1
+// (1-s) + s t2 (with noGate, t1 + s t2), where t1, t2 = tanh(ff1),
+// tanh(ff2) (Keras: ff1, ff2), and writes [t1 | t2 | s | time_a] over the
+// heads, as CfCHeadsGrad reads them, and the new state at hoff and at
+// each of copies (at most two offsets past the heads, which may be
+// negative: the next layer's input, the next step's recurrent input),
+// saving the caller a copy per row. tanh and the sigmoid are Tanh's and
+// Sigmoid's.
 //
 // When n is not a multiple of 8 the kernel computes the last n&7 units of
 // each head through an eight-unit window ending at the head's end and
 // writes it back whole (whatever else it covers unchanged): with n < 8
-// that window may begin up to 8-n values before the heads, in
-// x[i*ld:i*ld+off], which nothing else may write meanwhile. (Masked
+// that window may begin up to 8-n values before the heads, in the row's
+// first off values, which nothing else may write meanwhile. (Masked
 // stores would avoid it, but cost several times a store on AMD's cores.)
 // Where off+n < 8 the rows run in Go instead.
-func CfCHeads(x []float32, ld, rows, off, n, hoff int, bias, ts []float32, tsld int, keras, noGate bool) {
+func CfCHeads(x []float32, first, ld, rows, off, n, hoff int, copies []int, bias, ts []float32, tsld int, keras, noGate bool) {
 	if !Available {
 		panic("kern32: CfCHeads needs AVX2 and FMA (check Available)")
 	}
-	if n < 1 || hoff < 4*n {
-		panic("kern32: CfCHeads needs n >= 1 and hoff >= 4n")
+	if n < 1 || hoff < 4*n || len(copies) > 2 {
+		panic("kern32: CfCHeads needs n >= 1, hoff >= 4n and at most two copies")
 	}
-	checkHeads("CfCHeads", x, ld, rows, off, hoff+n, ts, tsld)
+	lo, hi := 0, hoff+n
+	for _, c := range copies {
+		lo, hi = min(lo, c), max(hi, c+n)
+	}
+	if first < 0 || first+off+lo < 0 {
+		panic("kern32: CfCHeads offsets before x")
+	}
+	checkHeads("CfCHeads", x, ld, rows, first+off, hi, ts, tsld)
 	if rows == 0 {
 		return
 	}
 	bias = bias[:4*n]
 	if !vectorTail(off, n) {
-		headsGo(x, ld, rows, off, n, hoff, bias, ts, tsld, keras, noGate)
+		headsGo(x, first, ld, rows, off, n, hoff, copies, bias, ts, tsld, keras, noGate)
 		return
 	}
+	h2, h3 := hoff, hoff // storing the state twice more where it is: no branch
+	if n < 8 {
+		// The kernel's tail window would reach before a copy's place,
+		// where it has no values to write back: copy in Go.
+		defer copyStates(x, first, ld, rows, off, n, hoff, copies)
+	} else if len(copies) > 0 {
+		h2, h3 = copies[0], copies[len(copies)-1]
+	}
 	flags, sg := headsFlags(keras, noGate)
-	headsFwdAVX2(&x[off], ld, rows, n, hoff, &bias[0], &ts[0], tsld, sg, flags, windowMask(n))
+	headsFwdAVX2(&x[first+off], ld, rows, n, hoff, &bias[0], &ts[0], tsld, sg, flags, windowMask(n), 4*h2, 4*h3)
+}
+
+// copyStates copies each row's new state to the copies' places.
+func copyStates(x []float32, first, ld, rows, off, n, hoff int, copies []int) {
+	for i := 0; i < rows; i++ {
+		r := first + i*ld + off
+		for _, c := range copies {
+			copy(x[r+c:r+c+n], x[r+hoff:r+hoff+n])
+		}
+	}
 }
 
 // headsGo is CfCHeads in Go, for heads too close to their row's start.
-func headsGo(x []float32, ld, rows, off, n, hoff int, bias, ts []float32, tsld int, keras, noGate bool) {
+func headsGo(x []float32, first, ld, rows, off, n, hoff int, copies []int, bias, ts []float32, tsld int, keras, noGate bool) {
 	for i := 0; i < rows; i++ {
-		r := x[i*ld+off : i*ld+off+hoff+n]
+		r := x[first+i*ld+off : first+i*ld+off+hoff+n]
 		sts := float64(ts[i*tsld])
 		if keras {
 			sts = -sts
@@ -174,6 +203,7 @@ func headsGo(x []float32, ld, rows, off, n, hoff int, bias, ts []float32, tsld i
 			r[j], r[n+j], r[2*n+j], r[3*n+j], r[hoff+j] = f1, f2, g, a, h
 		}
 	}
+	copyStates(x, first, ld, rows, off, n, hoff, copies)
 }
 
 // CfCHeadsGrad is the backward step of a CfC cell's gated heads over rows

@@ -240,10 +240,10 @@ mdone:
 	VMULPS      Y13, Y1, Y1; \
 	VFMADD231PS Y3, Y0, Y1
 
-// func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int, sg float32, flags int, mask *int32)
+// func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int, sg float32, flags int, mask *int32, h2, h3 int)
 //
 // Row i's heads at x + i*ld (BX = 4n bytes per head; R13 = 3*BX), its
-// state hoff past them, its time at ts + i*tsld. DI the row, SI and AX
+// state hoff past them (and h2, h3 bytes), its time at ts + i*tsld. DI the row, SI and AX
 // the chunk of the row and of the bias, R14 counts full chunks. Y11 ones,
 // Y12 the gate mask, Y13 t1, Y14 sg*ts, Y15 the window's lane mask.
 //
@@ -256,7 +256,7 @@ mdone:
 // reaching back into an earlier field leaves that field's new values.
 // Tails are thus neither masked stores (slow on AMD) nor loads of a
 // window a recent store partly covers (a store-forwarding stall).
-TEXT ·headsFwdAVX2(SB), NOSPLIT, $160-88
+TEXT ·headsFwdAVX2(SB), NOSPLIT, $160-104
 	MOVQ     x+0(FP), DI
 	MOVQ     ld+8(FP), R8
 	SHLQ     $2, R8
@@ -366,6 +366,12 @@ fk2:
 	VMOVUPS     Y0, (SI)(BX*2)
 	HMIX
 	VMOVUPS     Y1, (SI)(R9*1)
+	ADDQ        h2+88(FP), SI
+	VMOVUPS     Y1, (SI)
+	SUBQ        h2+88(FP), SI
+	ADDQ        h3+96(FP), SI
+	VMOVUPS     Y1, (SI)
+	SUBQ        h3+96(FP), SI
 	ADDQ        $32, SI
 	ADDQ        $32, AX
 	DECQ        R14
@@ -377,6 +383,12 @@ fstail:
 	LEAQ    -32(DI)(BX*1), SI
 	VMOVUPS 128(SP), Y0
 	VMOVUPS Y0, (SI)(R9*1)
+	ADDQ    h2+88(FP), SI
+	VMOVUPS Y0, (SI)
+	SUBQ    h2+88(FP), SI
+	ADDQ    h3+96(FP), SI
+	VMOVUPS Y0, (SI)
+	SUBQ    h3+96(FP), SI
 	VMOVUPS 96(SP), Y0
 	VMOVUPS Y0, (SI)(R13*1)
 	VMOVUPS 64(SP), Y0

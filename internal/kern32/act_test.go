@@ -141,7 +141,7 @@ const headsGuard = 3 // values after each row's state that must stay put
 
 func newHeadsCase(rng *rand.Rand, rows, n, off int, perRow bool) headsCase {
 	c := headsCase{rows: rows, n: n, off: off, hoff: 4*n + 1}
-	c.ld = off + c.hoff + n + headsGuard
+	c.ld = off + c.hoff + n + headsGuard + 2*n // two slots for copies of the state
 	c.x = make([]float32, rows*c.ld)
 	for i := range c.x {
 		c.x[i] = float32(rng.NormFloat64() * 1.5)
@@ -177,8 +177,30 @@ func TestCfCHeads(t *testing.T) {
 					for i := range bias {
 						bias[i] = float32(rng.NormFloat64())
 					}
+					// The state is copied into its row's first slot and, as
+					// into the next step's rows, into the previous row's
+					// second (row 0: a spare row before the rows).
+					c1 := c.hoff + n + headsGuard
+					copies := []int{c1, c1 + n - c.ld}
+					if perRow {
+						copies = copies[:1]
+					}
+					x := append(make([]float32, c.ld), c.x...)
+					CfCHeads(x, c.ld, c.ld, c.rows, c.off, n, c.hoff, copies, bias, c.ts, c.tsld, keras, noGate)
+					for i := 0; i < c.rows; i++ {
+						h := x[c.ld+i*c.ld+c.off+c.hoff:][:n]
+						for k, cp := range copies {
+							if got := x[c.ld+i*c.ld+c.off+cp:][:n]; !slices.Equal(got, h) {
+								t.Fatalf("keras=%v noGate=%v n=%d: copy %d of row %d's state is %v, want %v", keras, noGate, n, k, i, got, h)
+							}
+						}
+					}
 					x0 := append([]float32(nil), c.x...)
-					CfCHeads(c.x, c.ld, c.rows, c.off, n, c.hoff, bias, c.ts, c.tsld, keras, noGate)
+					// Compare the rest with the copies' slots as they were.
+					c.x = x[c.ld:]
+					for i := 0; i < c.rows; i++ {
+						copy(c.x[i*c.ld+c.off+c1:i*c.ld+c.ld], x0[i*c.ld+c.off+c1:i*c.ld+c.ld])
+					}
 					for i := 0; i < c.rows; i++ {
 						if !slices.Equal(c.x[i*c.ld:i*c.ld+c.off], x0[i*c.ld:i*c.ld+c.off]) {
 							t.Fatalf("keras=%v noGate=%v n=%d off=%d: changed values before the heads", keras, noGate, n, c.off)

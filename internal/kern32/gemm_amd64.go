@@ -40,10 +40,11 @@ func mulAVX2(dst, a, b *float32, n int)
 
 // headsFwdAVX2 is CfCHeads over rows rows from x, the first row's heads
 // (flags: 1 Keras, 2 no gate; mask the lanes of the eight-unit window
-// ending at a head's end that the tail computes, see windowMask).
+// ending at a head's end that the tail computes, see windowMask; h2, h3
+// further places of the new state past the heads, in bytes).
 //
 //go:noescape
-func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int, sg float32, flags int, mask *int32)
+func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int, sg float32, flags int, mask *int32, h2, h3 int)
 
 // headsGradAVX2 is CfCHeadsGrad over rows rows (flags and mask as
 // headsFwdAVX2's; tmask the lanes of the last n&7 units in the window).

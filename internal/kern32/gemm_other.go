@@ -21,7 +21,7 @@ func sigmoidAVX2(dst, src *float32, n int) { panic("kern32: kernels are not buil
 
 func mulAVX2(dst, a, b *float32, n int) { panic("kern32: kernels are not built") }
 
-func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int, sg float32, flags int, mask *int32) {
+func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int, sg float32, flags int, mask *int32, h2, h3 int) {
 	panic("kern32: kernels are not built")
 }
 

@@ -20,7 +20,7 @@ func BenchmarkCfCHeads(b *testing.B) {
 		dts := make([]float32, 32)
 		b.Run(fmt.Sprintf("fwd/n=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				CfCHeads(c.x, c.ld, c.rows, c.off, n, c.hoff, bias, c.ts, 0, false, false)
+				CfCHeads(c.x, 0, c.ld, c.rows, c.off, n, c.hoff, nil, bias, c.ts, 0, false, false)
 			}
 		})
 		b.Run(fmt.Sprintf("grad/n=%d", n), func(b *testing.B) {
