@@ -412,15 +412,44 @@ func transpose[T Float](dst, src []T, rows, cols, ld int) {
 // by the goroutines as they come free, share the products evenly.
 const kernCols = 32
 
+// kernRows bounds the rows of a gradient job's tile on the kernels. A
+// tile streams all k terms whatever its rows, so the rows are split
+// evenly in multiples of the kernels' 6-row blocks (66 rows as one tile
+// of 66, not 64 and a 2-row tile at a third of the kernels' speed).
+const kernRows = 72
+
+// kernSwap reports whether a gradient product of m x n on the kernels
+// costs less computed transposed, n x m: they take rows 6 at a time and
+// columns in 16-column blocks and an 8-column one, so a narrow wired
+// layer's input (K1's 66 columns: four blocks and 8 lanes for 2) wastes
+// less as rows than as columns, while its 4n heads fill blocks.
+func kernSwap[T Float](m, n int) bool {
+	if !useKernel[T]() {
+		return false
+	}
+	cost := func(m, n int) int {
+		w := n &^ 15
+		switch r := n & 15; {
+		case r > 8:
+			w += 16
+		case r > 0:
+			w += 8
+		}
+		return (m + 5) / 6 * w
+	}
+	return cost(n, m) < cost(m, n)
+}
+
 // addGemm queues C (m x n) = sum over reps of A_r^T B_r in tiles.
 func (ws *Workspace[T]) addGemm(m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc, reps, aStep, bStep int) {
-	tc := tileCols
+	tc, tr := tileCols, tileRows
 	if useKernel[T]() {
-		tc = kernCols
+		nt := (m + kernRows - 1) / kernRows
+		tc, tr = kernCols, ((m+nt-1)/nt+5)/6*6
 	}
-	for i0 := 0; i0 < m; i0 += tileRows {
+	for i0 := 0; i0 < m; i0 += tr {
 		for j0 := 0; j0 < n; j0 += tc {
-			ws.jobs = append(ws.jobs, gradJob[T]{m: min(tileRows, m-i0), n: min(tc, n-j0), k: k,
+			ws.jobs = append(ws.jobs, gradJob[T]{m: min(tr, m-i0), n: min(tc, n-j0), k: k,
 				a: a[i0:], lda: lda, b: b[j0:], ldb: ldb, c: c[i0*ldc+j0:], ldc: ldc, reps: reps, aStep: aStep, bStep: bStep})
 		}
 	}
@@ -468,7 +497,8 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 	// The heads' weight gradients are one product of their stacked
 	// pre-activation gradients (adjacent in the tape) into gradH, copied
 	// into place afterwards: one pass over the backbone's outputs instead
-	// of one per head.
+	// of one per head. On the kernels that product may be computed
+	// transposed (hw x nh), see kernSwap.
 	nT, nH := 0, 0
 	for _, L := range m.layers {
 		width := L.cat
@@ -490,7 +520,11 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 			ws.addColsum(bu, rows, tp[L.tPre[k]:], s, dst[L.bbB[k]:], 1, 0)
 			src, width = L.tPost[k], bu
 		}
-		ws.addGemm(L.nh, L.hw, rows, tp[L.tHead:], s, tp[src:], s, gH, L.hw, 1, 0, 0)
+		if kernSwap[T](L.nh, L.hw) {
+			ws.addGemm(L.hw, L.nh, rows, tp[src:], s, tp[L.tHead:], s, gH, L.nh, 1, 0, 0)
+		} else {
+			ws.addGemm(L.nh, L.hw, rows, tp[L.tHead:], s, tp[src:], s, gH, L.hw, 1, 0, 0)
+		}
 		gH = gH[L.nh*L.hw:]
 		for h := 0; h < numHeads && L.headW[h] >= 0; h++ {
 			ws.addColsum(L.n, rows, tp[L.tHead+h*L.n:], s, dst[L.headB[h]:], 1, 0)
@@ -546,7 +580,11 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 		}
 		size := L.n * L.hw
 		for h := 0; h < numHeads && L.headW[h] >= 0; h++ {
-			copy(dst[L.headW[h]:L.headW[h]+size], gH[h*size:])
+			if kernSwap[T](L.nh, L.hw) {
+				transpose(dst[L.headW[h]:L.headW[h]+size], gH[h*L.n:], L.hw, L.n, L.nh)
+			} else {
+				copy(dst[L.headW[h]:L.headW[h]+size], gH[h*size:])
+			}
 		}
 		gH = gH[L.nh*L.hw:]
 	}
