@@ -458,8 +458,12 @@ func (ws *Workspace[T]) addGemm(m, n, k int, a []T, lda int, b []T, ldb int, c [
 // addColsum queues c[j] = sum over reps and k rows of a[row*lda+j], j < n,
 // in tiles of columns.
 func (ws *Workspace[T]) addColsum(n, k int, a []T, lda int, c []T, reps, aStep int) {
-	for j0 := 0; j0 < n; j0 += tileCols {
-		ws.jobs = append(ws.jobs, gradJob[T]{n: min(tileCols, n-j0), k: k, a: a[j0:], lda: lda, c: c[j0:], reps: reps, aStep: aStep})
+	tc := tileCols
+	if useKernel[T]() {
+		tc = 32 // a pass of kern32.ColSum: tiles as wide stream the rows the fewest times
+	}
+	for j0 := 0; j0 < n; j0 += tc {
+		ws.jobs = append(ws.jobs, gradJob[T]{n: min(tc, n-j0), k: k, a: a[j0:], lda: lda, c: c[j0:], reps: reps, aStep: aStep})
 	}
 }
 
@@ -510,7 +514,8 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 	}
 	ws.gradT = grow(ws.gradT, nT)
 	ws.gradH = grow(ws.gradH, nH)
-	gT, gH := ws.gradT, ws.gradH
+	ws.gradHB = grow(ws.gradHB, m.state*numHeads)
+	gT, gH, gHB := ws.gradT, ws.gradH, ws.gradHB
 	for l := range m.layers {
 		L := &m.layers[l]
 		src, width := L.tCat, L.cat
@@ -526,9 +531,10 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 			ws.addGemm(L.nh, L.hw, rows, tp[L.tHead:], s, tp[src:], s, gH, L.hw, 1, 0, 0)
 		}
 		gH = gH[L.nh*L.hw:]
-		for h := 0; h < numHeads && L.headW[h] >= 0; h++ {
-			ws.addColsum(L.n, rows, tp[L.tHead+h*L.n:], s, dst[L.headB[h]:], 1, 0)
-		}
+		// The heads' bias gradients: one column sum over the stacked
+		// heads, copied into place afterwards.
+		ws.addColsum(L.nh, rows, tp[L.tHead:], s, gHB, 1, 0)
+		gHB = gHB[L.nh:]
 	}
 	if m.lstmInW >= 0 {
 		in, n := m.cfg.InputSize, m.state
@@ -571,7 +577,7 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 			}
 		})
 	}
-	gT, gH = ws.gradT, ws.gradH
+	gT, gH, gHB = ws.gradT, ws.gradH, ws.gradHB
 	for _, L := range m.layers {
 		width := L.cat
 		for k, bu := range L.bu {
@@ -587,6 +593,10 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 			}
 		}
 		gH = gH[L.nh*L.hw:]
+		for h := 0; h < numHeads && L.headB[h] >= 0; h++ {
+			copy(dst[L.headB[h]:L.headB[h]+L.n], gHB[h*L.n:])
+		}
+		gHB = gHB[L.nh:]
 	}
 	for _, L := range m.layers {
 		if L.mask >= 0 {

@@ -86,6 +86,7 @@ type Workspace[T Float] struct {
 	packBufs [][]T        // per goroutine of the gradient jobs
 	gradT    []T          // the backbone weights' gradients, transposed (see paramGrads)
 	gradH    []T          // the heads' weight gradients, stacked (see paramGrads)
+	gradHB   []T          // the heads' bias gradients, stacked (see paramGrads)
 	nextJob  atomic.Int64 // the next gradient job a goroutine takes
 }
 

@@ -564,60 +564,87 @@ gdone:
 
 // func colsumAVX2(a *float32, lda, k int, c *float32, acc bool, mask *int32)
 //
-// Four rows a step into four accumulators (Y0-Y3), so that the adds do
-// not wait on each other; Y15 the lane mask, SI the row, BX lda in bytes.
+// Up to 32 columns (mask: 32 lane masks, the columns' leading ones), two
+// rows a step into eight accumulators (Y0-Y3 even rows, Y4-Y7 odd ones),
+// so that the adds do not wait on each other and each row's cache lines
+// are read once. Y8-Y11 the masks, SI the row, BX lda in bytes.
 TEXT ·colsumAVX2(SB), NOSPLIT, $0-48
 	MOVQ    a+0(FP), SI
 	MOVQ    lda+8(FP), BX
 	SHLQ    $2, BX
 	MOVQ    k+16(FP), CX
 	MOVQ    mask+40(FP), AX
-	VMOVUPS (AX), Y15
+	VMOVUPS (AX), Y8
+	VMOVUPS 32(AX), Y9
+	VMOVUPS 64(AX), Y10
+	VMOVUPS 96(AX), Y11
 	VXORPS  Y0, Y0, Y0
 	VXORPS  Y1, Y1, Y1
 	VXORPS  Y2, Y2, Y2
 	VXORPS  Y3, Y3, Y3
-	LEAQ    (BX)(BX*2), DX
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
 	MOVQ    CX, R8
-	SHRQ    $2, R8
+	SHRQ    $1, R8
 	JZ      cone
 
-cfour:
-	VMASKMOVPS (SI), Y15, Y4
-	VADDPS     Y4, Y0, Y0
-	VMASKMOVPS (SI)(BX*1), Y15, Y5
-	VADDPS     Y5, Y1, Y1
-	VMASKMOVPS (SI)(BX*2), Y15, Y6
-	VADDPS     Y6, Y2, Y2
-	VMASKMOVPS (SI)(DX*1), Y15, Y7
-	VADDPS     Y7, Y3, Y3
-	LEAQ       (SI)(BX*4), SI
+ctwo:
+	VMASKMOVPS (SI), Y8, Y12
+	VADDPS     Y12, Y0, Y0
+	VMASKMOVPS 32(SI), Y9, Y13
+	VADDPS     Y13, Y1, Y1
+	VMASKMOVPS 64(SI), Y10, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 96(SI), Y11, Y15
+	VADDPS     Y15, Y3, Y3
+	VMASKMOVPS (SI)(BX*1), Y8, Y12
+	VADDPS     Y12, Y4, Y4
+	VMASKMOVPS 32(SI)(BX*1), Y9, Y13
+	VADDPS     Y13, Y5, Y5
+	VMASKMOVPS 64(SI)(BX*1), Y10, Y14
+	VADDPS     Y14, Y6, Y6
+	VMASKMOVPS 96(SI)(BX*1), Y11, Y15
+	VADDPS     Y15, Y7, Y7
+	LEAQ       (SI)(BX*2), SI
 	DECQ       R8
-	JNZ        cfour
+	JNZ        ctwo
 
 cone:
-	ANDQ $3, CX
-	JZ   csum
-
-cloop:
-	VMASKMOVPS (SI), Y15, Y4
-	VADDPS     Y4, Y0, Y0
-	ADDQ       BX, SI
-	DECQ       CX
-	JNZ        cloop
+	TESTQ $1, CX
+	JZ    csum
+	VMASKMOVPS (SI), Y8, Y12
+	VADDPS     Y12, Y0, Y0
+	VMASKMOVPS 32(SI), Y9, Y13
+	VADDPS     Y13, Y1, Y1
+	VMASKMOVPS 64(SI), Y10, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 96(SI), Y11, Y15
+	VADDPS     Y15, Y3, Y3
 
 csum:
-	VADDPS  Y1, Y0, Y0
-	VADDPS  Y3, Y2, Y2
-	VADDPS  Y2, Y0, Y0
+	VADDPS  Y4, Y0, Y0
+	VADDPS  Y5, Y1, Y1
+	VADDPS  Y6, Y2, Y2
+	VADDPS  Y7, Y3, Y3
 	MOVQ    c+24(FP), DI
 	MOVBLZX acc+32(FP), DX
 	TESTQ   DX, DX
 	JZ      cstore
-	VMASKMOVPS (DI), Y15, Y4
-	VADDPS     Y4, Y0, Y0
+	VMASKMOVPS (DI), Y8, Y12
+	VADDPS     Y12, Y0, Y0
+	VMASKMOVPS 32(DI), Y9, Y13
+	VADDPS     Y13, Y1, Y1
+	VMASKMOVPS 64(DI), Y10, Y14
+	VADDPS     Y14, Y2, Y2
+	VMASKMOVPS 96(DI), Y11, Y15
+	VADDPS     Y15, Y3, Y3
 
 cstore:
-	VMASKMOVPS Y0, Y15, (DI)
+	VMASKMOVPS Y0, Y8, (DI)
+	VMASKMOVPS Y1, Y9, 32(DI)
+	VMASKMOVPS Y2, Y10, 64(DI)
+	VMASKMOVPS Y3, Y11, 96(DI)
 	VZEROUPPER
 	RET

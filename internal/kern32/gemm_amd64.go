@@ -52,8 +52,8 @@ func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int
 //go:noescape
 func headsGradAVX2(h *float32, ld, rows int, dh *float32, ldd, n int, ts *float32, tsld int, sg float32, dts *float32, flags int, mask, tmask *int32)
 
-// colsumAVX2 is ColSum over the 8 columns of which mask selects the
-// leading ones.
+// colsumAVX2 is ColSum over the up to 32 columns of which mask (32 lane
+// masks) selects the leading ones.
 //
 //go:noescape
 func colsumAVX2(a *float32, lda, k int, c *float32, acc bool, mask *int32)

@@ -185,7 +185,7 @@ func TestColSum(t *testing.T) {
 		t.Skip("no AVX2/FMA")
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
-	for _, n := range []int{1, 4, 7, 8, 9, 17, 25, 34, 68} {
+	for _, n := range []int{1, 4, 7, 8, 9, 17, 25, 31, 32, 33, 34, 68} {
 		for _, k := range []int{0, 1, 3, 4, 5, 8, 63, 1000} {
 			for _, beta := range []float32{0, 1} {
 				lda := n + 3
