@@ -135,6 +135,21 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 		for l := len(m.layers) - 1; l >= 0; l-- {
 			L := &m.layers[l]
 			ws.headsBackward(w, L, cur, dS, dts, b0, nr, t)
+			if len(L.bu) == 0 {
+				// No backbone: the gradients of [input | h] go straight
+				// where they are summed or kept, one product each (none
+				// for inputs nobody asked the gradient of).
+				dh, hWT, hW := cur[L.tHead:], ws.headWT[l], ws.headW[l]
+				switch {
+				case l > 0:
+					pl := &m.layers[l-1]
+					prodLd(nr, L.in, L.nh, dh, s, hWT, L.nh, hW, L.hw, 1, dS[pl.sOff:], n)
+				case g.X != nil:
+					prodLd(nr, in, L.nh, dh, s, hWT, L.nh, hW, L.hw, 0, g.X[(b0*steps+t)*in:], steps*in)
+				}
+				prodLd(nr, L.n, L.nh, dh, s, hWT[L.in*L.nh:], L.nh, hW[L.in:], L.hw, 0, dPrev[L.sOff:], n)
+				continue
+			}
 			da, db := w.dA, w.dB
 			prod(nr, L.hw, L.nh, cur[L.tHead:], s, ws.headWT[l], ws.headW[l], 0, da, L.hw)
 			for k := len(L.bu) - 1; k >= 0; k-- {
