@@ -135,6 +135,21 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 		for l := len(m.layers) - 1; l >= 0; l-- {
 			L := &m.layers[l]
 			ws.headsBackward(w, L, cur, dS, dts, b0, nr, t)
+			if len(L.bu) == 0 {
+				// No backbone: the gradients of [input | h] go straight
+				// where they are summed or kept, one product each (none
+				// for inputs nobody asked the gradient of).
+				dh, hWT, hW := cur[L.tHead:], ws.headWT[l], ws.headW[l]
+				switch {
+				case l > 0:
+					pl := &m.layers[l-1]
+					prodLd(nr, L.in, L.nh, dh, s, hWT, L.nh, hW, L.hw, 1, dS[pl.sOff:], n)
+				case g.X != nil:
+					prodLd(nr, in, L.nh, dh, s, hWT, L.nh, hW, L.hw, 0, g.X[(b0*steps+t)*in:], steps*in)
+				}
+				prodLd(nr, L.n, L.nh, dh, s, hWT[L.in*L.nh:], L.nh, hW[L.in:], L.hw, 0, dPrev[L.sOff:], n)
+				continue
+			}
 			da, db := w.dA, w.dB
 			prod(nr, L.hw, L.nh, cur[L.tHead:], s, ws.headWT[l], ws.headW[l], 0, da, L.hw)
 			for k := len(L.bu) - 1; k >= 0; k-- {
@@ -215,6 +230,13 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 	m := ws.model
 	p := m.Params
 	s, n := m.stride, m.state
+	if useKernel[T]() && m.cfg.Mode != Pure {
+		// Every row in one kernel call (see kern32.CfCHeadsGrad).
+		ts, tsld := ws.times(b0, t)
+		kern32.CfCHeadsGrad(as32(cur), s, nr, L.tHead, as32(dS[L.sOff:]), n, L.n, ts, tsld, as32(dts),
+			m.cfg.Keras, m.cfg.Mode == NoGate)
+		return
+	}
 	for i := 0; i < nr; i++ {
 		r := cur[i*s : (i+1)*s]
 		ts := ws.ts(b0+i, t)
@@ -235,10 +257,6 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 				dt -= de * e * u
 			}
 			dts[i] += T(dt)
-			continue
-		}
-		if useKernel[T]() && !m.cfg.Keras { // the kernel computes the torch variant's heads
-			dts[i] += T(kern32.CfCHeadsGrad(as32(r[L.tHead:L.tHead+4*L.n]), as32(dh), L.n, float32(ts), m.cfg.Mode == NoGate))
 			continue
 		}
 		f2 := r[L.tHead+L.n : L.tHead+2*L.n]
@@ -330,9 +348,8 @@ const packRows = 256
 
 // run computes the job, using buf (at least (m+n) x packRows values) to
 // transpose row blocks of A and B for gonum. The kernels read A and B in
-// place and take column sums as the product ones^T A (ones: at least k
-// ones).
-func (j *gradJob[T]) run(buf, ones []T) {
+// place and take column sums with kern32.ColSum.
+func (j *gradJob[T]) run(buf []T) {
 	for r := 0; r < j.reps; r++ {
 		a := j.a[r*j.aStep:]
 		if j.b == nil && useKernel[T]() {
@@ -340,7 +357,7 @@ func (j *gradJob[T]) run(buf, ones []T) {
 			if r == 0 {
 				beta = 0
 			}
-			kern32.Gemm(false, 1, j.n, j.k, as32(ones[:j.k]), j.k, as32(a), j.lda, beta, as32(j.c), j.n)
+			kern32.ColSum(j.n, j.k, as32(a), j.lda, beta, as32(j.c))
 			continue
 		}
 		if j.b == nil {
@@ -410,15 +427,44 @@ func transpose[T Float](dst, src []T, rows, cols, ld int) {
 // by the goroutines as they come free, share the products evenly.
 const kernCols = 32
 
+// kernRows bounds the rows of a gradient job's tile on the kernels. A
+// tile streams all k terms whatever its rows, so the rows are split
+// evenly in multiples of the kernels' 6-row blocks (66 rows as one tile
+// of 66, not 64 and a 2-row tile at a third of the kernels' speed).
+const kernRows = 72
+
+// kernSwap reports whether a gradient product of m x n on the kernels
+// costs less computed transposed, n x m: they take rows 6 at a time and
+// columns in 16-column blocks and an 8-column one, so a narrow wired
+// layer's input (K1's 66 columns: four blocks and 8 lanes for 2) wastes
+// less as rows than as columns, while its 4n heads fill blocks.
+func kernSwap[T Float](m, n int) bool {
+	if !useKernel[T]() {
+		return false
+	}
+	cost := func(m, n int) int {
+		w := n &^ 15
+		switch r := n & 15; {
+		case r > 8:
+			w += 16
+		case r > 0:
+			w += 8
+		}
+		return (m + 5) / 6 * w
+	}
+	return cost(n, m) < cost(m, n)
+}
+
 // addGemm queues C (m x n) = sum over reps of A_r^T B_r in tiles.
 func (ws *Workspace[T]) addGemm(m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc, reps, aStep, bStep int) {
-	tc := tileCols
+	tc, tr := tileCols, tileRows
 	if useKernel[T]() {
-		tc = kernCols
+		nt := (m + kernRows - 1) / kernRows
+		tc, tr = kernCols, ((m+nt-1)/nt+5)/6*6
 	}
-	for i0 := 0; i0 < m; i0 += tileRows {
+	for i0 := 0; i0 < m; i0 += tr {
 		for j0 := 0; j0 < n; j0 += tc {
-			ws.jobs = append(ws.jobs, gradJob[T]{m: min(tileRows, m-i0), n: min(tc, n-j0), k: k,
+			ws.jobs = append(ws.jobs, gradJob[T]{m: min(tr, m-i0), n: min(tc, n-j0), k: k,
 				a: a[i0:], lda: lda, b: b[j0:], ldb: ldb, c: c[i0*ldc+j0:], ldc: ldc, reps: reps, aStep: aStep, bStep: bStep})
 		}
 	}
@@ -427,14 +473,12 @@ func (ws *Workspace[T]) addGemm(m, n, k int, a []T, lda int, b []T, ldb int, c [
 // addColsum queues c[j] = sum over reps and k rows of a[row*lda+j], j < n,
 // in tiles of columns.
 func (ws *Workspace[T]) addColsum(n, k int, a []T, lda int, c []T, reps, aStep int) {
-	for j0 := 0; j0 < n; j0 += tileCols {
-		ws.jobs = append(ws.jobs, gradJob[T]{n: min(tileCols, n-j0), k: k, a: a[j0:], lda: lda, c: c[j0:], reps: reps, aStep: aStep})
+	tc := tileCols
+	if useKernel[T]() {
+		tc = 32 // a pass of kern32.ColSum: tiles as wide stream the rows the fewest times
 	}
-	if len(ws.ones) < k {
-		ws.ones = make([]T, k)
-		for i := range ws.ones {
-			ws.ones[i] = 1
-		}
+	for j0 := 0; j0 < n; j0 += tc {
+		ws.jobs = append(ws.jobs, gradJob[T]{n: min(tc, n-j0), k: k, a: a[j0:], lda: lda, c: c[j0:], reps: reps, aStep: aStep})
 	}
 }
 
@@ -472,7 +516,8 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 	// The heads' weight gradients are one product of their stacked
 	// pre-activation gradients (adjacent in the tape) into gradH, copied
 	// into place afterwards: one pass over the backbone's outputs instead
-	// of one per head.
+	// of one per head. On the kernels that product may be computed
+	// transposed (hw x nh), see kernSwap.
 	nT, nH := 0, 0
 	for _, L := range m.layers {
 		width := L.cat
@@ -484,7 +529,8 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 	}
 	ws.gradT = grow(ws.gradT, nT)
 	ws.gradH = grow(ws.gradH, nH)
-	gT, gH := ws.gradT, ws.gradH
+	ws.gradHB = grow(ws.gradHB, m.state*numHeads)
+	gT, gH, gHB := ws.gradT, ws.gradH, ws.gradHB
 	for l := range m.layers {
 		L := &m.layers[l]
 		src, width := L.tCat, L.cat
@@ -494,11 +540,16 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 			ws.addColsum(bu, rows, tp[L.tPre[k]:], s, dst[L.bbB[k]:], 1, 0)
 			src, width = L.tPost[k], bu
 		}
-		ws.addGemm(L.nh, L.hw, rows, tp[L.tHead:], s, tp[src:], s, gH, L.hw, 1, 0, 0)
-		gH = gH[L.nh*L.hw:]
-		for h := 0; h < numHeads && L.headW[h] >= 0; h++ {
-			ws.addColsum(L.n, rows, tp[L.tHead+h*L.n:], s, dst[L.headB[h]:], 1, 0)
+		if kernSwap[T](L.nh, L.hw) {
+			ws.addGemm(L.hw, L.nh, rows, tp[src:], s, tp[L.tHead:], s, gH, L.nh, 1, 0, 0)
+		} else {
+			ws.addGemm(L.nh, L.hw, rows, tp[L.tHead:], s, tp[src:], s, gH, L.hw, 1, 0, 0)
 		}
+		gH = gH[L.nh*L.hw:]
+		// The heads' bias gradients: one column sum over the stacked
+		// heads, copied into place afterwards.
+		ws.addColsum(L.nh, rows, tp[L.tHead:], s, gHB, 1, 0)
+		gHB = gHB[L.nh:]
 	}
 	if m.lstmInW >= 0 {
 		in, n := m.cfg.InputSize, m.state
@@ -531,17 +582,17 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 	}
 	if nj == 1 {
 		for i := range jobs {
-			jobs[i].run(ws.packBufs[0], ws.ones)
+			jobs[i].run(ws.packBufs[0])
 		}
 	} else {
 		ws.nextJob.Store(0)
 		machine.Parallel(nj, nj, func(w, _, _ int) {
 			for i := int(ws.nextJob.Add(1) - 1); i < len(jobs); i = int(ws.nextJob.Add(1) - 1) {
-				jobs[i].run(ws.packBufs[w], ws.ones)
+				jobs[i].run(ws.packBufs[w])
 			}
 		})
 	}
-	gT, gH = ws.gradT, ws.gradH
+	gT, gH, gHB = ws.gradT, ws.gradH, ws.gradHB
 	for _, L := range m.layers {
 		width := L.cat
 		for k, bu := range L.bu {
@@ -550,9 +601,17 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 		}
 		size := L.n * L.hw
 		for h := 0; h < numHeads && L.headW[h] >= 0; h++ {
-			copy(dst[L.headW[h]:L.headW[h]+size], gH[h*size:])
+			if kernSwap[T](L.nh, L.hw) {
+				transpose(dst[L.headW[h]:L.headW[h]+size], gH[h*L.n:], L.hw, L.n, L.nh)
+			} else {
+				copy(dst[L.headW[h]:L.headW[h]+size], gH[h*size:])
+			}
 		}
 		gH = gH[L.nh*L.hw:]
+		for h := 0; h < numHeads && L.headB[h] >= 0; h++ {
+			copy(dst[L.headB[h]:L.headB[h]+L.n], gHB[h*L.n:])
+		}
+		gHB = gHB[L.nh:]
 	}
 	for _, L := range m.layers {
 		if L.mask >= 0 {

@@ -17,7 +17,8 @@ type benchConfig struct {
 }
 
 // The configurations every CfC speed claim refers to: S1 and S2 are the
-// ncps README's sizes, S3 a wide backbone, W1 a wired CfC.
+// ncps README's sizes, S3 a wide backbone, W1 a wired CfC, K1 the wired
+// Keras-variant CfC of the Keras benchmark "C".
 var benchConfigs = []benchConfig{
 	{"S1", func(*testing.B) Config { return DefaultConfig(2, 16) }, 48, 32},
 	{"S2", func(*testing.B) Config { return DefaultConfig(20, 50) }, 64, 64},
@@ -32,6 +33,13 @@ var benchConfigs = []benchConfig{
 			b.Fatal(err)
 		}
 		return Config{InputSize: 8, Wiring: w}
+	}, 64, 64},
+	{"K1", func(b *testing.B) Config {
+		w, err := wiring.NewAutoNCP(64, 8, 0.5, 22222)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return Config{InputSize: 32, Wiring: w, Keras: true}
 	}, 64, 64},
 }
 
@@ -81,3 +89,5 @@ func BenchmarkForwardBackwardS1(b *testing.B) { benchmarkCfC(b, benchConfigs[0],
 func BenchmarkForwardBackwardS2(b *testing.B) { benchmarkCfC(b, benchConfigs[1], true) }
 func BenchmarkForwardBackwardS3(b *testing.B) { benchmarkCfC(b, benchConfigs[2], true) }
 func BenchmarkForwardBackwardW1(b *testing.B) { benchmarkCfC(b, benchConfigs[3], true) }
+func BenchmarkForwardK1(b *testing.B)         { benchmarkCfC(b, benchConfigs[4], false) }
+func BenchmarkForwardBackwardK1(b *testing.B) { benchmarkCfC(b, benchConfigs[4], true) }

@@ -39,11 +39,17 @@ func useKernel[T Float]() bool { return is32[T]() && kern32.Available }
 // operand (dot products of rows); the kernels read wt in place, a row of
 // 16 outputs at a time.
 func prod[T Float](nr, nout, nin int, x []T, ldx int, w, wt []T, beta T, c []T, ldc int) {
+	prodLd(nr, nout, nin, x, ldx, w, nin, wt, nout, beta, c, ldc)
+}
+
+// prodLd is prod with the weights' leading dimensions given (ldw for w,
+// ldwt for wt): the product for a range of W's rows (outputs).
+func prodLd[T Float](nr, nout, nin int, x []T, ldx int, w []T, ldw int, wt []T, ldwt int, beta T, c []T, ldc int) {
 	if useKernel[T]() {
-		kern32.Gemm(false, nr, nout, nin, as32(x), ldx, as32(wt), nout, float32(beta), as32(c), ldc)
+		kern32.Gemm(false, nr, nout, nin, as32(x), ldx, as32(wt), ldwt, float32(beta), as32(c), ldc)
 		return
 	}
-	gemm(blas.NoTrans, blas.Trans, nr, nout, nin, x, ldx, w, nin, beta, c, ldc)
+	gemm(blas.NoTrans, blas.Trans, nr, nout, nin, x, ldx, w, ldw, beta, c, ldc)
 }
 
 // Tile sizes for gemm: gonum's native GEMM splits a product of at least

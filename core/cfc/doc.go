@@ -82,7 +82,7 @@
 // hand-written kernels of internal/kern32 (register-blocked 6x16 FMA
 // tiles reading the operands in place; forward products read the
 // transposed weights, backward ones the weights, parameter gradients the
-// tape, bias gradients as ones^T A), as do tanh, lecun_tanh, their
+// tape, bias gradients as column sums), as do tanh, lecun_tanh, their
 // derivatives and the heads' tanh and sigmoid (kern32's vector functions,
 // within 4 ulp). gonum remains the portable path and the tests' oracle
 // (TestFloat32MatchesFloat64 runs both float32 paths). Both figures, go

@@ -56,12 +56,35 @@ func (ws *Workspace[T]) rowsAt(w *worker[T], t, b0, nr int) []T {
 	return w.rows[(t%2)*nr*s:]
 }
 
+// rowsBase returns where rowsAt's rows lie: in base from first, and how
+// far the next step's rows are from them.
+func (ws *Workspace[T]) rowsBase(w *worker[T], t, b0, nr int) (base []T, first, next int) {
+	s := ws.model.stride
+	if ws.pass.Keep {
+		return ws.tape, (t*ws.seq.Batch + b0) * s, ws.seq.Batch * s
+	}
+	return w.rows, (t % 2) * nr * s, ((t+1)%2 - t%2) * nr * s
+}
+
 // ts returns the elapsed time of row b at step t.
 func (ws *Workspace[T]) ts(b, t int) float64 {
 	if ws.seq.Elapsed == nil {
 		return 1
 	}
 	return float64(ws.seq.Elapsed[b*ws.seq.Steps+t])
+}
+
+// one32 is the elapsed time of every row when a sequence has none.
+var one32 = []float32{1}
+
+// times returns the elapsed times of rows b0.. at step t for kern32's
+// heads kernels: a slice and the distance between rows (0: one time for
+// every row). Only for float32.
+func (ws *Workspace[T]) times(b0, t int) ([]float32, int) {
+	if ws.seq.Elapsed == nil {
+		return one32, 0
+	}
+	return as32(ws.seq.Elapsed[b0*ws.seq.Steps+t:]), ws.seq.Steps
 }
 
 // fillRows sets the first n values of nr rows (stride ld) to v.
@@ -77,6 +100,9 @@ func (ws *Workspace[T]) forwardRows(w *worker[T], b0, b1 int, out Output[T]) {
 	nr, s, steps := b1-b0, m.stride, seq.Steps
 	in, n := m.cfg.InputSize, m.state
 	mixed := m.cfg.MixedMemory
+	// direct: each step's heads kernel writes the new states into the next
+	// step's rows, too.
+	direct := useKernel[T]() && m.cfg.Mode != Pure && !mixed
 	var cur []T
 	for t := 0; t < steps; t++ {
 		if machine.Interrupted() {
@@ -90,8 +116,12 @@ func (ws *Workspace[T]) forwardRows(w *worker[T], b0, b1 int, out Output[T]) {
 			r := cur[i*s : (i+1)*s]
 			x := seq.X[(b*steps+t)*in : (b*steps+t+1)*in]
 			copy(r[m.layers[0].tCat:], x)
+			if t > 0 && direct {
+				continue // the heads kernel wrote the previous state in place
+			}
 			var hp []T // previous state of layer L, or nil for zeros
-			for _, L := range m.layers {
+			for li := range m.layers {
+				L := &m.layers[li] // not a copy of the struct per row and layer
 				switch {
 				case t > 0:
 					hp = prev[i*s+L.tH : i*s+L.tH+L.n]
@@ -125,7 +155,7 @@ func (ws *Workspace[T]) forwardRows(w *worker[T], b0, b1 int, out Output[T]) {
 			m.lstmForward(ws, cur, nr)
 		}
 		for l := range m.layers {
-			m.layerForward(ws, l, cur, b0, nr, t)
+			m.layerForward(ws, w, l, cur, b0, nr, t)
 		}
 		if out.Y != nil && (out.AllSteps || t == steps-1) {
 			m.outputForward(ws, cur, out, b0, nr, t, steps)
@@ -177,11 +207,12 @@ func (m *Model[T]) lstmForward(ws *Workspace[T], cur []T, nr int) {
 
 // layerForward runs layer l on nr rows at step t: its input, backbone,
 // heads and new state.
-func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int) {
+func (m *Model[T]) layerForward(ws *Workspace[T], w *worker[T], l int, cur []T, b0, nr, t int) {
 	L := &m.layers[l]
 	p := m.Params
 	s := m.stride
-	if l > 0 {
+	kernHeads := useKernel[T]() && m.cfg.Mode != Pure
+	if l > 0 && !kernHeads { // else the previous layer's heads kernel wrote it
 		pl := &m.layers[l-1]
 		for i := 0; i < nr; i++ {
 			copy(cur[i*s+L.tCat:i*s+L.tCat+L.in], cur[i*s+pl.tH:i*s+pl.tH+pl.n])
@@ -207,6 +238,25 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 			}
 		}
 		src, width = L.tPost[k], bu
+	}
+	if kernHeads {
+		// One kernel call adds the biases and computes every row's heads
+		// and new state (see kern32.CfCHeads), which it also writes as
+		// the next layer's input and the next step's previous state.
+		prod(nr, L.nh, L.hw, cur[src:], s, ws.headW[l], ws.headWT[l], 0, cur[L.tHead:], s)
+		base, first, next := ws.rowsBase(w, t, b0, nr)
+		var cp [2]int
+		copies := cp[:0]
+		if l+1 < len(m.layers) {
+			copies = append(copies, m.layers[l+1].tCat-L.tHead)
+		}
+		if !m.cfg.MixedMemory && t+1 < ws.seq.Steps {
+			copies = append(copies, next+L.tCat+L.in-L.tHead)
+		}
+		ts, tsld := ws.times(b0, t)
+		kern32.CfCHeads(as32(base), first, s, nr, L.tHead, L.n, L.tH-L.tHead, copies, as32(ws.headB[l]), ts, tsld,
+			m.cfg.Keras, m.cfg.Mode == NoGate)
+		return
 	}
 	fillRows(cur[L.tHead:], nr, s, ws.headB[l])
 	prod(nr, L.nh, L.hw, cur[src:], s, ws.headW[l], ws.headWT[l], 1, cur[L.tHead:], s)
@@ -234,33 +284,6 @@ func (m *Model[T]) layerForward(ws *Workspace[T], l int, cur []T, b0, nr, t int)
 		sg := 1.0
 		if keras {
 			sg = -1
-		}
-		if useKernel[T]() {
-			// float32 throughout (ts times ±1 is exact: elapsed times
-			// are float32): float64 conversions cost more than the rest
-			// of these loops.
-			if !keras {
-				f12 := as32(r[L.tHead : L.tHead+2*L.n])
-				kern32.Tanh(f12, f12, 1, 1, false)
-			}
-			sts := T(sg * ts)
-			tb = tb[:len(ta)]
-			for j, a := range ta {
-				ta[j], tb[j] = sts*a+tb[j], a
-			}
-			kern32.Sigmoid(as32(ta), as32(ta))
-			f1, f2, ta = f1[:len(h)], f2[:len(h)], ta[:len(h)]
-			if m.cfg.Mode == NoGate {
-				for j := range h {
-					h[j] = f1[j] + ta[j]*f2[j]
-				}
-			} else {
-				for j := range h {
-					g := ta[j]
-					h[j] = f1[j]*(1-g) + g*f2[j]
-				}
-			}
-			continue
 		}
 		for j := range h {
 			a := ta[j]

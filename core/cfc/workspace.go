@@ -84,9 +84,9 @@ type Workspace[T Float] struct {
 	workers  []worker[T]
 	jobs     []gradJob[T]
 	packBufs [][]T        // per goroutine of the gradient jobs
-	ones     []T          // ones, for the kernels' column sums
 	gradT    []T          // the backbone weights' gradients, transposed (see paramGrads)
 	gradH    []T          // the heads' weight gradients, stacked (see paramGrads)
+	gradHB   []T          // the heads' bias gradients, stacked (see paramGrads)
 	nextJob  atomic.Int64 // the next gradient job a goroutine takes
 }
 

@@ -23,6 +23,11 @@ const (
 	kcT = 64
 )
 
+// maskTab32[32-w:64-w] has w leading -1s (lanes on) then zeros: the lane
+// masks of w < 32 columns in four vectors.
+var maskTab32 = [64]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+
 // maskTab[8-w:16-w] has w leading -1s (lanes on) then zeros: the lane
 // mask of an edge tile w < 8 columns wide.
 var maskTab = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
@@ -92,5 +97,37 @@ func Gemm(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, 
 			}
 			j0 += w
 		}
+	}
+}
+
+// ColSum computes c[j] = sum over i < k of a[i*lda+j] (+ c[j] when beta is
+// 1; beta must be 0 or 1) for j < n: the bias gradients, ones^T A, as a
+// stream over A's rows, 32 columns a pass, with two running sums per
+// column (a product with ones waits on one sum's additions).
+func ColSum(n, k int, a []float32, lda int, beta float32, c []float32) {
+	if !Available {
+		panic("kern32: ColSum needs AVX2 and FMA (check Available)")
+	}
+	if n < 0 || k < 0 {
+		panic("kern32: ColSum dimensions must be >= 0")
+	}
+	if beta != 0 && beta != 1 {
+		panic("kern32: ColSum beta must be 0 or 1")
+	}
+	if n == 0 {
+		return
+	}
+	c = c[:n]
+	if k == 0 {
+		if beta == 0 {
+			clear(c)
+		}
+		return
+	}
+	if lda < n || len(a) < (k-1)*lda+n {
+		panic("kern32: ColSum a too short")
+	}
+	for j0 := 0; j0 < n; j0 += 32 {
+		colsumAVX2(&a[j0], lda, k, &c[j0], beta != 0, &maskTab32[32-min(32, n-j0)])
 	}
 }

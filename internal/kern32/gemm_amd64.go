@@ -38,8 +38,22 @@ func sigmoidAVX2(dst, src *float32, n int)
 //go:noescape
 func mulAVX2(dst, a, b *float32, n int)
 
-// headsGradAVX2 is CfCHeadsGrad over the first n8 of n units, n8 a
-// multiple of 8; it returns their part of the elapsed-time gradient.
+// headsFwdAVX2 is CfCHeads over rows rows from x, the first row's heads
+// (flags: 1 Keras, 2 no gate; mask the lanes of the eight-unit window
+// ending at a head's end that the tail computes, see windowMask; h2, h3
+// further places of the new state past the heads, in bytes).
 //
 //go:noescape
-func headsGradAVX2(h, dh *float32, n, n8 int, ts float32, nogate bool) float32
+func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int, sg float32, flags int, mask *int32, h2, h3 int)
+
+// headsGradAVX2 is CfCHeadsGrad over rows rows (flags and mask as
+// headsFwdAVX2's; tmask the lanes of the last n&7 units in the window).
+//
+//go:noescape
+func headsGradAVX2(h *float32, ld, rows int, dh *float32, ldd, n int, ts *float32, tsld int, sg float32, dts *float32, flags int, mask, tmask *int32)
+
+// colsumAVX2 is ColSum over the up to 32 columns of which mask (32 lane
+// masks) selects the leading ones.
+//
+//go:noescape
+func colsumAVX2(a *float32, lda, k int, c *float32, acc bool, mask *int32)

@@ -201,7 +201,7 @@ done16:
 	VADDPS     Y13, y, y
 
 // func kern8(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, rows int, acc bool, mask *int32)
-TEXT ·kern8(SB), NOSPLIT, $0-88
+TEXT ·kern8(SB), NOSPLIT, $192-88
 	LOADARGS
 	MOVQ    mask+80(FP), DI
 	VMOVDQU (DI), Y15
@@ -257,27 +257,73 @@ loop8:
 	ACC8(Y5)
 
 store8:
-	VMASKMOVPS Y0, Y15, (DI)
-	CMPQ       CX, $1
-	JEQ        done8
-	ADDQ       BX, DI
-	VMASKMOVPS Y1, Y15, (DI)
-	CMPQ       CX, $2
-	JEQ        done8
-	ADDQ       BX, DI
-	VMASKMOVPS Y2, Y15, (DI)
-	CMPQ       CX, $3
-	JEQ        done8
-	ADDQ       BX, DI
-	VMASKMOVPS Y3, Y15, (DI)
-	CMPQ       CX, $4
-	JEQ        done8
-	ADDQ       BX, DI
-	VMASKMOVPS Y4, Y15, (DI)
-	CMPQ       CX, $5
-	JEQ        done8
-	ADDQ       BX, DI
-	VMASKMOVPS Y5, Y15, (DI)
+	// Full width (the mask's last lane on): plain stores. Narrower: the
+	// rows go through the stack and out in 4-, 2- and 1-lane stores, as
+	// masked stores cost several times a store on AMD's cores.
+	MOVQ  mask+80(FP), R8
+	MOVL  28(R8), R9
+	TESTL R9, R9
+	JZ    part8
+	VMOVUPS Y0, (DI)
+	CMPQ    CX, $1
+	JEQ     done8
+	ADDQ    BX, DI
+	VMOVUPS Y1, (DI)
+	CMPQ    CX, $2
+	JEQ     done8
+	ADDQ    BX, DI
+	VMOVUPS Y2, (DI)
+	CMPQ    CX, $3
+	JEQ     done8
+	ADDQ    BX, DI
+	VMOVUPS Y3, (DI)
+	CMPQ    CX, $4
+	JEQ     done8
+	ADDQ    BX, DI
+	VMOVUPS Y4, (DI)
+	CMPQ    CX, $5
+	JEQ     done8
+	ADDQ    BX, DI
+	VMOVUPS Y5, (DI)
+	JMP     done8
+
+part8:
+	VMOVUPS   Y0, 0(SP)
+	VMOVUPS   Y1, 32(SP)
+	VMOVUPS   Y2, 64(SP)
+	VMOVUPS   Y3, 96(SP)
+	VMOVUPS   Y4, 128(SP)
+	VMOVUPS   Y5, 160(SP)
+	VMOVMSKPS Y15, R9
+	POPCNTL   R9, R9
+	LEAQ      0(SP), R10
+
+prow8:
+	VMOVUPS (R10), Y0
+	MOVQ    DI, R11
+	TESTL   $4, R9
+	JZ      p2lanes
+	VMOVUPS      X0, (R11)
+	VEXTRACTF128 $1, Y0, X0
+	ADDQ         $16, R11
+
+p2lanes:
+	TESTL   $2, R9
+	JZ      p1lane
+	VMOVLPS X0, (R11)
+	VMOVHLPS X0, X0, X0
+	ADDQ    $8, R11
+
+p1lane:
+	TESTL  $1, R9
+	JZ     pnext8
+	VMOVSS X0, (R11)
+
+pnext8:
+	ADDQ $32, R10
+	ADDQ BX, DI
+	DECQ CX
+	JNZ  prow8
 
 done8:
 	VZEROUPPER

@@ -16,6 +16,10 @@ var benchShapes = []struct {
 	m, n, k int
 }{
 	{false, 32, 128, 70}, {false, 32, 200, 128}, {false, 16, 256, 320}, {true, 128, 70, 4096},
+	// K1 (wired, Keras): layer 0 heads forward and backward, over 64 rows.
+	{false, 64, 136, 66}, {false, 64, 66, 136}, {false, 64, 32, 30}, {false, 64, 30, 32}, {true, 136, 66, 4096}, {true, 66, 136, 4096},
+	// W1's layer 0 heads gradient, both ways.
+	{true, 68, 25, 4096}, {true, 25, 68, 4096},
 }
 
 func BenchmarkGemm(b *testing.B) {

@@ -21,6 +21,14 @@ func sigmoidAVX2(dst, src *float32, n int) { panic("kern32: kernels are not buil
 
 func mulAVX2(dst, a, b *float32, n int) { panic("kern32: kernels are not built") }
 
-func headsGradAVX2(h, dh *float32, n, n8 int, ts float32, nogate bool) float32 {
+func headsFwdAVX2(x *float32, ld, rows, n, hoff int, bias, ts *float32, tsld int, sg float32, flags int, mask *int32, h2, h3 int) {
+	panic("kern32: kernels are not built")
+}
+
+func headsGradAVX2(h *float32, ld, rows int, dh *float32, ldd, n int, ts *float32, tsld int, sg float32, dts *float32, flags int, mask, tmask *int32) {
+	panic("kern32: kernels are not built")
+}
+
+func colsumAVX2(a *float32, lda, k int, c *float32, acc bool, mask *int32) {
 	panic("kern32: kernels are not built")
 }

@@ -176,3 +176,40 @@ func TestGemmPanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestColSum compares ColSum with float64 sums over widths and row counts
+// around its vector width and unrolling, and checks that it writes c[:n]
+// only.
+func TestColSum(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, n := range []int{1, 4, 7, 8, 9, 17, 25, 31, 32, 33, 34, 68} {
+		for _, k := range []int{0, 1, 3, 4, 5, 8, 63, 1000} {
+			for _, beta := range []float32{0, 1} {
+				lda := n + 3
+				a := randSlice(rng, max(0, (k-1)*lda+n))
+				c := randSlice(rng, n+2)
+				c0 := append([]float32(nil), c...)
+				ColSum(n, k, a, lda, beta, c[:n])
+				for j := 0; j < n; j++ {
+					want, abs := 0.0, 0.0
+					if beta == 1 {
+						want, abs = float64(c0[j]), math.Abs(float64(c0[j]))
+					}
+					for i := 0; i < k; i++ {
+						want += float64(a[i*lda+j])
+						abs += math.Abs(float64(a[i*lda+j]))
+					}
+					if math.Abs(float64(c[j])-want) > 1e-6*(1+abs) {
+						t.Fatalf("n=%d k=%d beta=%v: c[%d] = %v, want %v", n, k, beta, j, c[j], want)
+					}
+				}
+				if c[n] != c0[n] || c[n+1] != c0[n+1] {
+					t.Fatalf("n=%d k=%d: wrote past c[:n]", n, k)
+				}
+			}
+		}
+	}
+}
