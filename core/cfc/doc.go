@@ -87,17 +87,20 @@
 // within 4 ulp). gonum remains the portable path and the tests' oracle
 // (TestFloat32MatchesFloat64 runs both float32 paths). Both figures, go
 // test -bench . -benchtime 10x -count 3 (minima, ms per call, 2 cores of
-// an AMD EPYC Zen 4 shared with other jobs, so only roughly comparable):
+// an AMD EPYC Zen 4 shared with other jobs, 2026-12-04):
 //
 //	         forward           forward+backward
 //	         gonum   kernels   gonum   kernels
-//	S1        5.0     0.9       11.4     3.4     CfC(2,16) T48 B32
-//	S2       75.4     6.1      226.0    27.4     CfC(20,50) T64 B64
-//	S3      133.7    19.9      445.5    81.2     CfC(64,256,bu=256) T32 B32
-//	W1       19.2     3.1       48.5     7.9     AutoNCP(32,4), 8 in, T64 B64
+//	S1        1.99    0.58      5.03     0.80    CfC(2,16) T48 B32
+//	S2       14.84    2.06     33.94     6.06    CfC(20,50) T64 B64
+//	S3       24.25    4.57     67.05    13.45    CfC(64,256,bu=256) T32 B32
+//	W1        3.83    0.65      6.77     1.21    AutoNCP(32,4), 8 in, T64 B64
+//	K1        7.10    0.87     16.87     3.49    Keras variant, AutoNCP(64,8), 32 in, T64 B64
 //
-// (The gonum figures of that run are inflated by the load: an earlier,
-// quieter run measured S2 58-62 ms and S3 57-88 ms forward+backward.)
+// In a wired model the heads of each layer and step run as one kernel call
+// over all rows (kern32.CfCHeads and CfCHeadsGrad: biases, tanh and
+// sigmoid, the CfC mix and its gradient), writing the new state where the
+// next layer and step read it.
 //
 // Precision. One generic implementation serves float32 and float64;
 // elementwise functions are evaluated in float64, but for the float32
