@@ -16,6 +16,10 @@ func Workers(n int) int {
 	return max(1, min(runtime.GOMAXPROCS(0), n))
 }
 
+// helperGate, when set (by tests), holds every helper back before it looks
+// at its chunk until the channel is closed: a helper that cannot start.
+var helperGate atomic.Pointer[chan struct{}]
+
 // Parallel runs fn over [0, n) split into nw contiguous chunks; chunk w is
 // [w*n/nw, (w+1)*n/nw) and fn runs exactly once for each. The calling
 // goroutine takes the first chunk and kept helper goroutines (see pool.go)
@@ -57,6 +61,9 @@ func Parallel(nw, n int, fn func(w, lo, hi int)) {
 	for w := 1; w < nw; w++ {
 		h := hs[w-1]
 		h.run(func() {
+			if g := helperGate.Load(); g != nil {
+				<-*g
+			}
 			if !claimed[w].CompareAndSwap(false, true) {
 				return // the caller ran it
 			}

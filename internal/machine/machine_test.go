@@ -85,33 +85,44 @@ func goid() uint64 {
 	return id
 }
 
-// TestParallelRunsChunksNoHelperStarted: when the helpers cannot get a
-// processor before the caller is done with its own chunk (one processor,
-// a caller that does not yield), the caller runs every chunk itself, each
-// once, instead of waiting for them.
+// TestParallelRunsChunksNoHelperStarted: when no helper can start (held
+// back by helperGate, as the Go scheduler can hold them when called from C
+// on changing threads), the caller runs every chunk itself, each once,
+// instead of waiting for them; the helpers, let go afterwards, find their
+// chunks taken and do nothing.
 func TestParallelRunsChunksNoHelperStarted(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	for call := 0; call < 50; call++ {
-		caller := goid()
-		var ran [4]atomic.Int32
-		var byCaller atomic.Int32
+	gate := make(chan struct{})
+	helperGate.Store(&gate)
+	defer helperGate.Store(nil)
+	caller := make(chan uint64, 1)
+	var ran [4]atomic.Int32
+	var byCaller atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		me := goid()
+		caller <- me
 		Parallel(4, 4, func(w, lo, hi int) {
 			ran[w].Add(1)
-			if goid() == caller {
+			if goid() == me {
 				byCaller.Add(1)
 			}
-			if w == 0 { // long enough for a helper to start, were it able to
-				for start := time.Now(); time.Since(start) < 200*time.Microsecond; {
-				}
-			}
 		})
-		for w := range ran {
-			if n := ran[w].Load(); n != 1 {
-				t.Fatalf("call %d: chunk %d ran %d times, want 1", call, w, n)
-			}
+	}()
+	<-caller
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Parallel waited for helpers that could not start")
+	}
+	close(gate)
+	time.Sleep(10 * time.Millisecond) // the helpers look at their (taken) chunks
+	for w := range ran {
+		if n := ran[w].Load(); n != 1 {
+			t.Errorf("chunk %d ran %d times, want 1", w, n)
 		}
-		if n := byCaller.Load(); n != 4 {
-			t.Fatalf("call %d: the caller ran %d of 4 chunks, want all (its helpers could not start)", call, n)
-		}
+	}
+	if n := byCaller.Load(); n != 4 {
+		t.Errorf("the caller ran %d of 4 chunks, want all", n)
 	}
 }
