@@ -230,7 +230,7 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 	m := ws.model
 	p := m.Params
 	s, n := m.stride, m.state
-	if useKernel[T]() && m.cfg.Mode != Pure {
+	if m.headsOnKernel() {
 		// Every row in one kernel call (see kern32.CfCHeadsGrad).
 		ts, tsld := ws.times(b0, t)
 		kern32.CfCHeadsGrad(as32(cur), s, nr, L.tHead, as32(dS[L.sOff:]), n, L.n, ts, tsld, as32(dts),

@@ -33,6 +33,10 @@ func as64[T Float](s []T) []float64 {
 // on a CPU with AVX2 and FMA) rather than on gonum's BLAS.
 func useKernel[T Float]() bool { return is32[T]() && kern32.Available }
 
+// headsOnKernel reports whether the model's heads run on kern32.CfCHeads
+// and CfCHeadsGrad (all modes but pure, on the kernels).
+func (m *Model[T]) headsOnKernel() bool { return useKernel[T]() && m.cfg.Mode != Pure }
+
 // prod computes C = X W^T + beta C over nr rows: X is nr x nin (leading
 // dimension ldx) and W is nout x nin, given both as w (leading dimension
 // nin) and as its transpose wt (nin x nout). gonum takes w as a transposed

@@ -102,7 +102,7 @@ func (ws *Workspace[T]) forwardRows(w *worker[T], b0, b1 int, out Output[T]) {
 	mixed := m.cfg.MixedMemory
 	// direct: each step's heads kernel writes the new states into the next
 	// step's rows, too.
-	direct := useKernel[T]() && m.cfg.Mode != Pure && !mixed
+	direct := m.headsOnKernel() && !mixed
 	var cur []T
 	for t := 0; t < steps; t++ {
 		if machine.Interrupted() {
@@ -211,7 +211,7 @@ func (m *Model[T]) layerForward(ws *Workspace[T], w *worker[T], l int, cur []T, 
 	L := &m.layers[l]
 	p := m.Params
 	s := m.stride
-	kernHeads := useKernel[T]() && m.cfg.Mode != Pure
+	kernHeads := m.headsOnKernel()
 	if l > 0 && !kernHeads { // else the previous layer's heads kernel wrote it
 		pl := &m.layers[l-1]
 		for i := 0; i < nr; i++ {

@@ -73,8 +73,7 @@ func Parallel(nw, n int, fn func(w, lo, hi int)) {
 			finished <- struct{}{}
 		})
 	}
-	claimed[0].Store(true)
-	chunk(0)
+	chunk(0)   // chunk 0 is the caller's: no helper claims it
 	ownBy := 0 // chunks the caller ran besides its own
 	for w := 1; w < nw; w++ {
 		if claimed[w].CompareAndSwap(false, true) {

@@ -236,13 +236,17 @@ class CfCModel:
             raise ValueError(f"params must be a flat array of {self.param_len} values, got shape {a.shape}")
         return a
 
-    def _state(self, v: Any, name: str, b: int) -> Optional[np.ndarray]:
-        if v is None:
-            return None
-        a = _ops.as_array(v, self.dtype, name)
-        if a.shape != (b, self.state_size):
-            raise ValueError(f"{name} must have shape (batch={b}, state_size={self.state_size}), got {a.shape}")
-        return a
+    def check_states(self, b: int, h0: Optional[Tuple[int, ...]], c0: Optional[Tuple[int, ...]]) -> None:
+        """Checks the shapes of a pass's initial state and memory (None:
+        not given) for batch b; a ValueError naming the argument."""
+        for shape, name in ((h0, "h0"), (c0, "c0")):
+            if shape is None:
+                continue
+            if name == "c0" and not self.mixed_memory:
+                raise ValueError("c0 is for mixed memory only (this model has none)")
+            if tuple(shape) != (b, self.state_size):
+                raise ValueError(f"{name} must have shape (batch={b}, state_size={self.state_size}), "
+                                 f"got {tuple(shape)}")
 
     def forward(self, params: Any, x: Any, h0: Any = None, c0: Any = None, elapsed: Any = None,
                 all_steps: bool = True, training: bool = False, seed: Optional[int] = None, keep: bool = False
@@ -268,10 +272,9 @@ class CfCModel:
         p = self.check_params(params)
         xa = _ops.as_array(x, dt, "x")
         b, t = self.check_x(xa.shape)
-        ha = self._state(h0, "h0", b)
-        if c0 is not None and not self.mixed_memory:
-            raise ValueError("c0 is for mixed memory only (this model has none)")
-        ca = self._state(c0, "c0", b)
+        ha = None if h0 is None else _ops.as_array(h0, dt, "h0")
+        ca = None if c0 is None or not self.mixed_memory else _ops.as_array(c0, dt, "c0")
+        self.check_states(b, None if ha is None else ha.shape, _shape_given(c0, ca))
         ea = _ops.elapsed_array(elapsed, b, t, dt)
         y = np.empty(self.output_shape(b, t, all_steps), dt)
         h = np.empty((b, self.state_size), dt)
@@ -308,6 +311,15 @@ class CfCModel:
         return CfCTape(handle.value, self, b, t, all_steps, irregular) if keep else None
 
 
+def _shape_given(v: Any, a: Optional[np.ndarray]) -> Optional[Tuple[int, ...]]:
+    """The shape for check_states / check_grads of an argument v given as
+    array a: None when v is None, () when it was not converted (a memory
+    argument to a model without memory, which the check refuses)."""
+    if v is None:
+        return None
+    return () if a is None else a.shape
+
+
 class CfCTape:
     """What a forward pass kept for its one backward pass (Go memory,
     released after backward, on close(), or when garbage collected)."""
@@ -321,13 +333,19 @@ class CfCTape:
         """Releases the Go memory now."""
         self._finalizer()
 
-    def _grad(self, g: Any, name: str, shape: Tuple[int, ...]) -> Optional[np.ndarray]:
-        if g is None:
-            return None
-        a = _ops.as_array(g, self.model.dtype, name)
-        if a.shape != shape:
-            raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
-        return a
+    def check_grads(self, gy: Optional[Tuple[int, ...]], gh: Optional[Tuple[int, ...]],
+                    gc: Optional[Tuple[int, ...]]) -> None:
+        """Checks the shapes of the gradients a backward pass is given
+        (None: not given); a ValueError naming the argument."""
+        m = self.model
+        state = (self.batch, m.state_size)
+        for shape, name, want in ((gy, "gy", self.output_shape()), (gh, "gh", state), (gc, "gc", state)):
+            if shape is None:
+                continue
+            if name == "gc" and not m.mixed_memory:
+                raise ValueError("gc is for mixed memory only (this model has none)")
+            if tuple(shape) != want:
+                raise ValueError(f"{name} must have shape {want}, got {tuple(shape)}")
 
     def backward(self, gy: Any = None, gh: Any = None, gc: Any = None, params: bool = True,
                  inputs: bool = True) -> Dict[str, Optional[np.ndarray]]:
@@ -343,12 +361,11 @@ class CfCTape:
         """
         self.check_open()
         m, b, t = self.model, self.batch, self.steps
-        gya = self._grad(gy, "gy", self.output_shape())
-        gha = self._grad(gh, "gh", (b, m.state_size))
-        if gc is not None and not m.mixed_memory:
-            raise ValueError("gc is for mixed memory only (this model has none)")
-        gca = self._grad(gc, "gc", (b, m.state_size))
         dt = m.dtype
+        gya = None if gy is None else _ops.as_array(gy, dt, "gy")
+        gha = None if gh is None else _ops.as_array(gh, dt, "gh")
+        gca = None if gc is None or not m.mixed_memory else _ops.as_array(gc, dt, "gc")
+        self.check_grads(None if gya is None else gya.shape, None if gha is None else gha.shape, _shape_given(gc, gca))
         out: Dict[str, Optional[np.ndarray]] = {
             "params": np.empty(m.param_len, dt) if params else None,
             "x": np.empty((b, t, m.input_size), dt) if inputs else None,

@@ -377,13 +377,15 @@ class _CallThread:
     of a 13 ms pass, mostly the Go runtime taking on a new C thread."""
 
     def __init__(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        """Starts afresh (a forked child has no copy of the thread)."""
         self._jobs: "queue.SimpleQueue[Callable[[], None]]" = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
 
     def submit(self, job: Callable[[], None]) -> None:
-        if self._thread is None or self._pid != os.getpid():  # none yet, or a forked child's copy
-            self._jobs, self._pid = queue.SimpleQueue(), os.getpid()
+        if self._thread is None:
             self._thread = threading.Thread(target=self._loop, args=(self._jobs,), name="kerasncp-go call",
                                             daemon=True)
             self._thread.start()
@@ -396,6 +398,7 @@ class _CallThread:
 
 
 _call_thread = _CallThread()
+after_fork_in_child.append(_call_thread.forget)
 
 
 def run_interruptible(fn: Callable[..., int], *args) -> int:

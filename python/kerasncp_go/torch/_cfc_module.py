@@ -90,43 +90,35 @@ class GoCfC:
 
     def _entry(self, atoms: Tuple[str, ...], attr: str) -> torch.Tensor:
         """The tensor at submodule path atoms, attribute attr, as the
-        modules hold it now (walked through the children dictionaries:
-        get_submodule's checks cost more than the rest of a short call)."""
-        mod = self
+        modules hold it now, walked through the children dictionaries
+        (get_submodule's checks cost more than the rest of a short call). A
+        registered parameter or buffer is read from its module's dictionary
+        (what getattr returns, without nn.Module.__getattr__'s cost);
+        anything else (a parametrization's property, a plain tensor
+        attribute) through getattr."""
+        mod: Any = self
         try:
             for a in atoms:
-                mod = mod._modules[a]  # type: ignore[attr-defined]
+                mod = mod._modules[a]
         except KeyError:  # a replaced structure: get_submodule's message
             mod = self.get_submodule(".".join(atoms))  # type: ignore[attr-defined]
+        cls = type(mod)
+        if cls.__getattribute__ is object.__getattribute__:
+            t = mod._parameters.get(attr)
+            if t is None:
+                t = mod._buffers.get(attr)
+            # What ordinary attribute lookup finds first (an instance or
+            # class attribute of the name) takes getattr's path.
+            if t is not None and attr not in mod.__dict__ and not hasattr(cls, attr):
+                return t
         return getattr(mod, attr)
 
     def _param_list(self) -> List[torch.Tensor]:
         """The parameters in table order, read from the modules at every
         call, so that torch.func.functional_call's substitutes and
-        parametrizations' computed tensors are what runs. A registered
-        parameter or buffer is read from its module's dictionary (what
-        getattr would return, without nn.Module.__getattr__'s cost); anything
-        else (a parametrization's property, a plain tensor attribute) through
-        getattr."""
-        out = []
-        for atoms, attr, _ in self._local_names():
-            mod: Any = self
-            for a in atoms:
-                mod = mod._modules.get(a)
-                if mod is None:
-                    break
-            cls = type(mod)
-            if mod is not None and cls.__getattribute__ is object.__getattribute__:
-                t = mod._parameters.get(attr)
-                if t is None:
-                    t = mod._buffers.get(attr)
-                # What ordinary attribute lookup finds first (an instance or
-                # class attribute of the name) takes getattr's path.
-                if t is not None and attr not in mod.__dict__ and not hasattr(cls, attr):
-                    out.append(t)
-                    continue
-            out.append(self._entry(atoms, attr))
-        return out
+        parametrizations' computed tensors are what runs."""
+        entry = self._entry
+        return [entry(atoms, attr) for atoms, attr, _ in self._local_names()]
 
     def _pack_params(self) -> None:
         """Re-homes the parameters (and masks) into one flat tensor in table

@@ -185,11 +185,6 @@ def tbuf(t: Optional[torch.Tensor]) -> _lib.Buf:
     return _lib.Buf(t.data_ptr(), t.numel())
 
 
-def _check_state(t: Optional[torch.Tensor], name: str, b: int, size: int) -> None:
-    if t is not None and tuple(t.shape) != (b, size):
-        raise ValueError(f"{name} must have shape (batch={b}, state_size={size}), got {tuple(t.shape)}")
-
-
 def cfc_call(model, all_steps: bool, seed: Optional[int], x: torch.Tensor, h0: Optional[torch.Tensor],
              c0: Optional[torch.Tensor], elapsed: Optional[torch.Tensor], params, keep: bool):
     """One Go call of a CfC model (a kerasncp_go._cfc.CfCModel) over torch
@@ -202,10 +197,7 @@ def cfc_call(model, all_steps: bool, seed: Optional[int], x: torch.Tensor, h0: O
     if flat is None:
         flat = torch.cat([p.detach().reshape(-1).to(dt) for p in params])
     b, t = model.check_x(tuple(x.shape))
-    _check_state(h0, "h0", b, model.state_size)
-    if c0 is not None and not model.mixed_memory:
-        raise ValueError("c0 is for mixed memory only (this model has none)")
-    _check_state(c0, "c0", b, model.state_size)
+    model.check_states(b, None if h0 is None else tuple(h0.shape), None if c0 is None else tuple(c0.shape))
     ea = None
     if elapsed is not None:  # any shape the elapsed-time rule accepts, checked finite and > 0
         ea = _ops.elapsed_array(host(elapsed, dt), b, t, model.dtype)
@@ -228,16 +220,6 @@ def _table_plan(model):
     if plan is None:
         plan = model._torch_plan = ([e.size for e in model.table], [e.shape for e in model.table])
     return plan
-
-
-def _grad_in(g: Optional[torch.Tensor], name: str, shape: Tuple[int, ...], dt: torch.dtype) -> Optional[torch.Tensor]:
-    """An incoming gradient as a dense tensor of dt, checked against the
-    shape of what it is the gradient of."""
-    if g is None:
-        return None
-    if tuple(g.shape) != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {tuple(g.shape)}")
-    return dense(g, dt)
 
 
 class CfCSequence(torch.autograd.Function):
@@ -276,8 +258,8 @@ class CfCSequence(torch.autograd.Function):
         dt = _TORCH_DTYPES[m.dtype]
         b, t = tape.batch, tape.steps
         state = (b, m.state_size)
-        gys = (_grad_in(gy, "gy", tape.output_shape(), dt), _grad_in(gh, "gh", state, dt),
-               _grad_in(gc, "gc", state, dt))
+        tape.check_grads(*(None if g is None else tuple(g.shape) for g in (gy, gh, gc)))
+        gys = (dense(gy, dt), dense(gh, dt), dense(gc, dt))
         want_params, inputs = any(need[7:]), any(need[3:7])
         gp = torch.empty(m.param_len, dtype=dt) if want_params else None
         gx = torch.empty((b, t, m.input_size), dtype=dt) if inputs else None
