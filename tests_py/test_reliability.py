@@ -220,6 +220,27 @@ def test_ctrl_c_stops_long_calls_and_objects_stay_usable():
     assert "recurrent_command_synapses must be in [0, 16777216]" in p.stdout and "build time" in p.stdout, p.stdout
 
 
+def test_ctrl_c_landing_on_another_thread_still_stops_the_call():
+    # A process-directed SIGINT may be delivered to any thread; here it is
+    # sent to the thread that runs the call. The main thread must still
+    # notice it promptly instead of when the call ends (tens of seconds).
+    p = child("""
+        cell = kg.LTCCell(W.FullyConnected(64, 4), 4, seed=0)
+        x = np.random.default_rng(0).random((8, 400000, 4), dtype=np.float32)
+        cell.forward_sequence(x[:, :10])  # the call thread exists from here on
+        call = [t for t in threading.enumerate() if t.name == "kerasncp-go call"][0]
+        def fire():
+            time.sleep(0.3)
+            global fired
+            fired = time.perf_counter()
+            signal.pthread_kill(call.ident, signal.SIGINT)
+        threading.Thread(target=fire, daemon=True).start()
+        print("lag", lag_of(lambda: cell.forward_sequence(x)))
+    """)
+    lag = float([ln for ln in p.stdout.splitlines() if ln.startswith("lag")][0].split()[-1])
+    assert lag < 0.5, p.stdout + p.stderr
+
+
 def test_long_calls_share_one_kept_thread():
     # Long calls from the main thread run on a helper thread (so that Ctrl-C
     # reaches the main thread); it is kept, one for every call, not one per

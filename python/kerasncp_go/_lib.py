@@ -406,7 +406,7 @@ def run_interruptible(fn: Callable[..., int], *args) -> int:
 
     A thread blocked in a C call does not see signals until the call
     returns, so in the main thread the call runs on a kept helper thread
-    while the main thread waits, where SIGINT reaches it at once. The
+    while the main thread waits, where SIGINT reaches it within 50 ms. The
     handler's exception (KeyboardInterrupt) then sets kncp_interrupt, which
     every long Go loop polls between steps; the call returns within a step
     (tens of milliseconds at most), the flag is cleared, and the exception
@@ -430,7 +430,13 @@ def run_interruptible(fn: Callable[..., int], *args) -> int:
 
     _call_thread.submit(job)
     try:
-        done.wait()  # a signal handler's exception interrupts this wait
+        # A signal handler's exception interrupts this wait when the signal
+        # lands on this thread. A process-directed SIGINT may land on any
+        # thread (a Go thread, the call thread), which wakes no one: Python
+        # runs the handler in the main thread when it next wakes, so the
+        # wait is cut into short slices.
+        while not done.wait(0.05):
+            pass
     except BaseException:
         lib.kncp_interrupt()
         try:
