@@ -397,6 +397,16 @@ int32_t kncp_cfc_init(uint64_t h, uint64_t seed, kncp_buf params, char *err, siz
  * steps keeps into *out. Returns KNCP_OK. */
 int32_t kncp_cfc_tape_bytes(uint64_t h, int64_t batch, int64_t steps, double *out, char *err, size_t errlen);
 
+/* Hints that a kncp_cfc_forward or kncp_cfc_backward over batch x steps
+ * comes soon: when that pass would be split over threads, the library's idle
+ * worker threads check for work for a fraction of a millisecond instead of
+ * sleeping, so that the pass does not wait for them to wake. For hosts with
+ * work of their own between passes (an autograd engine between a forward and
+ * a backward pass): call it before that work. Never blocks; any batch and
+ * steps are accepted (those no pass accepts change nothing). Returns KNCP_OK,
+ * or KNCP_ERR_HANDLE. */
+int32_t kncp_cfc_wake(uint64_t h, int64_t batch, int64_t steps, char *err, size_t errlen);
+
 /* Runs the model over batch sequences of `steps` steps.
  *   params   param_len values (required; masks are read from it too)
  *   x        batch*steps*input_size inputs (required)

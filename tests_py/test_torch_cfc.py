@@ -742,3 +742,37 @@ def test_parameter_gradients_do_not_depend_on_whether_inputs_want_theirs():
         grads.append([p.grad.clone() for p in m.parameters()])
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_training_pass_wakes_the_go_helpers_before_each_pass(monkeypatch):
+    # The torch binding hints each Go pass ahead (kncp_cfc_wake), so that
+    # the Go helper threads are not asleep when it starts after torch's own
+    # work: before the forward pass, after it (the backward pass comes next)
+    # and at the start of the backward pass, each with the pass's batch and
+    # steps. The hint changes nothing in the numbers.
+    from kerasncp_go import _cfc
+    calls = []
+    real = _cfc.CfCModel.wake
+    monkeypatch.setattr(_cfc.CfCModel, "wake", lambda self, b, t: (calls.append((b, t)), real(self, b, t)))
+    torch.manual_seed(0)
+    m = GT.CfC(3, 8)
+    x = torch.randn(5, 7, 3)
+    y, _ = m(x)
+    assert calls == [(5, 7), (5, 7)]
+    y.sum().backward()
+    assert calls == [(5, 7)] * 3
+    calls.clear()
+    with torch.no_grad():
+        m(x)
+    assert calls == [(5, 7)]  # no tape: no backward pass to hint
+
+
+def test_wake_refuses_a_freed_model_and_accepts_any_sizes():
+    from kerasncp_go import _cfc, _lib
+    model = _cfc.CfCModel(3, units=8)
+    for b, t in ((0, 0), (-1, 5), (1 << 40, 1 << 40), (64, 64)):
+        model.wake(b, t)  # a hint: sizes no pass accepts change nothing
+    h = model.handle
+    model._finalizer()
+    with pytest.raises(_lib.NCPError, match="handle"):
+        _lib.call("kncp_cfc_wake", h, 4, 4)

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/kerasncp-go/kerasncp-go/core/cfc"
+	"github.com/kerasncp-go/kerasncp-go/internal/machine"
 	"github.com/kerasncp-go/kerasncp-go/wiring"
 )
 
@@ -108,6 +109,7 @@ type modelInfo interface {
 	LayerSizes() []int
 	TapeWidth() int
 	TapeBytes(batch, steps int) float64
+	Splits(batch, steps int) bool
 }
 
 func (m *cfcModel) info() (modelInfo, []cfc.Entry, int) {
@@ -238,6 +240,20 @@ func kncp_cfc_tape_bytes(h C.uint64_t, batch, steps C.int64_t, out *C.double, er
 	}
 	mi, _, _ := m.info()
 	*out = C.double(mi.TapeBytes(int(batch), int(steps)))
+	return C.KNCP_OK
+}
+
+//export kncp_cfc_wake
+func kncp_cfc_wake(h C.uint64_t, batch, steps C.int64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
+	defer guard(&rc, err, errlen)
+	m, e := lookup[*cfcModel](h, "cfc model")
+	if e != nil {
+		return finish(e, err, errlen)
+	}
+	mi, _, _ := m.info()
+	if batch > 0 && steps > 0 && batch <= 1<<30 && steps <= 1<<30 && mi.Splits(int(batch), int(steps)) {
+		machine.Wake()
+	}
 	return C.KNCP_OK
 }
 

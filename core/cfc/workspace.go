@@ -124,6 +124,11 @@ func split(batch int) int { return machine.Workers((batch + minRows - 1) / minRo
 // splitWork is split for a pass of batch x steps rows over the model's
 // parameters: one goroutine when the pass is too small to pay for starting
 // another (from a C caller, waking a thread costs tens of microseconds).
+// Splits reports whether a pass over batch x steps runs on more than one
+// goroutine: whether a host that expects one soon has reason to call
+// machine.Wake.
+func (m *Model[T]) Splits(batch, steps int) bool { return m.splitWork(batch, steps) > 1 }
+
 func (m *Model[T]) splitWork(batch, steps int) int {
 	if batch*steps*len(m.Params) < minParallelWork {
 		return 1

@@ -126,3 +126,60 @@ func TestParallelRunsChunksNoHelperStarted(t *testing.T) {
 		t.Errorf("the caller ran %d of 4 chunks, want all", n)
 	}
 }
+
+// parkedHelpers counts the idle helpers that are blocked, and all idle.
+func parkedHelpers() (parked, all int) {
+	helpersMu.Lock()
+	defer helpersMu.Unlock()
+	for _, h := range idle {
+		if h.parked.Load() {
+			parked++
+		}
+	}
+	return parked, len(idle)
+}
+
+// waitFor polls cond for up to a second.
+func waitFor(cond func() bool) bool {
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Microsecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+// TestWakeSetsParkedHelpersChecking: Wake takes each blocked helper back
+// to checking for work, they block again after spinFor without any, and a
+// call after that still gets its work done by them.
+func TestWakeSetsParkedHelpersChecking(t *testing.T) {
+	Parallel(3, 3, func(w, lo, hi int) {})
+	if !waitFor(func() bool { p, n := parkedHelpers(); return n >= 2 && p == n }) {
+		p, n := parkedHelpers()
+		t.Fatalf("%d of %d idle helpers blocked after their spin, want all (at least 2)", p, n)
+	}
+	_, n := parkedHelpers()
+	before := spins.Load()
+	Wake()
+	if !waitFor(func() bool { return spins.Load()-before >= int64(n) }) {
+		t.Fatalf("after Wake %d of %d blocked helpers went back to checking for work, want all", spins.Load()-before, n)
+	}
+	if !waitFor(func() bool { p, n := parkedHelpers(); return p == n }) {
+		p, n := parkedHelpers()
+		t.Fatalf("%d of %d woken helpers blocked again with no work, want all", p, n)
+	}
+	Wake() // and again, with the previous tokens read
+	startedBefore := started.Load()
+	var s atomic.Int64
+	Parallel(3, 300, func(w, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s.Add(int64(i))
+		}
+	})
+	if s.Load() != 299*300/2 {
+		t.Errorf("sum after Wake %d, want %d", s.Load(), 299*300/2)
+	}
+	if k := started.Load() - startedBefore; k != 0 {
+		t.Errorf("%d helpers started after Wake, want 0 (the woken ones take the work)", k)
+	}
+}

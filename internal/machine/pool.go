@@ -25,6 +25,7 @@ var (
 	helpersMu sync.Mutex
 	idle      []*helper    // helpers waiting for work
 	started   atomic.Int64 // helpers started, for tests
+	spins     atomic.Int64 // spells of checking for work begun, for tests
 )
 
 // takeHelpers returns n helpers, idle ones first, starting new ones as
@@ -69,18 +70,20 @@ func (h *helper) loop() {
 	}
 }
 
-// wait returns the next task: checked for spinFor, then waited for blocked.
+// wait returns the next task: checked for spinFor, then waited for
+// blocked; a Wake token (no task) starts another spinFor of checking.
 func (h *helper) wait() *func() {
-	start := time.Now()
-	for i := 0; ; i++ {
-		if t := h.task.Swap(nil); t != nil {
-			return t
-		}
-		if i&255 == 255 && time.Since(start) > spinFor {
-			break
-		}
-	}
 	for {
+		spins.Add(1)
+		start := time.Now()
+		for i := 0; ; i++ {
+			if t := h.task.Swap(nil); t != nil {
+				return t
+			}
+			if i&255 == 255 && time.Since(start) > spinFor {
+				break
+			}
+		}
 		h.parked.Store(true)
 		if t := h.task.Swap(nil); t != nil {
 			h.parked.Store(false)
@@ -88,8 +91,25 @@ func (h *helper) wait() *func() {
 		}
 		<-h.wake
 		h.parked.Store(false)
-		if t := h.task.Swap(nil); t != nil {
-			return t
+	}
+}
+
+// Wake sets the idle helpers checking for work again (for spinFor), so
+// that a Parallel call expected soon finds them awake instead of paying
+// for their wake-up then. A caller whose calls come in bursts with gaps
+// longer than spinFor between them (a framework's autograd between a
+// forward and a backward pass) calls it just before the work that leads
+// up to the next call. It does not block; a helper already awake is left
+// as it is.
+func Wake() {
+	helpersMu.Lock()
+	for _, h := range idle {
+		if h.parked.Load() {
+			select {
+			case h.wake <- struct{}{}:
+			default:
+			}
 		}
 	}
+	helpersMu.Unlock()
 }

@@ -228,6 +228,11 @@ class CfCModel:
         _lib.call("kncp_cfc_tape_bytes", self.handle, batch, steps, ctypes.byref(out))
         return out.value
 
+    def wake(self, batch: int, steps: int) -> None:
+        """Hints that a pass over batch x steps comes soon (see kncp_cfc_wake):
+        for bindings whose framework works between the passes."""
+        _lib.call("kncp_cfc_wake", self.handle, batch, steps)
+
     # -- passes ------------------------------------------------------------
 
     def check_params(self, flat: Any) -> np.ndarray:

@@ -325,6 +325,8 @@ _declare("kncp_cfc_layer_sizes", c_int32, c_uint64, c_void_p, c_int64)
 _declare("kncp_cfc_param", c_int32, c_uint64, c_int64, POINTER(CfCParam))
 # int32_t kncp_cfc_init(uint64_t h, uint64_t seed, kncp_buf params, char *err, size_t errlen);
 _declare("kncp_cfc_init", c_int32, c_uint64, c_uint64, Buf)
+# int32_t kncp_cfc_wake(uint64_t h, int64_t batch, int64_t steps, char *err, size_t errlen);
+_declare("kncp_cfc_wake", c_int32, c_uint64, c_int64, c_int64)
 # int32_t kncp_cfc_tape_bytes(uint64_t h, int64_t batch, int64_t steps, double *out, char *err, size_t errlen);
 _declare("kncp_cfc_tape_bytes", c_int32, c_uint64, c_int64, c_int64, POINTER(c_double))
 # int32_t kncp_cfc_forward(uint64_t h, kncp_buf params, int64_t batch, int64_t steps,

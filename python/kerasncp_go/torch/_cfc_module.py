@@ -171,6 +171,8 @@ class GoCfC:
                              "move the module to one device")
         dtype = self._dtype_of(self._local_names(), params)
         model = self._go_model(np_dtype(dtype))
+        if x.dim() == 3:  # the Go helpers wake while the rest of this runs
+            model.wake(x.shape[0], x.shape[1])
         check_tensors(params[0].device, inputs=x, states=h0, memory_states=c0, elapsed_times=elapsed)
         x = x.to(dtype)
         h0, c0, elapsed = (None if t is None else t.to(dtype) for t in (h0, c0, elapsed))

@@ -241,6 +241,8 @@ class CfCSequence(torch.autograd.Function):
         # torch's usual error, not a gradient of other values.
         ctx.save_for_backward(x, h0, c0, elapsed, *params)
         ctx.rerun = (model, all_steps, seed)
+        if ctx.tape is not None:  # the backward pass comes next, after torch's own work
+            model.wake(ctx.tape.batch, ctx.tape.steps)
         return outs
 
     @staticmethod
@@ -250,6 +252,8 @@ class CfCSequence(torch.autograd.Function):
                                "gradients (create_graph=True, gradient penalties) are not supported")
         need = ctx.needs_input_grad
         tape, ctx.tape = ctx.tape, None
+        if tape is not None:
+            tape.model.wake(tape.batch, tape.steps)
         if tape is None:  # used by an earlier backward pass: rerun the forward pass (same dropout seed)
             model, all_steps, seed = ctx.rerun
             x, h0, c0, elapsed, *params = ctx.saved_tensors
