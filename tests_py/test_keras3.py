@@ -328,3 +328,151 @@ else:
                                  stderr=subprocess.STDOUT, text=True, timeout=600)
             assert run.returncode == 0 and "NOGO" in run.stdout, run.stdout[-3000:]
             _close(np.load(tmp_path / "y.npy"), _to_np(model(x)), 1e-5, "exported model")
+
+        # -- the native CfC ops (kerasncp_go.keras._tfop) ----------------------
+
+        def _native_and_numpy_function(layer_args, x):
+            """(y, h, gradients) of a CfC layer through the native ops, then
+            through tf.numpy_function, with the same weights."""
+            import tensorflow as tf
+
+            from kerasncp_go.keras import _tfop
+
+            layer = CfC(*layer_args[:1], return_sequences=layer_args[1], return_state=True, **layer_args[2])
+            layer.build((None,) + x.shape[1:])
+            rng = np.random.default_rng(7)
+            layer.set_weights([rng.normal(size=w.shape).astype(np.float32) * 0.5 for w in layer.get_weights()])
+            outs = []
+            for native in (True, False):
+                saved = _tfop.ops
+                if not native:
+                    _tfop.ops = lambda: None
+                try:
+                    xt = tf.constant(x)
+                    with tf.GradientTape() as tape:
+                        tape.watch(xt)
+                        y, h = layer(xt)
+                        weights = tf.reshape(tf.cos(tf.range(tf.size(y), dtype=tf.float32)), tf.shape(y))
+                        loss = tf.reduce_sum(y * weights) + tf.reduce_sum(h * 0.3)
+                    g = tape.gradient(loss, layer.trainable_weights + [xt])
+                finally:
+                    _tfop.ops = saved
+                outs.append((_to_np(y), _to_np(h), [_to_np(v) for v in g]))
+            return outs
+
+        @pytest.mark.parametrize("args", [
+            (wirings.AutoNCP(12, 3), True, {}),
+            (wirings.FullyConnected(8, 1), True, {}),  # motor outputs fewer than the cell's
+            (wirings.NCP(4, 3, 2, 2, 2, 2, 2), False, {"mode": "no_gate"}),
+            (6, True, {"mode": "pure", "backbone_layers": 0}),
+            (5, False, {"backbone_layers": 2, "backbone_units": 7, "activation": "gelu"}),
+        ], ids=["autoncp", "fc_one_motor", "ncp_no_gate_last", "pure", "backbone2_last"])
+        def test_native_ops_match_the_numpy_function_path(args):
+            """The CfC runs as native TensorFlow ops when they could be
+            built (here, always: the tests have a C compiler) and gives the
+            numpy_function path's numbers, gradients included; no tape is
+            left behind."""
+            from kerasncp_go.keras import _tfop
+
+            x = np.random.default_rng(8).normal(size=(3, 5, 4)).astype(np.float32)
+            (y1, h1, g1), (y2, h2, g2) = _native_and_numpy_function(args, x)
+            assert _tfop.status() == "loaded", _tfop.status()
+            import kerasncp_go.keras as kk
+            assert kk.native_ops_status() == "loaded"
+            _close(y1, y2, 1e-6, "y")
+            _close(h1, h2, 1e-6, "h")
+            for i, (a, b) in enumerate(zip(g1, g2)):
+                _close(a, b, 1e-5, f"gradient {i}")
+            assert _tfop.live_tapes() == 0
+
+        @pytest.mark.parametrize("make", [
+            lambda: CfCCell(5, backbone_dropout=0.0, mode="no_gate"),
+            lambda: WiredCfCCell(wirings.NCP(4, 3, 2, 2, 2, 2, 2)),
+        ], ids=["cfc", "wired_cfc"])
+        def test_native_ops_match_with_elapsed_times(make):
+            import tensorflow as tf
+
+            from kerasncp_go.keras import _tfop
+
+            x = tf.constant(np.random.default_rng(11).normal(size=(3, 4)).astype(np.float32))
+            t = tf.constant(np.random.default_rng(12).uniform(0.3, 2.0, size=(3, 1)).astype(np.float32))
+            cell = make()
+            h0 = tf.constant(np.random.default_rng(13).normal(size=(3, cell.state_size)).astype(np.float32))
+            cell((x, t), [h0])
+            outs = []
+            for native in (True, False):
+                saved = _tfop.ops
+                if not native:
+                    _tfop.ops = lambda: None
+                try:
+                    with tf.GradientTape() as tape:
+                        tape.watch([x, t, h0])
+                        y, (h,) = cell((x, t), [h0])
+                        loss = tf.reduce_sum(y * 1.7) + tf.reduce_sum(h * 0.3)
+                    g = tape.gradient(loss, cell.trainable_weights + [x, t, h0])
+                finally:
+                    _tfop.ops = saved
+                outs.append([_to_np(y), _to_np(h)] + [_to_np(v) for v in g])
+            assert _tfop.status() == "loaded", _tfop.status()
+            for i, (a, b) in enumerate(zip(*outs)):
+                _close(a, b, 1e-5, f"output/gradient {i}")
+
+        def test_native_backward_without_its_tape_reruns_the_forward_pass(monkeypatch):
+            """A backward op whose tape was never kept (or was evicted) runs
+            the forward pass again and gives the same gradients."""
+            from kerasncp_go.keras import _tf
+
+            x = np.random.default_rng(10).normal(size=(2, 6, 3)).astype(np.float32)
+            kept = _native_and_numpy_function((wirings.AutoNCP(9, 2), True, {}), x)[0]
+            monkeypatch.setattr(_tf._record, "could_possibly_record", lambda: False)
+            lost = _native_and_numpy_function((wirings.AutoNCP(9, 2), True, {}), x)[0]
+            for i, (a, b) in enumerate(zip(kept[2], lost[2])):
+                _close(a, b, 1e-6, f"gradient {i}")
+
+        def test_native_ops_refuse_bad_shapes_with_a_message():
+            import tensorflow as tf
+
+            from kerasncp_go.keras import _host, _tf, _tfop
+
+            layer = CfC(wirings.AutoNCP(9, 2))
+            layer.build((None, 4, 3))
+            kernel = layer.cell.kernel
+            assert isinstance(kernel, _host.CfCKernel)
+            params = layer.cell.kernel_params()
+            x = tf.zeros((2, 4, 3))
+            with pytest.raises(tf.errors.InvalidArgumentError, match="initial state must have shape"):
+                _tf._native_cfc(_tfop.ops(), kernel, params, x, tf.zeros((2, 5)), None, True, False)
+            with pytest.raises(tf.errors.InvalidArgumentError, match="weight 0 has"):
+                _tf._native_cfc(_tfop.ops(), kernel, [tf.zeros((1,))] + list(params[1:]), x,
+                                tf.zeros((2, kernel.state_size)), None, True, False)
+
+        def test_export_of_a_cfc_holds_neither_pyfunc_nor_native_ops(tmp_path):
+            model = keras.Sequential([keras.Input((None, 3)), CfC(wirings.AutoNCP(9, 2), return_sequences=True)])
+            model(np.zeros((1, 4, 3), np.float32))
+            export = tmp_path / "exported"
+            model.export(str(export), verbose=False)
+            pb = (export / "saved_model.pb").read_bytes()
+            assert b"PyFunc" not in pb and b"KncpCfc" not in pb
+
+        @pytest.mark.parametrize("env", [{"KERASNCP_GO_TF_OP": "0"}, {"CC": "false"}], ids=["disabled", "no_compiler"])
+        def test_without_native_ops_the_cfc_runs_through_numpy_function(env, tmp_path):
+            code = ("import numpy as np, kerasncp_go.keras as kk\n"
+                    "from kerasncp_go import wirings\n"
+                    "layer = kk.CfC(wirings.AutoNCP(9, 2))\n"
+                    "print('status:', kk.native_ops_status())\n"
+                    "print('finite', bool(np.isfinite(np.asarray(layer(np.ones((2, 4, 3), 'float32')))).all()))\n")
+            run_env = dict(_env("tensorflow"), KERASNCP_GO_CACHE=str(tmp_path), **env)
+            run = subprocess.run([sys.executable, "-c", code], env=run_env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, timeout=600)
+            assert run.returncode == 0 and "finite True" in run.stdout, run.stdout[-3000:]
+            want = ("disabled by KERASNCP_GO_TF_OP=0" if "KERASNCP_GO_TF_OP" in env
+                    else "building the TensorFlow op failed")
+            assert want in run.stdout, run.stdout[-3000:]
+            assert not list(tmp_path.glob("*.so")), "a failed build left a library behind"
+
+
+    def test_native_ops_status_names_the_backend():
+        import kerasncp_go.keras as kk
+
+        want = "loaded" if INNER == "tensorflow" else f"not used on the {INNER} backend"
+        assert kk.native_ops_status() == want

@@ -8,6 +8,11 @@ each way, and so does ``keras.layers.RNN`` itself around one of these cells
 import leaves Keras alone and the cells then run step by step, one Go call
 per step).
 
+On the TensorFlow backend the CfC layers run as native TensorFlow ops,
+built with the C compiler on first use and cached (see
+:func:`native_ops_status`); without a compiler they run through
+``tf.numpy_function`` instead, with the same numbers.
+
 Keras picks its backend when it is first imported (``KERAS_BACKEND``);
 this package then imports that backend's framework only. Another backend,
 or Keras 2, is an ImportError.
@@ -35,4 +40,19 @@ from .wired_cfc_cell import WiredCfCCell  # noqa: E402
 
 _install_rnn_hook()
 
-__all__ = ["CfC", "CfCCell", "LTC", "LTCCell", "MixedMemoryRNN", "WiredCfCCell"]
+
+def native_ops_status() -> str:
+    """"loaded" when the CfC layers run as native TensorFlow ops (building
+    them if this is the first use on this machine), else why they do not:
+    another backend, ``KERASNCP_GO_TF_OP=0``, or the build's error (the
+    layers then run through ``tf.numpy_function``: same numbers, slower)."""
+    name = _check()
+    if name != "tensorflow":
+        return f"not used on the {name} backend"
+    from . import _tfop
+
+    _tfop.ops()
+    return _tfop.status()
+
+
+__all__ = ["CfC", "CfCCell", "LTC", "LTCCell", "MixedMemoryRNN", "WiredCfCCell", "native_ops_status"]

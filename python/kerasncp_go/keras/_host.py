@@ -99,6 +99,14 @@ class CfCKernel:
         self._slots = [(entries[k].offset, entries[k].size, shape, len(shape) == 2 and not k.endswith(("w_tau", ".A")))
                        for layer in self.layers for k, shape in layer]
         self.shapes = tuple(shape[::-1] if t else shape for (_, _, shape, t) in self._slots)
+        # How each Keras weight lies in the table, for the native TensorFlow
+        # ops (_tfop.c): its offset, the (rows, cols) it is copied as (a
+        # transposed Keras kernel (in, out) into the table's (out, in)), and
+        # whether it is transposed.
+        self.offsets = [off for off, _, _, _ in self._slots]
+        self.rows = [shape[1] if t else size for _, size, shape, t in self._slots]
+        self.cols = [shape[0] if t else 1 for _, _, shape, t in self._slots]
+        self.trans = [int(t) for _, _, _, t in self._slots]
 
     def tape_bytes(self, batch: int, steps: int) -> float:
         return self.model.tape_bytes(batch, steps)

@@ -1,14 +1,18 @@
-"""TensorFlow backend: the Go pass as ``tf.numpy_function`` calls joined
-by ``tf.custom_gradient`` (eager, ``tf.function`` and the ``tf.while_loop``
+"""TensorFlow backend: the Go pass joined to TensorFlow's autograd by
+``tf.custom_gradient`` (eager, ``tf.function`` and the ``tf.while_loop``
 of ``keras.layers.RNN`` alike). A tape is kept only when a gradient tape
 may be recording when the op is traced or run. The tf-keras CfC layers
 (:mod:`kerasncp_go.tf`) use this op too.
 
+A CfC runs as the native ops of :mod:`._tfop` (the graph calls the Go core
+directly) when they could be built; otherwise, and for the LTC, as
+``tf.numpy_function`` calls (a trip through Python and NumPy each way).
+
 Graphs that TensorFlow serializes (``model.export``,
-``tf.saved_model.save``) cannot hold a ``tf.numpy_function``: under
-TensorFlow's save context a kernel is traced in TensorFlow ops instead (the
-LTC's :mod:`kerasncp_go._tf_ltc`, the CfC's :mod:`._cfc_graph`), so the
-exported model runs without this package."""
+``tf.saved_model.save``) hold neither: under TensorFlow's save context a
+kernel is traced in TensorFlow ops instead (the LTC's
+:mod:`kerasncp_go._tf_ltc`, the CfC's :mod:`._cfc_graph`), so the exported
+model runs without this package."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from tensorflow.python.eager import record as _record
 from tensorflow.python.saved_model import save_context as _save_context
 
 from .. import _tf_ltc
-from . import _host
+from . import _host, _tfop
 from ._cfc_graph import cfc_sequence
 
 
@@ -33,6 +37,10 @@ def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[A
                                         [tf.convert_to_tensor(p) for p in params], all_steps)
         if isinstance(kernel, _host.CfCKernel):
             return cfc_sequence(kernel, params, x, h0, ts, all_steps)
+    if isinstance(kernel, _host.CfCKernel):
+        native = _tfop.ops()
+        if native is not None:
+            return _native_cfc(native, kernel, params, x, h0, ts, all_steps, training)
     keep = bool(_record.could_possibly_record())
     has_ts = ts is not None
     x = tf.convert_to_tensor(x, tf.float32)
@@ -72,4 +80,56 @@ def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[A
         return (y, h), grad
 
     y, h = op(*args)
+    return y, h
+
+
+def _base_table(kernel: Any) -> tf.Tensor:
+    """The kernel's base table (masks included) as a constant: in a graph,
+    a constant of that graph (one captured from outside would have to be
+    captured again by every gradient graph of a ``tf.while_loop``); run
+    eagerly, one tensor made once."""
+    if not tf.executing_eagerly():
+        return tf.constant(kernel._base)
+    t = kernel.__dict__.get("_tf_base")
+    if t is None:
+        t = kernel._tf_base = tf.constant(kernel._base)
+    return t
+
+
+def _native_cfc(ops: Any, kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[Any], all_steps: bool,
+                training: bool) -> Tuple[tf.Tensor, tf.Tensor]:
+    """The CfC pass as the native ops of _tfop.c joined by
+    ``tf.custom_gradient``: the graph calls the Go core directly."""
+    keep = bool(_record.could_possibly_record())
+    x = tf.convert_to_tensor(x, tf.float32)
+    h0 = tf.convert_to_tensor(h0, tf.float32)
+    has_ts = ts is not None
+    # Elapsed times in any shape of batch x steps values (as the NumPy side
+    # reads them); the reshape's own gradient gives them back their shape.
+    t = tf.reshape(tf.cast(ts, tf.float32), tf.shape(x)[:2]) if has_ts else tf.zeros([0], tf.float32)
+    ps = [tf.cast(p, tf.float32) for p in params]
+    base = _base_table(kernel)
+    attrs = dict(model=kernel.model.handle, offsets=kernel.offsets, rows=kernel.rows, cols=kernel.cols,
+                 trans=kernel.trans, out=kernel.output_size, cell_out=kernel.cell_output_size,
+                 state=kernel.state_size, all_steps=bool(all_steps), training=bool(training), keep=keep,
+                 has_ts=has_ts)
+
+    @tf.custom_gradient
+    def op(x, h0, t, *ps):
+        y, h, tid, seed = ops.kncp_cfc_forward(x, h0, t, base, list(ps), **attrs)
+        y.set_shape(x.shape[:2].concatenate([kernel.output_size]) if all_steps
+                    else x.shape[:1].concatenate([kernel.output_size]))
+        h.set_shape(x.shape[:1].concatenate([kernel.state_size]))
+
+        def grad(gy, gh):
+            gy = tf.zeros_like(y) if gy is None else gy
+            gh = tf.zeros_like(h) if gh is None else gh
+            gx, gh0, gt, gps = ops.kncp_cfc_backward(tid, seed, gy, gh, x, h0, t, base, list(ps), **attrs)
+            for g, v in zip([gx, gh0, gt, *gps], [x, h0, t, *ps]):
+                g.set_shape(v.shape)
+            return [gx, gh0, gt, *gps]
+
+        return (y, h), grad
+
+    y, h = op(x, h0, t, *ps)
     return y, h
