@@ -51,9 +51,10 @@ class CfC(GoCfC, nn.Module):
     gives the same initial values.
 
     Parameters of float32 or float64 set the computation's dtype; inputs
-    and states of another floating dtype are converted to it (gradients
-    come back in theirs). Tensors on another device than the CPU make a
-    round trip through host memory.
+    and states of another dtype (integers included, as ncps's concatenation
+    promotes them, also with mixed memory, where ncps's LSTM refuses them)
+    are converted to it (gradients come back in theirs). Tensors on another
+    device than the CPU make a round trip through host memory.
 
     Raises:
         ValueError / TypeError: an argument out of range, naming it.
