@@ -27,11 +27,42 @@ targets=(
 	"./tests_go FuzzWiringFromMatrices"
 )
 ulimit -v "${FUZZ_MEM_KB:-4194304}"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+# fuzz_once PKG NAME: 0 on a clean run; 2 when the only failure is Go's
+# coordinator race at the -fuzztime deadline (golang/go#75804, fixed in Go
+# 1.27: "context deadline exceeded" with no failing input written, seen
+# on a loaded machine); 1 on any other failure, a written reproducer first.
+fuzz_once() {
+	if go test "$1" -run '^$' -fuzz "^${2}\$" -fuzztime "$fuzztime" -parallel "$parallel" 2>&1 | tee "$log"; then
+		return 0
+	fi
+	if grep -q "context deadline exceeded" "$log" && ! grep -q "Failing input written to" "$log" &&
+		! grep -qE "^\s+\S+_test\.go:[0-9]+:|panic:" "$log"; then
+		return 2
+	fi
+	return 1
+}
+
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
 	if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then
 		continue
 	fi
 	echo "== fuzz $pkg $name ($fuzztime)"
-	go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel "$parallel"
+	rc=0
+	fuzz_once "$pkg" "$name" || rc=$?
+	if [ "$rc" -eq 2 ]; then
+		echo "== fuzz $name: Go's -fuzztime deadline race (golang/go#75804), no failing input; once more"
+		rc=0
+		fuzz_once "$pkg" "$name" || rc=$?
+		if [ "$rc" -eq 2 ]; then
+			echo "== fuzz $name: the deadline race again, still no failing input: not a finding" >&2
+			rc=0
+		fi
+	fi
+	if [ "$rc" -ne 0 ]; then
+		exit "$rc"
+	fi
 done
