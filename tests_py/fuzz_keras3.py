@@ -275,7 +275,12 @@ def caller(c, layer):
                 h = h[:1]
             outs = []
             for k in range(c["steps"]):
-                if c["elapsed"] == "kwarg":  # the `time=` keyword of ncps.keras's cells
+                if c["elapsed"] == "kwarg" and isinstance(layer, R.WiredCfCCell):
+                    # documented: ncps.keras's WiredCfCCell ignores time= (ours applies it); the
+                    # reference gets the same elapsed time as an (x, t) pair, which it honours
+                    tk = keras.ops.full((keras.ops.shape(x)[0], 1), c["time_kwarg"], "float32")
+                    y, h = layer((x[:, k], tk), h)
+                elif c["elapsed"] == "kwarg":  # the `time=` keyword of ncps.keras's cells
                     y, h = layer(x[:, k], h, time=c["time_kwarg"])
                 else:
                     y, h = layer((x[:, k], t[:, k]), h)
@@ -524,6 +529,10 @@ def normalize_config(cfg):
             v = {"class_name": type(v).__name__, "config": v.get_config()}
         if callable(v) and not isinstance(v, (dict, type)):
             v = getattr(v, "__name__", repr(v))
+        if k == "initialization_ranges":
+            continue  # documented: ours records them, so that from_config rebuilds the cell
+        if k == "wiring" and isinstance(v, dict) and "class_name" in v and "config" in v:
+            v = v["config"]  # documented: ours wraps the LTC's wiring entry, so that from_config rebuilds it
         if k in ("units", "wiring"):
             v = _wiring_entry(v)
         out[k] = v
