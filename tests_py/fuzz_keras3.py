@@ -51,13 +51,13 @@ import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import keras  # noqa: E402
-import ncps.keras as R  # noqa: E402
-import ncps.wirings as RW  # noqa: E402
+import keras
+import ncps.keras as R
+import ncps.wirings as RW
+import numpy as np
 
-import kerasncp_go.keras as G  # noqa: E402
-import kerasncp_go.wirings as GW  # noqa: E402
+import kerasncp_go.keras as G
+import kerasncp_go.wirings as GW
 
 BACKEND = keras.backend.backend()
 OUT_TOL = 1e-5
@@ -286,7 +286,7 @@ def caller(c, layer):
                     y, h = layer((x[:, k], t[:, k]), h)
                 h = list(h) if isinstance(h, (list, tuple)) else [h]
                 outs.append(y)
-            return [keras.ops.stack(outs, 1)] + [s for s in keras.tree.flatten(h)]
+            return [keras.ops.stack(outs, 1), *keras.tree.flatten(h)]
         return fn, ["x", "t"] + [f"h0[{i}]" for i in range(n_state)]
 
     names = ["x"] + ([f"h0[{i}]" for i in range(len(state_sizes(layer)))] if c["initial_state"] else [])
@@ -664,8 +664,9 @@ def save_cases(seed):
 
 
 def describe(c):
-    keys = ["index", "kind", "save_as", "family", "units", "cell_kwargs", "mixed_memory", "return_sequences", "return_state",
-            "go_backwards", "unroll", "initial_state", "mask", "elapsed", "time_kwarg", "batch", "steps", "input_size"]
+    keys = ["index", "kind", "save_as", "family", "units", "cell_kwargs", "mixed_memory", "return_sequences",
+            "return_state", "go_backwards", "unroll", "initial_state", "mask", "elapsed", "time_kwarg", "batch",
+            "steps", "input_size"]
     return " ".join(f"{k}={c[k]!r}" for k in keys)
 
 

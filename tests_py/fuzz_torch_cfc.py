@@ -261,7 +261,7 @@ def finish_build(fails, c, ref, ours):
         return False
     try:
         ours.load_state_dict(ref.state_dict())
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         fails.append(f"load_state_dict(ref.state_dict()) raised {type(e).__name__}: {e}")
         return False
     if c.get("perturb"):  # the reference's weights moved by ~1 ulp (conditioning estimate)
@@ -377,7 +377,7 @@ def oracle_cfc(ref, c, x, hx, ts_val, canon):
 def run_cfc(c, fails):
     try:
         ref, ours_ = build_pair(c)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return build_errors(c, fails, e)
     if not finish_build(fails, c, ref, ours_):
         return
@@ -410,7 +410,7 @@ def run_cfc(c, fails):
             check(fails, "y (no_grad)", yn, yrn, ftol)
             for i, (a, b) in enumerate(zip(sn if c["mixed"] else (sn,), srn if c["mixed"] else (srn,))):
                 check(fails, f"state[{i}] (no_grad)", a, b, ftol)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             fails.append(f"forward under no_grad raised {type(e).__name__}: {e}")
             return
     outs = {}
@@ -424,7 +424,7 @@ def run_cfc(c, fails):
                 y, st = oracle_cfc(m, c, xs, hs, ts, canon)
             else:
                 y, st = m(xs, hs, ts) if ts is not None else (m(xs, hs) if hs is not None else m(xs))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             fails.append(f"{tag} forward raised {type(e).__name__}: {e}")
             return
         outs[tag] = (xs, hs, ts, y, st)
@@ -447,7 +447,7 @@ def run_cfc(c, fails):
         m.zero_grad()
         try:
             (sum((v * gv).sum() for v, gv in zip(st, gs)) + (y * gy).sum()).backward()
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             fails.append(f"{tag} backward raised {type(e).__name__}: {e}")
             return
     (xr, hr, tr, _, _), (xo, ho, to, _, _) = outs["ref"], outs["ours"]
@@ -486,7 +486,7 @@ def build_errors(c, fails, e):
     try:
         build_ref_only(c)
         ref_ok = True
-    except Exception:  # noqa: BLE001
+    except Exception:
         ref_ok = False
     fails.append(f"construction raised {type(e).__name__}: {e} (ncps {'accepts' if ref_ok else 'raises too'})")
 
@@ -505,7 +505,7 @@ def build_ref_only(c):
 def run_cell(c, fails):
     try:
         ref, ours_ = build_pair(c)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         fails.append(f"construction raised {type(e).__name__}: {e}")
         return
     if not finish_build(fails, c, ref, ours_):
@@ -551,7 +551,7 @@ def run_cell(c, fails):
                 else:
                     y, h = m(xl[t], hin, tl[t])
                 ys.append(y)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             fails.append(f"{tag} step raised {type(e).__name__}: {e}")
             return
         outs[tag] = (xl, hl, cl, tl, ys, h, cc)
@@ -574,7 +574,7 @@ def run_cell(c, fails):
         m.zero_grad()
         try:
             loss.backward()
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             fails.append(f"{tag} backward raised {type(e).__name__}: {e}")
             return
     for t in range(T):
@@ -602,12 +602,12 @@ def probe(fails, name, call_ref, call_ours):
     try:
         out_ref = call_ref()
         ref_exc = None
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         ref_exc = e
     try:
         out = call_ours()
         ours_exc = None
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         ours_exc = e
     if ref_exc is not None and ours_exc is None:
         shp = [tuple(v.shape) for v in (out if isinstance(out, tuple) else (out,)) if isinstance(v, torch.Tensor)]
@@ -631,7 +631,7 @@ def run_bad_inputs(c, fails):
         ours_.load_state_dict(ref.state_dict())
         ref.eval()  # no dropout draws: the outputs of accepted probes compare
         ours_.eval()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return
     B, L, C, H = max(c["batch"], 2), c["steps"], c["in_size"], ref.state_size
     r = random.Random(c["seed"] * 7 + 3)
@@ -668,7 +668,8 @@ def run_bad_inputs(c, fails):
         cases.pop("int64 hx")
     names = r.sample(sorted(cases), 4)
     for n in names:
-        probe(fails, n, lambda: cases[n](ref), lambda: cases[n](ours_))
+        case = cases[n]
+        probe(fails, n, lambda case=case: case(ref), lambda case=case: case(ours_))
 
 
 # -- driver ----------------------------------------------------------------------------
@@ -737,7 +738,7 @@ def run_one(c, fails, bad_inputs=True):
                 run_bad_inputs(c, fails)
         else:
             run_cell(c, fails)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         fails.append(f"harness error {type(e).__name__}: {e}\n{traceback.format_exc()}")
 
 
@@ -750,10 +751,10 @@ def draw(seed, i):
 def _candidates(c):
     """Simpler variants of c, one change each."""
     simpler = {"batch": 1, "steps": 1, "in_size": 1, "hx": False, "mixed": False, "proj": None, "ret_seq": True,
-               "bf": True, "unbatched": False, "ts": "none", "ts_dtype_mismatch": False, "noncontig": False, "x_grad": True,
-               "prerun": False, "x_scale": 1.0, "perturb": 0, "ts_range": "normal", "prebuilt": False, "dtype": "float32",
-               "eval": True, "mode": "default", "activation": "lecun_tanh", "bl": 0, "bu": None, "bd": None,
-               "mask": False}
+               "bf": True, "unbatched": False, "ts": "none", "ts_dtype_mismatch": False, "noncontig": False,
+               "x_grad": True, "prerun": False, "x_scale": 1.0, "perturb": 0, "ts_range": "normal", "prebuilt": False,
+               "dtype": "float32", "eval": True, "mode": "default", "activation": "lecun_tanh", "bl": 0, "bu": None,
+               "bd": None, "mask": False}
     for k, v in simpler.items():
         if k in c and c[k] != v:
             yield {**c, k: v}
@@ -790,7 +791,7 @@ def shrink(c, fails, budget_s=60.0):
                 break
             try:
                 f2 = run_config(cand, bad_inputs=c["kind"] == "cfc" and cat.startswith("bad input"))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 continue
             if f2 and category(f2) == cat and not cat.startswith("harness"):
                 c, fails = cand, f2
