@@ -121,14 +121,14 @@ func grow[E any](s []E, n int) []E {
 // rows [w*batch/nw, (w+1)*batch/nw).
 func split(batch int) int { return machine.Workers((batch + minRows - 1) / minRows) }
 
-// splitWork is split for a pass of batch x steps rows over the model's
-// parameters: one goroutine when the pass is too small to pay for starting
-// another (from a C caller, waking a thread costs tens of microseconds).
 // Splits reports whether a pass over batch x steps runs on more than one
 // goroutine: whether a host that expects one soon has reason to call
 // machine.Wake.
 func (m *Model[T]) Splits(batch, steps int) bool { return m.splitWork(batch, steps) > 1 }
 
+// splitWork is split for a pass of batch x steps rows over the model's
+// parameters: one goroutine when the pass is too small to pay for starting
+// another (from a C caller, waking a thread costs tens of microseconds).
 func (m *Model[T]) splitWork(batch, steps int) int {
 	if batch*steps*len(m.Params) < minParallelWork {
 		return 1
