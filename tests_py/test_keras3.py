@@ -331,34 +331,40 @@ else:
 
         # -- the native CfC ops (kerasncp_go.keras._tfop) ----------------------
 
+        def _both_paths(run):
+            """run() through the native ops, then through tf.numpy_function."""
+            from kerasncp_go.keras import _tfop
+
+            outs = [run()]
+            saved = _tfop.ops
+            _tfop.ops = lambda: None
+            try:
+                outs.append(run())
+            finally:
+                _tfop.ops = saved
+            return outs
+
         def _native_and_numpy_function(layer_args, x):
             """(y, h, gradients) of a CfC layer through the native ops, then
             through tf.numpy_function, with the same weights."""
             import tensorflow as tf
 
-            from kerasncp_go.keras import _tfop
-
             layer = CfC(*layer_args[:1], return_sequences=layer_args[1], return_state=True, **layer_args[2])
             layer.build((None,) + x.shape[1:])
             rng = np.random.default_rng(7)
             layer.set_weights([rng.normal(size=w.shape).astype(np.float32) * 0.5 for w in layer.get_weights()])
-            outs = []
-            for native in (True, False):
-                saved = _tfop.ops
-                if not native:
-                    _tfop.ops = lambda: None
-                try:
-                    xt = tf.constant(x)
-                    with tf.GradientTape() as tape:
-                        tape.watch(xt)
-                        y, h = layer(xt)
-                        weights = tf.reshape(tf.cos(tf.range(tf.size(y), dtype=tf.float32)), tf.shape(y))
-                        loss = tf.reduce_sum(y * weights) + tf.reduce_sum(h * 0.3)
-                    g = tape.gradient(loss, layer.trainable_weights + [xt])
-                finally:
-                    _tfop.ops = saved
-                outs.append((_to_np(y), _to_np(h), [_to_np(v) for v in g]))
-            return outs
+
+            def run():
+                xt = tf.constant(x)
+                with tf.GradientTape() as tape:
+                    tape.watch(xt)
+                    y, h = layer(xt)
+                    weights = tf.reshape(tf.cos(tf.range(tf.size(y), dtype=tf.float32)), tf.shape(y))
+                    loss = tf.reduce_sum(y * weights) + tf.reduce_sum(h * 0.3)
+                g = tape.gradient(loss, layer.trainable_weights + [xt])
+                return _to_np(y), _to_np(h), [_to_np(v) for v in g]
+
+            return _both_paths(run)
 
         @pytest.mark.parametrize("args", [
             (wirings.AutoNCP(12, 3), True, {}),
@@ -400,20 +406,16 @@ else:
             cell = make()
             h0 = tf.constant(np.random.default_rng(13).normal(size=(3, cell.state_size)).astype(np.float32))
             cell((x, t), [h0])
-            outs = []
-            for native in (True, False):
-                saved = _tfop.ops
-                if not native:
-                    _tfop.ops = lambda: None
-                try:
-                    with tf.GradientTape() as tape:
-                        tape.watch([x, t, h0])
-                        y, (h,) = cell((x, t), [h0])
-                        loss = tf.reduce_sum(y * 1.7) + tf.reduce_sum(h * 0.3)
-                    g = tape.gradient(loss, cell.trainable_weights + [x, t, h0])
-                finally:
-                    _tfop.ops = saved
-                outs.append([_to_np(y), _to_np(h)] + [_to_np(v) for v in g])
+
+            def run():
+                with tf.GradientTape() as tape:
+                    tape.watch([x, t, h0])
+                    y, (h,) = cell((x, t), [h0])
+                    loss = tf.reduce_sum(y * 1.7) + tf.reduce_sum(h * 0.3)
+                g = tape.gradient(loss, cell.trainable_weights + [x, t, h0])
+                return [_to_np(y), _to_np(h)] + [_to_np(v) for v in g]
+
+            outs = _both_paths(run)
             assert _tfop.status() == "loaded", _tfop.status()
             for i, (a, b) in enumerate(zip(*outs)):
                 _close(a, b, 1e-5, f"output/gradient {i}")
