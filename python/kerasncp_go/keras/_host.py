@@ -123,19 +123,52 @@ class CfCKernel:
                 for off, size, shape, t in self._slots]
 
     def run(self, params, x, h0, ts, all_steps: bool, training: bool, seed: int, keep: bool):
-        y, h, _, tape = self.model.forward(self.pack(params), x, h0, None, ts, all_steps=all_steps,
+        return self.flat.run([self.pack(params)], x, h0, ts, all_steps, training, seed, keep)
+
+    def grads(self, tape, gy, gh, has_ts: bool) -> List[np.ndarray]:
+        g = self.flat.grads(tape, gy, gh, has_ts)
+        return self.unpack(g[0]) + g[1:]
+
+    @property
+    def flat(self) -> "FlatCfCKernel":
+        """This kernel over the packed table: one parameter, the flat
+        table (masks included), and its gradient."""
+        f = self.__dict__.get("_flat")
+        if f is None:
+            f = self._flat = FlatCfCKernel(self)
+        return f
+
+
+class FlatCfCKernel:
+    """A CfCKernel whose one parameter is the Go table itself, for backends
+    that pack the weights in their own ops (JAX: one host-callback argument
+    instead of one per weight, each costing about 25 us)."""
+
+    def __init__(self, kernel: CfCKernel) -> None:
+        self.kernel = kernel
+        self.model = kernel.model
+        self.state_size, self.output_size = kernel.state_size, kernel.output_size
+        self.shapes = ((kernel.model.param_len,),)
+
+    def tape_bytes(self, batch: int, steps: int) -> float:
+        return self.model.tape_bytes(batch, steps)
+
+    def run(self, params, x, h0, ts, all_steps: bool, training: bool, seed: int, keep: bool):
+        k = self.kernel
+        y, h, _, tape = self.model.forward(np.asarray(params[0], np.float32), x, h0, None, ts, all_steps=all_steps,
                                            training=training, seed=seed, keep=keep)
-        if self.output_size != self.cell_output_size:
-            y = np.ascontiguousarray(y[..., :self.output_size])
+        if k.output_size != k.cell_output_size:
+            y = np.ascontiguousarray(y[..., :k.output_size])
         return y, h, tape
 
     def grads(self, tape, gy, gh, has_ts: bool) -> List[np.ndarray]:
-        if gy is not None and self.output_size != self.cell_output_size:
-            full = np.zeros(gy.shape[:-1] + (self.cell_output_size,), np.float32)
-            full[..., :self.output_size] = gy
+        k = self.kernel
+        if gy is not None and k.output_size != k.cell_output_size:
+            full = np.zeros(gy.shape[:-1] + (k.cell_output_size,), np.float32)
+            full[..., :k.output_size] = gy
             gy = full
         g = tape.backward(gy, gh)
-        return self.unpack(g["params"]) + [g["x"], g["h0"]] + ([g["elapsed"]] if has_ts else [])
+        return [g["params"], g["x"], g["h0"]] + ([g["elapsed"]] if has_ts else [])
 
 
 _store = TapeStore()

@@ -55,8 +55,20 @@ def _op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: Tupl
     return f
 
 
+def _packed(kernel: Any, params: Sequence[Any]) -> Any:
+    """A CfC's weights written into its Go table in JAX ops (so that JAX
+    maps the table's gradient back onto the weights)."""
+    flat = jnp.asarray(kernel._base)
+    for (off, size, _, t), p in zip(kernel._slots, params):
+        a = jnp.asarray(p, jnp.float32)
+        flat = flat.at[off:off + size].set((a.T if t else a).reshape(-1))
+    return flat
+
+
 def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[Any], all_steps: bool,
              training: bool) -> Tuple[Any, Any]:
+    if isinstance(kernel, _host.CfCKernel):  # one callback argument for the table, not one per weight
+        kernel, params = kernel.flat, [_packed(kernel, params)]
     args = [jnp.asarray(x, jnp.float32), jnp.asarray(h0, jnp.float32)]
     if ts is not None:
         args.append(jnp.asarray(ts, jnp.float32))
