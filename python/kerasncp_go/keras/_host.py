@@ -148,7 +148,6 @@ class FlatCfCKernel:
         self.kernel = kernel
         self.model = kernel.model
         self.state_size, self.output_size = kernel.state_size, kernel.output_size
-        self.shapes = ((kernel.model.param_len,),)
 
     def tape_bytes(self, batch: int, steps: int) -> float:
         return self.model.tape_bytes(batch, steps)

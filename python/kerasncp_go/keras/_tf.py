@@ -57,13 +57,10 @@ def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[A
     def op(*a):
         y, h, tid, seed = tf.numpy_function(fwd_np, list(a), [tf.float32, tf.float32, tf.int32, tf.int32],
                                             stateful=True)
-        y.set_shape(a[0].shape[:2].concatenate([kernel.output_size]) if all_steps
-                    else a[0].shape[:1].concatenate([kernel.output_size]))
-        h.set_shape(a[0].shape[:1].concatenate([kernel.state_size]))
+        _set_shapes(kernel, a[0], y, h, all_steps)
 
         def grad(gy, gh):
-            gy = tf.zeros_like(y) if gy is None else gy
-            gh = tf.zeros_like(h) if gh is None else gh
+            gy, gh = _upstream(gy, gh, y, h)
 
             def bwd_np(tid_, seed_, gy_, gh_, *aa):
                 t = aa[2] if has_ts else None
@@ -81,6 +78,18 @@ def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[A
 
     y, h = op(*args)
     return y, h
+
+
+def _set_shapes(kernel: Any, x: tf.Tensor, y: tf.Tensor, h: tf.Tensor, all_steps: bool) -> None:
+    """The static shapes of a pass's outputs, which the ops cannot infer."""
+    y.set_shape(x.shape[:2].concatenate([kernel.output_size]) if all_steps
+                else x.shape[:1].concatenate([kernel.output_size]))
+    h.set_shape(x.shape[:1].concatenate([kernel.state_size]))
+
+
+def _upstream(gy: Any, gh: Any, y: tf.Tensor, h: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """The gradients flowing into y and h, zeros for an unused output."""
+    return (tf.zeros_like(y) if gy is None else gy), (tf.zeros_like(h) if gh is None else gh)
 
 
 def _base_table(kernel: Any) -> tf.Tensor:
@@ -117,13 +126,10 @@ def _native_cfc(ops: Any, kernel: Any, params: Sequence[Any], x: Any, h0: Any, t
     @tf.custom_gradient
     def op(x, h0, t, *ps):
         y, h, tid, seed = ops.kncp_cfc_forward(x, h0, t, base, list(ps), **attrs)
-        y.set_shape(x.shape[:2].concatenate([kernel.output_size]) if all_steps
-                    else x.shape[:1].concatenate([kernel.output_size]))
-        h.set_shape(x.shape[:1].concatenate([kernel.state_size]))
+        _set_shapes(kernel, x, y, h, all_steps)
 
         def grad(gy, gh):
-            gy = tf.zeros_like(y) if gy is None else gy
-            gh = tf.zeros_like(h) if gh is None else gh
+            gy, gh = _upstream(gy, gh, y, h)
             gx, gh0, gt, gps = ops.kncp_cfc_backward(tid, seed, gy, gh, x, h0, t, base, list(ps), **attrs)
             for g, v in zip([gx, gh0, gt, *gps], [x, h0, t, *ps]):
                 g.set_shape(v.shape)
