@@ -85,9 +85,15 @@ def test_mixed_devices_raise():
 
 # -- CfC ------------------------------------------------------------------------
 
-def _cfc_pair(units=None):
+def _cfc_pair(wiring=None):
+    """A CfC on the CPU and its copy on the device: over wiring (whose
+    backbone is fixed: the backbone arguments are refused in wired mode),
+    else over 8 units with a two-layer backbone."""
     torch.manual_seed(0)
-    cpu = GT.CfC(5, units or 8, mixed_memory=True, proj_size=3, backbone_units=16, backbone_layers=2)
+    if wiring is None:
+        cpu = GT.CfC(5, 8, mixed_memory=True, proj_size=3, backbone_units=16, backbone_layers=2)
+    else:
+        cpu = GT.CfC(5, wiring, mixed_memory=True, proj_size=3)
     return cpu, copy.deepcopy(cpu).cuda()
 
 
