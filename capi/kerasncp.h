@@ -233,6 +233,20 @@ int32_t kncp_clear_interrupt(void);
  * Returns KNCP_OK, or KNCP_ERR_MEMORY with a message naming the sizes. */
 int32_t kncp_check_alloc(const char *what, double bytes, char *err, size_t errlen);
 
+/* Caps how many threads (goroutines) one sequence pass splits its batch
+ * over at n, or lifts the cap (n == 0, the default: every core the Go runtime
+ * may use, its GOMAXPROCS, which the GOMAXPROCS environment variable sets at
+ * start); a cap above GOMAXPROCS changes nothing. For processes that share
+ * the machine (data-parallel ranks, one per core). Passes already running keep
+ * their split. Outputs never depend on it; the LTC's parameter gradients,
+ * summed per thread first, can differ in rounding. Returns KNCP_OK, or
+ * KNCP_ERR_VALUE for n < 0. */
+int32_t kncp_set_num_threads(int64_t n, char *err, size_t errlen);
+
+/* Writes to *out how many threads a pass may split over now: GOMAXPROCS or
+ * the smaller cap of kncp_set_num_threads. Returns KNCP_OK. */
+int32_t kncp_num_threads(int64_t *out, char *err, size_t errlen);
+
 /* Panics inside Go on purpose, to test the guard. Returns KNCP_ERR_INTERNAL. */
 int32_t kncp_debug_panic(char *err, size_t errlen);
 

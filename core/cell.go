@@ -259,6 +259,17 @@ func (ws *Workspace[T]) Release() {
 // numBlocks is the number of lane blocks a batch fills.
 func numBlocks(batch int) int { return (batch + lanes - 1) / lanes }
 
+// SetThreads caps how many goroutines one pass splits its batch over, for
+// this package's cells and core/cfc's models alike: n >= 1, or 0 to lift
+// the cap (the default: GOMAXPROCS). A cap above GOMAXPROCS changes
+// nothing; passes already running keep their split. Outputs do not depend
+// on it; parameter gradients summed per goroutine first can differ in
+// rounding.
+func SetThreads(n int64) error { return machine.SetThreads(n) }
+
+// Threads is how many goroutines a pass may split its batch over now.
+func Threads() int { return machine.Threads() }
+
 // numWorkers is how many goroutines share nblocks blocks.
 func numWorkers(nblocks int) int { return machine.Workers(nblocks) }
 

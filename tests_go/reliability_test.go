@@ -30,3 +30,26 @@ func TestMemoryAndInterruptCodes(t *testing.T) {
 		`"inter_fanout":4,"recurrent_command_synapses":1073741824,"motor_fanin":3}`)
 	want(t, r, d.Value, "recurrent_command_synapses must be in [0, 16777216]")
 }
+
+// TestNumThreads: kncp_set_num_threads caps what kncp_num_threads reports,
+// 0 lifts the cap, and a negative count is KNCP_ERR_VALUE naming it.
+func TestNumThreads(t *testing.T) {
+	cores, r := d.NumThreads()
+	want(t, r, d.OK, "")
+	if cores < 1 {
+		t.Fatalf("kncp_num_threads = %d, want >= 1", cores)
+	}
+	defer d.SetNumThreads(0)
+	want(t, d.SetNumThreads(1), d.OK, "")
+	if n, _ := d.NumThreads(); n != 1 {
+		t.Errorf("after kncp_set_num_threads(1): %d threads, want 1", n)
+	}
+	want(t, d.SetNumThreads(-2), d.Value, "the number of threads must be >= 0")
+	if n, _ := d.NumThreads(); n != 1 {
+		t.Errorf("a refused count changed the setting: %d threads, want 1", n)
+	}
+	want(t, d.SetNumThreads(0), d.OK, "")
+	if n, _ := d.NumThreads(); n != cores {
+		t.Errorf("after kncp_set_num_threads(0): %d threads, want %d", n, cores)
+	}
+}

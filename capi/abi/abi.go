@@ -167,6 +167,22 @@ func kncp_check_alloc(what *C.char, bytes C.double, err *C.char, errlen C.size_t
 	return finish(machine.CheckAlloc(name, float64(bytes)), err, errlen)
 }
 
+//export kncp_set_num_threads
+func kncp_set_num_threads(n C.int64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
+	defer guard(&rc, err, errlen)
+	return finish(machine.SetThreads(int64(n)), err, errlen)
+}
+
+//export kncp_num_threads
+func kncp_num_threads(out *C.int64_t, err *C.char, errlen C.size_t) (rc C.int32_t) {
+	defer guard(&rc, err, errlen)
+	if out == nil {
+		return finish(errf(C.KNCP_ERR_VALUE, "kerasncp: out must not be NULL"), err, errlen)
+	}
+	*out = C.int64_t(machine.Threads())
+	return C.KNCP_OK
+}
+
 //export kncp_debug_panic
 func kncp_debug_panic(err *C.char, errlen C.size_t) (rc C.int32_t) {
 	defer guard(&rc, err, errlen)

@@ -4,6 +4,7 @@
 package machine
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -11,9 +12,36 @@ import (
 )
 
 // Workers is how many goroutines should share n independent pieces of work:
-// at most GOMAXPROCS, at least one.
+// at most Threads(), at least one.
 func Workers(n int) int {
-	return max(1, min(runtime.GOMAXPROCS(0), n))
+	return max(1, min(Threads(), n))
+}
+
+// threadCap is SetThreads's cap; 0 for none.
+var threadCap atomic.Int64
+
+// Threads is how many goroutines one pass may split its work over:
+// GOMAXPROCS (the cores the process may use, or the GOMAXPROCS environment
+// variable at start), or fewer if SetThreads asked for fewer.
+func Threads() int {
+	n := runtime.GOMAXPROCS(0)
+	if c := threadCap.Load(); c > 0 && c < int64(n) {
+		return int(c)
+	}
+	return n
+}
+
+// SetThreads caps the goroutines a pass splits its work over at n, or
+// lifts the cap (n = 0, the default); a cap above GOMAXPROCS changes
+// nothing. Passes already running keep their split. Outputs do not depend
+// on it; sums over the batch that each goroutine starts on its own rows (the
+// LTC's parameter gradients) can differ in rounding.
+func SetThreads(n int64) error {
+	if n < 0 {
+		return fmt.Errorf("the number of threads must be >= 0 (0: every core the process may use), got %d", n)
+	}
+	threadCap.Store(n)
+	return nil
 }
 
 // helperGate, when set (by tests), holds every helper back before it looks

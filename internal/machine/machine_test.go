@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,5 +182,31 @@ func TestWakeSetsParkedHelpersChecking(t *testing.T) {
 	}
 	if k := started.Load() - startedBefore; k != 0 {
 		t.Errorf("%d helpers started after Wake, want 0 (the woken ones take the work)", k)
+	}
+}
+
+func TestSetThreadsCapsWorkers(t *testing.T) {
+	defer SetThreads(0)
+	procs := runtime.GOMAXPROCS(0)
+	if got := Workers(1 << 20); got != procs {
+		t.Fatalf("Workers without a cap = %d, want GOMAXPROCS %d", got, procs)
+	}
+	if err := SetThreads(1); err != nil {
+		t.Fatal(err)
+	}
+	if got, th := Workers(8), Threads(); got != 1 || th != 1 {
+		t.Errorf("threads capped at 1: Workers(8) = %d, Threads() = %d, want 1 and 1", got, th)
+	}
+	if err := SetThreads(int64(procs) + 5); err != nil { // above GOMAXPROCS: no effect
+		t.Fatal(err)
+	}
+	if got := Threads(); got != procs {
+		t.Errorf("cap above GOMAXPROCS: Threads() = %d, want %d", got, procs)
+	}
+	if err := SetThreads(-1); err == nil || !strings.Contains(err.Error(), "number of threads must be >= 0") {
+		t.Errorf("SetThreads(-1) = %v, want an error naming threads", err)
+	}
+	if err := SetThreads(0); err != nil || Threads() != procs {
+		t.Errorf("SetThreads(0) = %v, Threads() = %d, want nil and %d", err, Threads(), procs)
 	}
 }

@@ -17,7 +17,7 @@ import importlib
 from typing import Any, List
 
 from . import wirings
-from ._lib import NCPError
+from ._lib import NCPError, get_num_threads, set_num_threads
 from ._lib import version as library_version
 from .cfc import CfC, CfCCell, WiredCfCCell
 from .ltc import LTCCell
@@ -26,7 +26,7 @@ from .stepper import Stepper
 __version__ = "0.1.0"
 
 __all__ = ["wirings", "LTCCell", "Stepper", "CfC", "CfCCell", "WiredCfCCell", "NCPError", "library_version",
-           "__version__"]
+           "set_num_threads", "get_num_threads", "__version__"]
 
 #: Subpackages that import a framework: loaded when first looked up.
 _LAZY = ("torch", "tf", "keras")

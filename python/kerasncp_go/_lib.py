@@ -12,6 +12,7 @@ missing or was built for another ABI version.
 from __future__ import annotations
 
 import ctypes
+import operator
 import os
 import queue
 import sys
@@ -241,6 +242,10 @@ _declare("kncp_interrupt", c_int32, with_err=False)
 _declare("kncp_clear_interrupt", c_int32, with_err=False)
 # int32_t kncp_check_alloc(const char *what, double bytes, char *err, size_t errlen);
 _declare("kncp_check_alloc", c_int32, c_char_p, c_double)
+# int32_t kncp_set_num_threads(int64_t n, char *err, size_t errlen);
+_declare("kncp_set_num_threads", c_int32, c_int64)
+# int32_t kncp_num_threads(int64_t *out, char *err, size_t errlen);
+_declare("kncp_num_threads", c_int32, POINTER(c_int64))
 # int32_t kncp_debug_panic(char *err, size_t errlen);
 _declare("kncp_debug_panic", c_int32)
 # int32_t kncp_wiring_new(const char *config_json, uint64_t *out, char *err, size_t errlen);
@@ -486,6 +491,36 @@ def tape_bytes(dtype: int, units: int, ode_unfolds: int, batch: int, steps: int)
     core.Cell.TapeBytes); dtype is FLOAT32 or FLOAT64."""
     out = c_double()
     call("kncp_ltc_tape_bytes", dtype, units, ode_unfolds, batch, steps, ctypes.byref(out))
+    return int(out.value)
+
+
+def set_num_threads(n: int) -> None:
+    """Caps how many threads one pass of any model splits its batch over
+    (the Go core's goroutines, one per core at most); 0 lifts the cap (the
+    default: every core the process may use, or the GOMAXPROCS environment
+    variable's number when it was set before the library loaded). For
+    processes that share a machine, one data-parallel rank per core say.
+    Passes that start afterwards use it. Outputs do not depend on it; the
+    LTC's parameter gradients, summed per thread first, can differ in
+    rounding.
+
+    Raises:
+        TypeError: n is not an integer.
+        ValueError: n < 0.
+    """
+    if isinstance(n, bool) or not hasattr(type(n), "__index__"):
+        raise TypeError(f"the number of threads must be an int (0: every core), got {type(n).__name__}")
+    n = operator.index(n)
+    if n > 2**62:
+        raise ValueError(f"the number of threads must be at most 2**62, got {n}")
+    call("kncp_set_num_threads", n)
+
+
+def get_num_threads() -> int:
+    """How many threads a pass may split its batch over now: the cores the
+    process may use (GOMAXPROCS), or set_num_threads's smaller cap."""
+    out = c_int64()
+    call("kncp_num_threads", ctypes.byref(out))
     return int(out.value)
 
 

@@ -365,6 +365,18 @@ func CheckAlloc(what string, bytes float64) Result {
 	return call(func(e *C.char, n C.size_t) C.int32_t { return C.kncp_check_alloc(cs, C.double(bytes), e, n) })
 }
 
+// SetNumThreads calls kncp_set_num_threads.
+func SetNumThreads(k int64) Result {
+	return call(func(e *C.char, n C.size_t) C.int32_t { return C.kncp_set_num_threads(C.int64_t(k), e, n) })
+}
+
+// NumThreads calls kncp_num_threads.
+func NumThreads() (int64, Result) {
+	var out C.int64_t
+	r := call(func(e *C.char, n C.size_t) C.int32_t { return C.kncp_num_threads(&out, e, n) })
+	return int64(out), r
+}
+
 // Interrupt calls kncp_interrupt; ClearInterrupt kncp_clear_interrupt.
 func Interrupt()      { C.kncp_interrupt() }
 func ClearInterrupt() { C.kncp_clear_interrupt() }
