@@ -94,20 +94,27 @@ class FixedRefLTCCell(R.LTCCell):
 
 class FixedRefWiredCfCCell(R.WiredCfCCell):
     """ncps.keras.WiredCfCCell whose call passes a tensor elapsed time to
-    every layer (the reference tests ``t == 1.0`` on a tensor)."""
+    every layer (the reference tests ``t == 1.0`` on a tensor), and applies
+    the ``time=`` keyword as ncps.keras's CfCCell does (the reference's
+    WiredCfCCell ignores it; ours applies it, a documented difference: this
+    is how a MixedMemoryRNN around the cell passes the keyword on)."""
 
     def call(self, inputs, states, **kwargs):
         from ncps.keras.wired_cfc_cell import split_tensor
+        time_kw = None
         if isinstance(inputs, (tuple, list)):
             inputs, t = inputs
             t = keras.ops.reshape(t, [-1, 1])
         else:
             t = None
+            time_kw = kwargs.get("time")
         states = split_tensor(states[0], self._layer_sizes, axis=-1)
         new_hiddens = []
         output = inputs
         for i, cfc_layer in enumerate(self._cfc_layers):
-            if t is None:
+            if t is None and time_kw is not None:
+                output, new_hidden = cfc_layer(output, [states[i]], time=time_kw)
+            elif t is None:
                 output, new_hidden = cfc_layer(output, [states[i]])
             else:
                 output, new_hidden = cfc_layer((output, t), [states[i]])
