@@ -42,6 +42,44 @@ def best_torch_threads(runners, ref="ncps"):
     return best[0]
 
 
+def best_go_threads(runners, impls, choices=(0, 1), rounds=10, burst_s=0.02):
+    """Gives each kerasncp-go implementation in impls its faster Go thread
+    setting (kerasncp_go.set_num_threads: 0, every core, or 1), as
+    best_torch_threads does for the reference: on small passes between a
+    framework's own work, the helper threads' wake-up can cost more than
+    splitting the batch saves. Times each choice on a training pass
+    (forward and backward), alternating in rounds of bursts, and wraps the
+    runner so that every call sets its choice first (cost included in its
+    timing). Returns {impl: choice}."""
+    import kerasncp_go
+
+    chosen = {}
+    for k in impls:
+        f = runners[k](True)
+        times = {n: [] for n in choices}
+        for _ in range(rounds):
+            for n in choices:
+                kerasncp_go.set_num_threads(n)
+                f()
+                t0, calls = time.perf_counter(), 0
+                while time.perf_counter() - t0 < burst_s:
+                    f()
+                    calls += 1
+                times[n].append((time.perf_counter() - t0) / calls)
+        chosen[k] = min(choices, key=lambda n: statistics.median(times[n]))
+
+        def wrapped(bwd, make=runners[k], n=chosen[k]):
+            g = make(bwd)
+
+            def run():
+                kerasncp_go.set_num_threads(n)
+                g()
+            return run
+        runners[k] = wrapped
+    kerasncp_go.set_num_threads(0)
+    return chosen
+
+
 def measure(runners, bwd, reps, budget_s, burst_s, ref="ncps"):
     """Medians of per-call times. Each round runs every implementation in
     turn; an implementation's turn is a burst of back-to-back calls lasting

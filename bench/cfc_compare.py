@@ -10,6 +10,11 @@ alternating (see _timing.py):
                 (parameters gathered into the flat layout at every call,
                 gradients scattered back into .grad by torch autograd).
 
+Each side runs with its faster thread setting, picked per configuration on a
+training pass: the reference with 1 or 2 torch threads, each kerasncp-go
+implementation with every core or one Go thread (kerasncp_go.set_num_threads;
+the table's last columns say which).
+
 "fwd" is a forward pass without gradients; "fwd+bwd" a forward pass, a
 scalar loss and the backward pass to every parameter. Configurations:
 
@@ -33,7 +38,7 @@ import ncps.torch as NT
 import ncps.wirings as NW
 import numpy as np
 import torch
-from _timing import best_torch_threads, fmt, measure  # this folder is first on sys.path
+from _timing import best_go_threads, best_torch_threads, fmt, measure  # this folder is first on sys.path
 
 import kerasncp_go as kg
 import kerasncp_go.torch as GT
@@ -124,15 +129,18 @@ def main():
         if impls is None:
             impls = [k for k in runners if k != "ncps"]
             print("| config | mode | ncps | " + " | ".join(impls) + " | " +
-                  " | ".join(f"ncps / {k}" for k in impls) + " | reps | torch threads |")
-            print("|---" * (5 + 2 * len(impls)) + "|")
+                  " | ".join(f"ncps / {k}" for k in impls) + " | reps | torch threads | go threads |")
+            print("|---" * (6 + 2 * len(impls)) + "|")
         threads = best_torch_threads(runners)
+        go_threads = best_go_threads(runners, impls)
+        go_col = ", ".join(f"{k} {go_threads[k] or 'all'}" for k in impls)
         for bwd in (False, True):
             med, n = measure(runners, bwd, a.reps, a.budget, a.burst)
             mode = "fwd+bwd" if bwd else "fwd"
             results[f"{name} {mode}"] = med
             print(f"| {name} | {mode} | {fmt(med['ncps'])} | " + " | ".join(fmt(med[k]) for k in impls) + " | " +
-                  " | ".join(f"{med['ncps'] / med[k]:.1f}x" for k in impls) + f" | {n} | {threads} |", flush=True)
+                  " | ".join(f"{med['ncps'] / med[k]:.1f}x" for k in impls) + f" | {n} | {threads} | {go_col} |",
+                  flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)
