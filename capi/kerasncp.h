@@ -244,7 +244,8 @@ int32_t kncp_check_alloc(const char *what, double bytes, char *err, size_t errle
 int32_t kncp_set_num_threads(int64_t n, char *err, size_t errlen);
 
 /* Writes to *out how many threads a pass may split over now: GOMAXPROCS or
- * the smaller cap of kncp_set_num_threads. Returns KNCP_OK. */
+ * the smaller cap of kncp_set_num_threads. Returns KNCP_OK, or
+ * KNCP_ERR_VALUE when out is NULL. */
 int32_t kncp_num_threads(int64_t *out, char *err, size_t errlen);
 
 /* Panics inside Go on purpose, to test the guard. Returns KNCP_ERR_INTERNAL. */

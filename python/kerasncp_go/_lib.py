@@ -511,8 +511,8 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, bool) or not hasattr(type(n), "__index__"):
         raise TypeError(f"the number of threads must be an int (0: every core), got {type(n).__name__}")
     n = operator.index(n)
-    if n > 2**62:
-        raise ValueError(f"the number of threads must be at most 2**62, got {n}")
+    if n >= 2**63:  # beyond int64_t
+        raise ValueError(f"the number of threads must be below 2**63, got {n}")
     call("kncp_set_num_threads", n)
 
 
