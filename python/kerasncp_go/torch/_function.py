@@ -252,12 +252,12 @@ class CfCSequence(torch.autograd.Function):
                                "gradients (create_graph=True, gradient penalties) are not supported")
         need = ctx.needs_input_grad
         tape, ctx.tape = ctx.tape, None
-        if tape is not None:
-            tape.model.wake(tape.batch, tape.steps)
         if tape is None:  # used by an earlier backward pass: rerun the forward pass (same dropout seed)
             model, all_steps, seed = ctx.rerun
             x, h0, c0, elapsed, *params = ctx.saved_tensors
             tape = cfc_call(model, all_steps, seed, x, h0, c0, elapsed, params, keep=True)[1]
+        else:  # the helpers wake while the rest of this runs
+            tape.model.wake(tape.batch, tape.steps)
         m = tape.model
         dt = _TORCH_DTYPES[m.dtype]
         b, t = tape.batch, tape.steps
