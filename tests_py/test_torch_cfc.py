@@ -683,6 +683,24 @@ def test_tracing_raises_instead_of_recording_constants():
         torch.jit.trace(_plain(), torch.randn(2, 5, 3), check_trace=False)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("wired", [False, True])
+def test_torch_compile_runs_the_go_pass_and_keeps_its_numbers(wired):
+    """torch.compile of a model holding a CfC: dynamo leaves the Go call out
+    of its graph (a graph break), so the compiled model gives the eager
+    model's outputs and gradients exactly, timespans included."""
+    torch.manual_seed(0)
+    m = GT.CfC(3, GW.AutoNCP(10, 2) if wired else 8, mixed_memory=not wired)
+    x, ts = torch.randn(4, 6, 3), torch.rand(4, 6) + 0.5
+    params = [p for p in m.parameters() if p.requires_grad]
+    want = m(x, timespans=ts)[0]
+    gwant = torch.autograd.grad(want.square().sum(), params)
+    got = torch.compile(m)(x, timespans=ts)[0]
+    ggot = torch.autograd.grad(got.square().sum(), params)
+    assert torch.equal(got, want)
+    assert all(torch.equal(a, b) for a, b in zip(ggot, gwant))
+
+
 def test_example_runs_shortened():
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "cfc_sine_torch.py"), "--epochs", "30"],
                          capture_output=True, text=True, timeout=300,
