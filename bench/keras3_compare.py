@@ -33,7 +33,12 @@ thread wake-ups weigh most on the fastest implementations).
 Usage (repository root, test virtualenv, library built):
 
     PYTHONPATH=python python bench/keras3_compare.py --backend jax [--configs sine,B,C] [--impls ...]
-        [--rounds 5] [--steps 5] [--json out.json]
+        [--rounds 5] [--steps 5] [--json out.json] [--baseline DIR]
+
+With --baseline DIR (the python/ directory of another kerasncp-go checkout,
+its library built), the go-X workers also run as base-X workers importing
+kerasncp_go from DIR, in the same rounds: an A/B comparison of two versions
+of this package.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ def worker(impl: str) -> None:
     import numpy as np
 
     side, kind = impl.split("-")
+    if side == "base":  # another checkout of this package (--baseline): on PYTHONPATH first
+        side = "go"
     if side == "floor":
         class Floor(keras.layers.Layer):
             """The variables of a built layer; outputs zeros plus 0 times
@@ -132,10 +139,11 @@ def worker(impl: str) -> None:
 
 
 class Worker:
-    def __init__(self, backend: str, label: str):
+    def __init__(self, backend: str, label: str, baseline: str = ""):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", KERAS_BACKEND=backend)
         here = os.path.dirname(os.path.abspath(__file__))
-        env["PYTHONPATH"] = os.pathsep.join([os.path.join(here, "..", "python"), env.get("PYTHONPATH", "")])
+        package = baseline if label.startswith("base-") else os.path.join(here, "..", "python")
+        env["PYTHONPATH"] = os.pathsep.join([package, env.get("PYTHONPATH", "")])
         self.label = label
         self.errors: dict = {}
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", label],
@@ -173,6 +181,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=5, help="timed steps per worker and round (after one untimed)")
     p.add_argument("--json", help="also write the results here")
+    p.add_argument("--baseline", help="python/ directory of another kerasncp-go checkout to compare with")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
@@ -182,7 +191,11 @@ def main() -> None:
         p.error("--backend is required")
     configs = a.configs.split(",")
     labels = a.impls.split(",")
-    workers = [Worker(a.backend, label) for label in labels]
+    if a.baseline:
+        if not os.path.isdir(os.path.join(a.baseline, "kerasncp_go")):
+            p.error(f"--baseline: {a.baseline} holds no kerasncp_go package")
+        labels += ["base-" + k.split("-", 1)[1] for k in labels if k.startswith("go-")]
+    workers = [Worker(a.backend, label, os.path.abspath(a.baseline or "")) for label in labels]
     times = {c: {w.label: [] for w in workers} for c in configs}
     try:
         for c in configs:
@@ -204,6 +217,8 @@ def main() -> None:
         print(f"{c:7s}" + "".join(f"{med[c][k]:11.2f}" if k in med[c] else f"{'fails':>11s}" for k in labels))
         ratios = [f"{kind}: {med[c]['ref-' + kind] / med[c]['go-' + kind]:.1f}x" for kind in ("LTC", "CfC", "cell")
                   if "ref-" + kind in med[c] and "go-" + kind in med[c]]
+        ratios += [f"base-{kind} / go-{kind}: {med[c]['base-' + kind] / med[c]['go-' + kind]:.2f}x"
+                   for kind in ("LTC", "CfC", "cell") if "base-" + kind in med[c] and "go-" + kind in med[c]]
         if "ref-CfC" in med[c] and "floor-CfC" in med[c]:
             ratios.append(f"CfC at most: {med[c]['ref-CfC'] / med[c]['floor-CfC']:.1f}x")
         print(f"{'':7s} " + "  ".join(ratios))
