@@ -28,11 +28,11 @@ def _op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: Tupl
                jax.ShapeDtypeStruct((), np.int32), jax.ShapeDtypeStruct((), np.int32))
     out_bwd = tuple(jax.ShapeDtypeStruct(s, f32) for s in shapes)
 
-    if param_shapes is not None:
-        offsets = np.cumsum([0] + [int(np.prod(s, dtype=np.int64)) for s in param_shapes])
+    offsets = None if param_shapes is None else np.cumsum([0] + [int(np.prod(s, dtype=np.int64))
+                                                                for s in param_shapes])
 
-    def params_of(a):  # on the host
-        if param_shapes is None:
+    def params_of(a):  # on the host: the parameters as the kernel takes them
+        if param_shapes is None or offsets is None:
             return a[n_fixed:]
         flat = np.asarray(a[n_fixed])
         return [flat[offsets[i]:offsets[i + 1]].reshape(s) for i, s in enumerate(param_shapes)]
