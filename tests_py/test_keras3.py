@@ -249,12 +249,16 @@ else:
         lambda: keras.layers.Bidirectional(LTC(6, return_sequences=True)),
     ], ids=["ltc", "cfc", "wired_cfc_mixed", "bidirectional_ltc"])
     def test_save_load_and_train(make, tmp_path):
+        # Seeded: with five steps from an unseeded start the LTC's loss once
+        # rose (0.1093 -> 0.1109, CI); twenty full-batch Adam steps from a
+        # fixed one must lower it clearly.
+        keras.utils.set_random_seed(11)
         x = np.random.default_rng(3).normal(size=(4, 6, 3)).astype(np.float32)
         model = keras.Sequential([keras.Input((None, 3)), make(), keras.layers.Dense(1)])
         model.compile(keras.optimizers.Adam(0.01), "mse")
         target = 0.5 * np.tanh(x[..., :1]) + 0.3
-        hist = model.fit(x, target, epochs=5, batch_size=4, verbose=0).history["loss"]
-        assert hist[-1] < hist[0]
+        hist = model.fit(x, target, epochs=20, batch_size=4, verbose=0).history["loss"]
+        assert hist[-1] < 0.9 * hist[0], hist
         path = tmp_path / "m.keras"
         model.save(path)
         loaded = keras.models.load_model(path)

@@ -759,6 +759,7 @@ def test_gradient_without_kept_tape_is_recomputed():
 
 
 def test_fit_in_graph_mode_without_xla():
+    tf.random.set_seed(4)  # the initial weights: whether 8 Adam steps lower the loss is not left to chance
     model = keras.Sequential([keras.Input((6, 3)), LTC(GW.NCP(5, 4, 2, 2, 2, 2, 2), return_sequences=True)])
     model.compile(keras.optimizers.Adam(0.05), "mse")  # jit_compile="auto": must resolve to no XLA
     assert not model.jit_compile
