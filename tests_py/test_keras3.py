@@ -478,8 +478,182 @@ else:
             assert not list(tmp_path.glob("*.so")), "a failed build left a library behind"
 
 
+    if INNER == "jax":
+        # -- the XLA FFI handlers (kerasncp_go.keras._xlaffi) ------------------
+
+        def _ffi_and_pure_callback(run):
+            """run() through the FFI handlers, then through jax.pure_callback."""
+            from kerasncp_go.keras import _xlaffi
+
+            outs = [run()]
+            saved = _xlaffi.available
+            _xlaffi.available = lambda: False
+            try:
+                outs.append(run())
+            finally:
+                _xlaffi.available = saved
+            return outs
+
+        @pytest.mark.parametrize("args", [
+            (wirings.AutoNCP(12, 3), True, {}),
+            (wirings.FullyConnected(8, 1), True, {}),  # motor outputs fewer than the cell's
+            (wirings.NCP(4, 3, 2, 2, 2, 2, 2), False, {"mode": "no_gate"}),
+            (6, True, {"mode": "pure", "backbone_layers": 0}),
+            (5, False, {"backbone_layers": 2, "backbone_units": 7, "activation": "gelu"}),
+        ], ids=["autoncp", "fc_one_motor", "ncp_no_gate_last", "pure", "backbone2_last"])
+        def test_ffi_matches_the_pure_callback_path(args):
+            """A jitted value-and-gradient of a CfC layer runs the XLA FFI
+            handlers (the tests have a C compiler) and gives the
+            pure_callback path's numbers bit for bit; no tape is left."""
+            import jax
+            import jax.numpy as jnp
+
+            from kerasncp_go.keras import _xlaffi
+
+            layer = CfC(args[0], return_sequences=args[1], return_state=True, **args[2])
+            layer.build((None, 5, 4))
+            rng = np.random.default_rng(7)
+            layer.set_weights([rng.normal(size=w.shape).astype(np.float32) * 0.5 for w in layer.get_weights()])
+            x = np.random.default_rng(8).normal(size=(3, 5, 4)).astype(np.float32)
+            tv = [v.value for v in layer.trainable_variables]
+            ntv = [v.value for v in layer.non_trainable_variables]
+
+            def loss(tv, x):
+                (y, h), _ = layer.stateless_call(tv, ntv, x)
+                return jnp.sum(jnp.cos(y) * 1.3) + jnp.sum(jnp.sin(h))
+
+            before = _xlaffi.live_tapes()
+
+            def run():
+                value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(tv, x)
+                return [np.asarray(value)] + [np.asarray(g) for g in jax.tree_util.tree_leaves(grads)]
+
+            ffi, callback = _ffi_and_pure_callback(run)
+            assert _xlaffi.status() == "loaded", _xlaffi.status()
+            import kerasncp_go.keras as kk
+            assert kk.native_ops_status() == "loaded"
+            assert len(ffi) == len(layer.trainable_variables) + 2
+            for i, (a, b) in enumerate(zip(ffi, callback)):
+                np.testing.assert_array_equal(a, b, err_msg=f"value/gradient {i}")
+            assert _xlaffi.live_tapes() == before
+
+        @pytest.mark.parametrize("make", [
+            lambda: CfCCell(5, backbone_dropout=0.0, mode="no_gate"),
+            lambda: WiredCfCCell(wirings.NCP(4, 3, 2, 2, 2, 2, 2)),
+        ], ids=["cfc", "wired_cfc"])
+        def test_ffi_matches_with_elapsed_times(make):
+            import jax
+            import jax.numpy as jnp
+
+            cell = make()
+            x = np.random.default_rng(11).normal(size=(3, 4)).astype(np.float32)
+            t = np.random.default_rng(12).uniform(0.3, 2.0, size=(3, 1)).astype(np.float32)
+            h0 = np.random.default_rng(13).normal(size=(3, cell.state_size)).astype(np.float32)
+            cell((x, t), [h0])
+            tv = [v.value for v in cell.trainable_variables]
+            ntv = [v.value for v in cell.non_trainable_variables]
+
+            def loss(tv, x, t, h0):
+                (y, (h,)), _ = cell.stateless_call(tv, ntv, (x, t), [h0])
+                return jnp.sum(y * 1.7) + jnp.sum(jnp.sin(h) * 0.3)
+
+            def run():
+                value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3)))(tv, x, t, h0)
+                return [np.asarray(value)] + [np.asarray(g) for g in jax.tree_util.tree_leaves(grads)]
+
+            ffi, callback = _ffi_and_pure_callback(run)
+            assert np.abs(ffi[-2]).max() > 0  # the elapsed times' gradient
+            for i, (a, b) in enumerate(zip(ffi, callback)):
+                np.testing.assert_array_equal(a, b, err_msg=f"value/gradient {i}")
+
+        def _ffi_layer_call(dropout=0.0):
+            """(the FFI function of a built CfC layer, its arguments)."""
+            import jax.numpy as jnp
+
+            from kerasncp_go.keras import _jax
+
+            layer = CfC(6, backbone_units=8, backbone_dropout=dropout)
+            layer.build((None, 4, 3))
+            kernel = layer.cell.kernel
+            x = jnp.asarray(np.random.default_rng(5).normal(size=(2, 4, 3)).astype(np.float32))
+            args = (x, jnp.zeros((2, kernel.state_size)), _jax._packed(kernel, layer.cell.kernel_params()))
+            return kernel, args, _jax._ffi_op(kernel.flat, True, dropout > 0, False, tuple(a.shape for a in args))
+
+        @pytest.mark.parametrize("dropout", [0.0, 0.4], ids=["plain", "dropout"])
+        def test_ffi_backward_without_its_tape_reruns_the_forward_pass(dropout):
+            """The backward handler given a tape id that is gone runs the
+            forward pass again with the seed it is given (the forward
+            pass's dropout draw) and gives the kept tape's gradients."""
+            import jax
+
+            from kerasncp_go.keras import _xlaffi
+
+            kernel, args, f = _ffi_layer_call(dropout)
+            (y, h), vjp = jax.vjp(f, *args)
+            gy = np.cos(np.arange(y.size, dtype=np.float32)).reshape(y.shape)
+            gh = np.ones(h.shape, np.float32)
+            no_ts = np.zeros((0,), np.float32)
+            attrs = {"model": np.int64(kernel.model.handle), "all_steps": np.int64(1),
+                     "training": np.int64(dropout > 0), "has_ts": np.int64(0), "state": np.int64(h.shape[1])}
+            fwd = jax.ffi.ffi_call(_xlaffi.FORWARD, (jax.ShapeDtypeStruct(y.shape, np.float32),
+                                                      jax.ShapeDtypeStruct(h.shape, np.float32),
+                                                      jax.ShapeDtypeStruct((), np.int32),
+                                                      jax.ShapeDtypeStruct((), np.int32)))
+            bwd = jax.ffi.ffi_call(_xlaffi.BACKWARD, tuple(jax.ShapeDtypeStruct(s, np.float32) for s in
+                                                           (args[2].shape, args[0].shape, h.shape, (0,))))
+            _, _, tid, seed = fwd(args[0], args[1], no_ts, args[2], keep=np.int64(1), **attrs)
+            assert int(tid) > 0 and (int(seed) != 0) == (dropout > 0)
+            kept = bwd(tid, seed, gy, gh, args[0], args[1], no_ts, args[2], **attrs)
+            lost = bwd(tid, seed, gy, gh, args[0], args[1], no_ts, args[2], **attrs)  # that tape is used now
+            for a, b in zip(kept[:3], lost[:3]):
+                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+            if dropout == 0:  # no draw: the custom_vjp's own gradients are these too
+                for a, b in zip(vjp((gy, gh)), (lost[1], lost[2], lost[0])):
+                    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+            else:  # another seed, other gradients: the seed is what was rerun
+                other = bwd(tid, seed + 1, gy, gh, args[0], args[1], no_ts, args[2], **attrs)
+                assert np.abs(np.asarray(other[0]) - np.asarray(lost[0])).max() > 1e-6
+
+        def test_ffi_refuses_bad_shapes_with_a_message():
+            import jax
+
+            from kerasncp_go.keras import _xlaffi
+
+            kernel, args, _ = _ffi_layer_call()
+            fwd = jax.ffi.ffi_call(_xlaffi.FORWARD, (jax.ShapeDtypeStruct((2, 4, kernel.cell_output_size), np.float32),
+                                                      jax.ShapeDtypeStruct((2, kernel.state_size), np.float32),
+                                                      jax.ShapeDtypeStruct((), np.int32),
+                                                      jax.ShapeDtypeStruct((), np.int32)))
+            attrs = {"model": np.int64(kernel.model.handle), "all_steps": np.int64(1), "training": np.int64(0),
+                     "has_ts": np.int64(0), "keep": np.int64(0)}
+            with pytest.raises(Exception, match="initial state must have shape"):
+                jax.block_until_ready(fwd(args[0], np.zeros((2, 5), np.float32), np.zeros((0,), np.float32),
+                                          args[2], state=np.int64(kernel.state_size), **attrs))
+            with pytest.raises(Exception, match="parameter|params|table|values"):
+                jax.block_until_ready(fwd(args[0], args[1], np.zeros((0,), np.float32), args[2][:-1],
+                                          state=np.int64(kernel.state_size), **attrs))
+            with pytest.raises(Exception, match="int64 attributes"):
+                jax.block_until_ready(fwd(args[0], args[1], np.zeros((0,), np.float32), args[2], **attrs))
+
+        @pytest.mark.parametrize("env", [{"KERASNCP_GO_JAX_FFI": "0"}, {"CC": "false"}],
+                                 ids=["disabled", "no_compiler"])
+        def test_without_ffi_the_cfc_runs_through_pure_callback(env, tmp_path):
+            code = ("import numpy as np, kerasncp_go.keras as kk\n"
+                    "from kerasncp_go import wirings\n"
+                    "layer = kk.CfC(wirings.AutoNCP(9, 2))\n"
+                    "print('finite', bool(np.isfinite(np.asarray(layer(np.ones((2, 4, 3), 'float32')))).all()))\n"
+                    "print('status:', kk.native_ops_status())\n")
+            run_env = dict(_env("jax"), KERASNCP_GO_CACHE=str(tmp_path), **env)
+            run = subprocess.run([sys.executable, "-c", code], env=run_env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, timeout=600)
+            assert run.returncode == 0 and "finite True" in run.stdout, run.stdout[-3000:]
+            want = ("disabled by KERASNCP_GO_JAX_FFI=0" if "KERASNCP_GO_JAX_FFI" in env
+                    else "building the XLA FFI handlers failed")
+            assert want in run.stdout, run.stdout[-3000:]
+            assert not list(tmp_path.glob("*.so")), "a failed build left a library behind"
+
     def test_native_ops_status_names_the_backend():
         import kerasncp_go.keras as kk
 
-        want = "loaded" if INNER == "tensorflow" else f"not used on the {INNER} backend"
+        want = "loaded" if INNER in ("tensorflow", "jax") else f"not used on the {INNER} backend"
         assert kk.native_ops_status() == want

@@ -35,7 +35,8 @@ def test_wheel_is_platform_tagged_and_holds_the_library(wheel):
     assert "kerasncp_go/_native/libkerasncp.so" in names
     assert "kerasncp_go/_native/kerasncp.h" in names
     assert "kerasncp_go/py.typed" in names
-    assert "kerasncp_go/keras/_tfop.c" in names  # the native TensorFlow ops, built on first use
+    for native in ("_tfop.c", "_xlaffi.c", "_hostops.h"):  # the native TensorFlow ops and XLA FFI handlers,
+        assert f"kerasncp_go/keras/{native}" in names     # built on first use
     assert "kerasncp_go/_compat_paths/kerasncp/kerasncp/__init__.py" in names
     assert "kerasncp_go/_compat_paths/ncps/ncps/__init__.py" in names
 

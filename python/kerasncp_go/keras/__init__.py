@@ -42,17 +42,25 @@ _install_rnn_hook()
 
 
 def native_ops_status() -> str:
-    """"loaded" when the CfC layers run as native TensorFlow ops (building
-    them if this is the first use on this machine), else why they do not:
-    another backend, ``KERASNCP_GO_TF_OP=0``, or the build's error (the
-    layers then run through ``tf.numpy_function``: same numbers, slower)."""
+    """"loaded" when the CfC layers call the Go core natively from the
+    framework's compiled graph (native TensorFlow ops, or XLA FFI handlers
+    on JAX's CPU backend; built if this is the first use on this machine),
+    else why they do not: the torch backend (which calls the Go core
+    directly anyway), ``KERASNCP_GO_TF_OP=0`` / ``KERASNCP_GO_JAX_FFI=0``,
+    or the build's error. Without them the layers run through
+    ``tf.numpy_function`` or ``jax.pure_callback``: same numbers, slower."""
     name = _check()
-    if name != "tensorflow":
-        return f"not used on the {name} backend"
-    from . import _tfop
+    if name == "tensorflow":
+        from . import _tfop
 
-    _tfop.ops()
-    return _tfop.status()
+        _tfop.ops()
+        return _tfop.status()
+    if name == "jax":
+        from . import _xlaffi
+
+        _xlaffi.available()
+        return _xlaffi.status()
+    return f"not used on the {name} backend"
 
 
 __all__ = ["CfC", "CfCCell", "LTC", "LTCCell", "MixedMemoryRNN", "WiredCfCCell", "native_ops_status"]

@@ -1,6 +1,8 @@
-"""JAX backend: the Go pass as ``jax.pure_callback`` calls joined by
-``jax.custom_vjp``; only the forward pass of a differentiated call keeps a
-tape."""
+"""JAX backend: the Go pass as two calls joined by ``jax.custom_vjp``, a
+forward and a backward pass; only the forward pass of a differentiated call
+keeps a tape. A CfC calls the Go core through XLA FFI handlers (_xlaffi.c)
+when they are available, else (and an LTC always) through
+``jax.pure_callback``."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _host
+from . import _host, _xlaffi
 
 
 @functools.lru_cache(maxsize=256)
@@ -71,6 +73,49 @@ def _op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: Tupl
     return f
 
 
+@functools.lru_cache(maxsize=256)
+def _ffi_op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: Tuple[Tuple[int, ...], ...]):
+    """A CfC's Go pass over arguments of these shapes (x, h0, [ts (batch,
+    steps)], table) as a differentiable JAX function of XLA FFI calls (see
+    _xlaffi.c), returning the cell's whole output (the caller slices off
+    the layer's). kernel is a FlatCfCKernel."""
+    x_shape, table_shape = shapes[0], shapes[-1]
+    b, t = x_shape[0], x_shape[1]
+    cell_out, state = kernel.kernel.cell_output_size, kernel.state_size
+    f32 = np.float32
+    y_shape = (b, t, cell_out) if all_steps else (b, cell_out)
+    ts_shape = (b, t) if has_ts else (0,)
+    forward = jax.ffi.ffi_call(_xlaffi.FORWARD, (
+        jax.ShapeDtypeStruct(y_shape, f32), jax.ShapeDtypeStruct((b, state), f32),
+        jax.ShapeDtypeStruct((), np.int32), jax.ShapeDtypeStruct((), np.int32)), vmap_method="sequential")
+    backward = jax.ffi.ffi_call(_xlaffi.BACKWARD, (
+        jax.ShapeDtypeStruct(table_shape, f32), jax.ShapeDtypeStruct(x_shape, f32),
+        jax.ShapeDtypeStruct((b, state), f32), jax.ShapeDtypeStruct(ts_shape, f32)), vmap_method="sequential")
+    attrs = {"model": np.int64(kernel.model.handle), "all_steps": np.int64(all_steps),
+             "training": np.int64(training), "has_ts": np.int64(has_ts), "state": np.int64(state)}
+    no_ts = np.zeros((0,), f32)  # NumPy: a JAX array made here would belong to the trace that first built f
+
+    def args_of(a):  # (x, h0, ts or an empty stand-in, table)
+        return (a[0], a[1], a[2] if has_ts else no_ts, a[-1])
+
+    @jax.custom_vjp
+    def f(*a):
+        y, h, _, _ = forward(*args_of(a), keep=np.int64(0), **attrs)
+        return y, h
+
+    def f_fwd(*a):
+        y, h, tid, seed = forward(*args_of(a), keep=np.int64(1), **attrs)
+        return (y, h), (tid, seed, a)
+
+    def f_bwd(res, g):
+        tid, seed, a = res
+        gtable, gx, gh0, gts = backward(tid, seed, g[0], g[1], *args_of(a), **attrs)
+        return (gx, gh0, gts, gtable) if has_ts else (gx, gh0, gtable)
+
+    f.defvjp(f_fwd, f_bwd)
+    return f
+
+
 def _packed(kernel: Any, params: Sequence[Any]) -> Any:
     """A CfC's weights written into its Go table in JAX ops (so that JAX
     maps the table's gradient back onto the weights)."""
@@ -90,6 +135,8 @@ def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[A
     # measured: the copies cost what the arguments saved.
     param_shapes = None
     if isinstance(kernel, _host.CfCKernel):
+        if _xlaffi.available():
+            return _ffi_sequence(kernel, params, x, h0, ts, all_steps, training)
         kernel, params = kernel.flat, [_packed(kernel, params)]
     elif len(params) > 1:
         param_shapes = tuple(tuple(np.shape(p)) for p in params)
@@ -101,3 +148,18 @@ def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[A
     f = _op(kernel, bool(all_steps), bool(training), ts is not None, tuple(tuple(a.shape) for a in args),
             param_shapes)
     return f(*args)
+
+
+def _ffi_sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[Any], all_steps: bool,
+                  training: bool) -> Tuple[Any, Any]:
+    """sequence() for a CfC through the XLA FFI handlers."""
+    x = jnp.asarray(x, jnp.float32)
+    args = [x, jnp.asarray(h0, jnp.float32)]
+    if ts is not None:  # (batch, steps) in JAX ops, so that JAX maps the gradient back onto ts's shape
+        args.append(jnp.reshape(jnp.asarray(ts, jnp.float32), x.shape[:2]))
+    args.append(_packed(kernel, params))
+    f = _ffi_op(kernel.flat, bool(all_steps), bool(training), ts is not None, tuple(tuple(a.shape) for a in args))
+    y, h = f(*args)
+    if kernel.output_size != kernel.cell_output_size:  # the layer's outputs: the cell's first units
+        y = y[..., :kernel.output_size]
+    return y, h

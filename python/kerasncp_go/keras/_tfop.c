@@ -12,22 +12,17 @@
  * weight order) are packed into the Go model's flat parameter table over a
  * copy of `base` (which holds the masks), each one either copied or, for a
  * Keras kernel (in, out) that the table holds as (out, in), transposed.
- * When `keep` is set the Go tape waits in a store below for
- * KncpCfcBackward, which finds it by the id the forward op returns; a tape
- * that is gone (never kept, evicted, or used) is made again by rerunning the
- * forward pass with the same dropout seed, so a gradient never depends on
- * the store.
+ * When `keep` is set the Go tape waits in the store of _hostops.h for
+ * KncpCfcBackward, which finds it by the id the forward op returns.
  *
  * The library's functions come from kncp_tfop_init (addresses the Python
  * side takes from the loaded libkerasncp), so this file needs TensorFlow's
  * headers only. */
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 /* ops.h names these as C++ does; C needs the typedefs first. */
 typedef struct TF_OpDefinitionBuilder TF_OpDefinitionBuilder;
@@ -40,118 +35,16 @@ typedef struct TF_DimensionHandle TF_DimensionHandle;
 #include "tensorflow/c/tf_status.h"
 #include "tensorflow/c/tf_tensor.h"
 
-/* What this file uses of kerasncp.h (C ABI version 2). */
-typedef struct {
-    void *data;
-    int64_t len;
-} kncp_buf;
-
-typedef int32_t (*cfc_forward_fn)(uint64_t h, kncp_buf params, int64_t batch, int64_t steps, kncp_buf x,
-                                  kncp_buf h0, kncp_buf c0, kncp_buf elapsed, kncp_buf y, int32_t all_steps,
-                                  kncp_buf hout, kncp_buf cout, int32_t training, uint64_t dropout_seed,
-                                  uint64_t *tape, char *err, size_t errlen);
-typedef int32_t (*cfc_backward_fn)(uint64_t tape, kncp_buf gy, kncp_buf gh, kncp_buf gc, kncp_buf gparams,
-                                   kncp_buf gx, kncp_buf gh0, kncp_buf gc0, kncp_buf gelapsed, char *err,
-                                   size_t errlen);
-typedef int32_t (*tape_free_fn)(uint64_t tape, char *err, size_t errlen);
-typedef int32_t (*cfc_tape_bytes_fn)(uint64_t h, int64_t batch, int64_t steps, double *out, char *err,
-                                     size_t errlen);
-
-static cfc_forward_fn cfc_forward;
-static cfc_backward_fn cfc_backward;
-static tape_free_fn tape_free;
-static cfc_tape_bytes_fn cfc_tape_bytes;
+/* The library's functions, the tape store (_hostops.h). */
+#include "_hostops.h"
 
 /* Sets the library functions; returns 1 when none is NULL. */
 int kncp_tfop_init(void *forward, void *backward, void *free_tape, void *tape_bytes) {
-    cfc_forward = (cfc_forward_fn)forward;
-    cfc_backward = (cfc_backward_fn)backward;
-    tape_free = (tape_free_fn)free_tape;
-    cfc_tape_bytes = (cfc_tape_bytes_fn)tape_bytes;
-    return forward && backward && free_tape && tape_bytes;
-}
-
-/* ---- The tape store ----------------------------------------------------
- * Tapes by id, oldest first; at most MAX_TAPES of them and about MAX_BYTES
- * of tape memory (the newest always stays). Ids stay below 2**62. */
-
-#define MAX_TAPES 8192
-#define MAX_BYTES (512.0 * 1024 * 1024)
-
-typedef struct {
-    int64_t id;
-    uint64_t handle;
-    double bytes;
-} entry;
-
-static pthread_mutex_t store_mu = PTHREAD_MUTEX_INITIALIZER;
-static entry *store;
-static size_t store_len, store_cap;
-static int64_t store_next;
-static double store_bytes;
-
-static void free_tape_quietly(uint64_t h) {
-    char err[256];
-    tape_free(h, err, sizeof err);
-}
-
-/* Keeps handle and returns its id (>= 1), or 0 when there is no memory for
- * the entry (the tape is freed: a backward pass reruns the forward pass). */
-static int64_t store_put(uint64_t handle, double bytes) {
-    uint64_t evicted[16];
-    size_t nev = 0;
-    int64_t id = 0;
-    pthread_mutex_lock(&store_mu);
-    if (store_len == store_cap) {
-        size_t cap = store_cap ? 2 * store_cap : 16;
-        entry *grown = realloc(store, cap * sizeof *grown);
-        if (grown) {
-            store = grown;
-            store_cap = cap;
-        }
-    }
-    if (store_len < store_cap) {
-        store_next = store_next % ((int64_t)1 << 62) + 1;
-        id = store_next;
-        store[store_len++] = (entry){id, handle, bytes};
-        store_bytes += bytes;
-        while (store_len > 1 && (store_len > MAX_TAPES || store_bytes > MAX_BYTES) && nev < 16) {
-            evicted[nev++] = store[0].handle;
-            store_bytes -= store[0].bytes;
-            memmove(store, store + 1, (store_len - 1) * sizeof *store);
-            store_len--;
-        }
-    }
-    pthread_mutex_unlock(&store_mu);
-    for (size_t i = 0; i < nev; i++) free_tape_quietly(evicted[i]);
-    if (id == 0) free_tape_quietly(handle);
-    return id;
-}
-
-/* The handle of id (now the caller's), or 0 when it is gone. */
-static uint64_t store_pop(int64_t id) {
-    uint64_t h = 0;
-    pthread_mutex_lock(&store_mu);
-    for (size_t i = store_len; i-- > 0;) {
-        if (store[i].id == id) {
-            h = store[i].handle;
-            store_bytes -= store[i].bytes;
-            memmove(store + i, store + i + 1, (store_len - i - 1) * sizeof *store);
-            store_len--;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&store_mu);
-    return h;
+    return host_init(forward, backward, free_tape, tape_bytes);
 }
 
 /* Tapes kept for a backward pass that has not run yet. */
-int64_t kncp_tfop_live_tapes(void) {
-    pthread_mutex_lock(&store_mu);
-    int64_t n = (int64_t)store_len;
-    pthread_mutex_unlock(&store_mu);
-    return n;
-}
+int64_t kncp_tfop_live_tapes(void) { return store_live(); }
 
 /* ---- Kernels ------------------------------------------------------------ */
 
@@ -234,8 +127,6 @@ static kncp_buf buf_of(TF_Tensor *t) {
     kncp_buf b = {TF_TensorData(t), TF_TensorElementCount(t)};
     return b;
 }
-
-static const kncp_buf none = {NULL, 0};
 
 /* The inputs both ops share, from input index `first` on: x, h0, ts, base,
  * params (N). */
@@ -375,16 +266,13 @@ static void forward_compute(void *k, TF_OpKernelContext *ctx) {
     TF_Tensor *sd = tid ? output(ctx, 3, TF_INT64, NULL, 0, sizeof(int64_t)) : NULL;
     float *flat = sd ? pack(a, &in) : NULL;
     if (sd && !flat) fail(ctx, TF_RESOURCE_EXHAUSTED, "kerasncp: out of memory");
-    uint32_t r = 0; /* a training pass's dropout seed: 31 random bits, as the NumPy side draws */
-    if (flat) {
-        if (a->training && getrandom(&r, sizeof r, 0) != sizeof r) {
-            fail(ctx, TF_INTERNAL, "kerasncp: getrandom failed");
-            free(flat);
-            flat = NULL;
-        }
+    uint64_t seed = 0;
+    if (flat && !draw_seed(a->training, &seed)) {
+        fail(ctx, TF_INTERNAL, "kerasncp: getrandom failed");
+        free(flat);
+        flat = NULL;
     }
     if (flat) {
-        uint64_t seed = a->training ? (r & 0x7fffffffu) : 0;
         uint64_t tape = 0;
         /* The cell's outputs are its last layer's units; the layer's, the
          * first `out` of them (the motor neurons): through a scratch. */
@@ -405,12 +293,7 @@ static void forward_compute(void *k, TF_OpKernelContext *ctx) {
         if (rc != 0) {
             fail(ctx, TF_INVALID_ARGUMENT, err);
         } else {
-            int64_t id = 0;
-            if (a->keep) {
-                double bytes = 0;
-                cfc_tape_bytes((uint64_t)a->model, in.batch, in.steps, &bytes, err, sizeof err);
-                id = store_put(tape, bytes);
-            }
+            int64_t id = a->keep ? store_tape((uint64_t)a->model, in.batch, in.steps, tape) : 0;
             *(int64_t *)TF_TensorData(tid) = id;
             *(int64_t *)TF_TensorData(sd) = (int64_t)seed;
         }

@@ -1,0 +1,71 @@
+"""Builds the native op libraries (``_tfop.c`` for TensorFlow, ``_xlaffi.c``
+for JAX) on first use, against the installed framework's headers, with the
+C compiler (``$CC``, else ``cc``).
+
+A library is kept in the cache directory (``$KERASNCP_GO_CACHE``, else
+``$XDG_CACHE_HOME/kerasncp-go``, else ``~/.cache/kerasncp-go``) under a name
+that hashes its source, the shared ``_hostops.h``, the framework's version
+and the flags, so each build (about a second) happens once per machine and
+framework version.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import subprocess
+import tempfile
+from typing import List, Sequence
+
+from .. import _lib
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_SHARED = os.path.join(_HERE, "_hostops.h")
+
+
+def cache_dir() -> str:
+    """Where built op libraries are kept."""
+    d = os.environ.get("KERASNCP_GO_CACHE")
+    if not d:
+        d = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+                         "kerasncp-go")
+    return d
+
+
+def build(source: str, tag: str, version: str, flags: Sequence[str], what: str) -> str:
+    """The path of the shared library built from source (a file in this
+    directory) with the compiler flags `flags` (includes, libraries),
+    built if needed; `what` names it in a failed build's RuntimeError."""
+    parts = []
+    for path in (source, _SHARED):
+        with open(path, "rb") as f:
+            parts.append(f.read())
+    key = hashlib.sha256(b"\0".join(parts + [version.encode()] + [f.encode() for f in flags]))
+    out_dir = cache_dir()
+    out = os.path.join(out_dir, f"{tag}-{key.hexdigest()[:16]}.so")
+    if os.path.exists(out):
+        return out
+    os.makedirs(out_dir, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{tag}-", suffix=".so", dir=out_dir)
+    os.close(fd)
+    cmd = [os.environ.get("CC") or "cc", "-O2", "-shared", "-fPIC", "-std=gnu11", f"-I{_HERE}", source, "-o", tmp,
+           *flags]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if p.returncode != 0:
+            tail = " ".join((p.stderr or p.stdout).strip().splitlines()[-3:])
+            raise RuntimeError(f"building {what} failed ({cmd[0]} exited {p.returncode}): {tail}")
+        os.replace(tmp, out)  # atomic: processes building at once each leave a whole file
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def library_functions() -> List[int]:
+    """The addresses of the Go library's functions an op library's init
+    takes (host_init in _hostops.h): forward, backward, tape free, tape
+    size."""
+    names = ("kncp_cfc_forward", "kncp_cfc_backward", "kncp_tape_free", "kncp_cfc_tape_bytes")
+    return [ctypes.cast(getattr(_lib.lib, n), ctypes.c_void_p).value or 0 for n in names]

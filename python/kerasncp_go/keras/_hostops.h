@@ -1,0 +1,158 @@
+/* What the native framework ops share: _tfop.c (TensorFlow's C op API)
+ * and _xlaffi.c (XLA's FFI, for JAX) each include this once.
+ *
+ * - The part of kerasncp.h they use (C ABI version 2), and the library's
+ *   functions, whose addresses the Python side takes from the loaded
+ *   libkerasncp and hands over through host_init, so that an op library
+ *   needs its framework's headers only.
+ * - The store where a forward pass's Go tape waits for its backward pass,
+ *   found by the integer id the forward op returns. A tape that is gone
+ *   (never kept, evicted, or used) is made again by the backward op, which
+ *   reruns the forward pass with the same dropout seed, so a gradient never
+ *   depends on the store.
+ *
+ * Everything here is static: each op library has its own store. */
+
+#ifndef KNCP_HOSTOPS_H
+#define KNCP_HOSTOPS_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+typedef struct {
+    void *data;
+    int64_t len;
+} kncp_buf;
+
+typedef int32_t (*cfc_forward_fn)(uint64_t h, kncp_buf params, int64_t batch, int64_t steps, kncp_buf x,
+                                  kncp_buf h0, kncp_buf c0, kncp_buf elapsed, kncp_buf y, int32_t all_steps,
+                                  kncp_buf hout, kncp_buf cout, int32_t training, uint64_t dropout_seed,
+                                  uint64_t *tape, char *err, size_t errlen);
+typedef int32_t (*cfc_backward_fn)(uint64_t tape, kncp_buf gy, kncp_buf gh, kncp_buf gc, kncp_buf gparams,
+                                   kncp_buf gx, kncp_buf gh0, kncp_buf gc0, kncp_buf gelapsed, char *err,
+                                   size_t errlen);
+typedef int32_t (*tape_free_fn)(uint64_t tape, char *err, size_t errlen);
+typedef int32_t (*cfc_tape_bytes_fn)(uint64_t h, int64_t batch, int64_t steps, double *out, char *err,
+                                     size_t errlen);
+
+static cfc_forward_fn cfc_forward;
+static cfc_backward_fn cfc_backward;
+static tape_free_fn tape_free;
+static cfc_tape_bytes_fn cfc_tape_bytes;
+
+static const kncp_buf none = {NULL, 0};
+
+/* Sets the library functions; returns 1 when none is NULL. */
+static int host_init(void *forward, void *backward, void *free_tape, void *tape_bytes) {
+    cfc_forward = (cfc_forward_fn)forward;
+    cfc_backward = (cfc_backward_fn)backward;
+    tape_free = (tape_free_fn)free_tape;
+    cfc_tape_bytes = (cfc_tape_bytes_fn)tape_bytes;
+    return forward && backward && free_tape && tape_bytes;
+}
+
+/* A training pass's dropout seed: 31 random bits, as the NumPy side
+ * draws them; 0 outside training. Returns 0 when getrandom fails. */
+static int draw_seed(int training, uint64_t *seed) {
+    uint32_t r = 0;
+    if (training && getrandom(&r, sizeof r, 0) != sizeof r) return 0;
+    *seed = training ? (r & 0x7fffffffu) : 0;
+    return 1;
+}
+
+/* ---- The tape store ----------------------------------------------------
+ * Tapes by id, oldest first; at most MAX_TAPES of them and about MAX_BYTES
+ * of tape memory (the newest always stays). Ids run from 1 to 2**31 - 1
+ * and wrap (an int32 carries one: JAX's default integer). */
+
+#define MAX_TAPES 8192
+#define MAX_BYTES (512.0 * 1024 * 1024)
+#define MAX_ID 0x7fffffff
+
+typedef struct {
+    int64_t id;
+    uint64_t handle;
+    double bytes;
+} entry;
+
+static pthread_mutex_t store_mu = PTHREAD_MUTEX_INITIALIZER;
+static entry *store;
+static size_t store_len, store_cap;
+static int64_t store_next;
+static double store_bytes;
+
+static void free_tape_quietly(uint64_t h) {
+    char err[256];
+    tape_free(h, err, sizeof err);
+}
+
+/* Keeps handle and returns its id (>= 1), or 0 when there is no memory for
+ * the entry (the tape is freed: a backward pass reruns the forward pass). */
+static int64_t store_put(uint64_t handle, double bytes) {
+    uint64_t evicted[16];
+    size_t nev = 0;
+    int64_t id = 0;
+    pthread_mutex_lock(&store_mu);
+    if (store_len == store_cap) {
+        size_t cap = store_cap ? 2 * store_cap : 16;
+        entry *grown = realloc(store, cap * sizeof *grown);
+        if (grown) {
+            store = grown;
+            store_cap = cap;
+        }
+    }
+    if (store_len < store_cap) {
+        store_next = store_next % MAX_ID + 1;
+        id = store_next;
+        store[store_len++] = (entry){id, handle, bytes};
+        store_bytes += bytes;
+        while (store_len > 1 && (store_len > MAX_TAPES || store_bytes > MAX_BYTES) && nev < 16) {
+            evicted[nev++] = store[0].handle;
+            store_bytes -= store[0].bytes;
+            memmove(store, store + 1, (store_len - 1) * sizeof *store);
+            store_len--;
+        }
+    }
+    pthread_mutex_unlock(&store_mu);
+    for (size_t i = 0; i < nev; i++) free_tape_quietly(evicted[i]);
+    if (id == 0) free_tape_quietly(handle);
+    return id;
+}
+
+/* Keeps a forward pass's tape of `model` over batch x steps: its id. */
+static int64_t store_tape(uint64_t model, int64_t batch, int64_t steps, uint64_t tape) {
+    char err[256];
+    double bytes = 0;
+    cfc_tape_bytes(model, batch, steps, &bytes, err, sizeof err);
+    return store_put(tape, bytes);
+}
+
+/* The handle of id (now the caller's), or 0 when it is gone. */
+static uint64_t store_pop(int64_t id) {
+    uint64_t h = 0;
+    pthread_mutex_lock(&store_mu);
+    for (size_t i = store_len; i-- > 0;) {
+        if (store[i].id == id) {
+            h = store[i].handle;
+            store_bytes -= store[i].bytes;
+            memmove(store + i, store + i + 1, (store_len - i - 1) * sizeof *store);
+            store_len--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&store_mu);
+    return h;
+}
+
+/* Tapes kept for a backward pass that has not run yet. */
+static int64_t store_live(void) {
+    pthread_mutex_lock(&store_mu);
+    int64_t n = (int64_t)store_len;
+    pthread_mutex_unlock(&store_mu);
+    return n;
+}
+
+#endif
