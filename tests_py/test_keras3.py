@@ -576,7 +576,7 @@ else:
             layer.build((None, 4, 3))
             kernel = layer.cell.kernel
             x = jnp.asarray(np.random.default_rng(5).normal(size=(2, 4, 3)).astype(np.float32))
-            args = (x, jnp.zeros((2, kernel.state_size)), _jax._packed(kernel, layer.cell.kernel_params()))
+            args = (x, jnp.zeros((2, kernel.state_size), jnp.float32), _jax._packed(kernel, layer.cell.kernel_params()))
             return kernel, args, _jax._ffi_op(kernel.flat, True, dropout > 0, False, tuple(a.shape for a in args))
 
         @pytest.mark.parametrize("dropout", [0.0, 0.4], ids=["plain", "dropout"])
@@ -613,6 +613,100 @@ else:
             else:  # another seed, other gradients: the seed is what was rerun
                 other = bwd(tid, seed + 1, gy, gh, args[0], args[1], no_ts, args[2], **attrs)
                 assert np.abs(np.asarray(other[0]) - np.asarray(lost[0])).max() > 1e-6
+
+        @pytest.mark.parametrize("make", [
+            lambda: LTC(wirings.AutoNCP(12, 3), return_sequences=True, return_state=True),
+            lambda: LTC(wirings.FullyConnected(6, 2), return_sequences=False, return_state=True,
+                        input_mapping="linear", output_mapping=None, ode_unfolds=3),
+            lambda: keras.layers.RNN(LTCCell(wirings.NCP(4, 3, 2, 2, 2, 2, 2)), return_sequences=True,
+                                     return_state=True),
+        ], ids=["autoncp", "fc_linear_unmapped", "drop_in_cell"])
+        def test_ffi_ltc_matches_the_pure_callback_path(make):
+            import jax
+            import jax.numpy as jnp
+
+            from kerasncp_go.keras import _xlaffi
+
+            layer = make()
+            layer.build((None, 5, 4))
+            rng = np.random.default_rng(7)
+            layer.set_weights([np.abs(rng.normal(size=w.shape)).astype(np.float32) * 0.5 + 0.1
+                               for w in layer.get_weights()])
+            x = np.random.default_rng(8).normal(size=(3, 5, 4)).astype(np.float32)
+            tv = [v.value for v in layer.trainable_variables]
+            ntv = [v.value for v in layer.non_trainable_variables]
+
+            def loss(tv, x):
+                out, _ = layer.stateless_call(tv, ntv, x)
+                return jnp.sum(jnp.cos(out[0]) * 1.3) + sum(jnp.sum(jnp.sin(o)) for o in out[1:])
+
+            before = _xlaffi.live_tapes()
+
+            def run():
+                value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(tv, x)
+                return [np.asarray(value)] + [np.asarray(g) for g in jax.tree_util.tree_leaves(grads)]
+
+            ffi, callback = _ffi_and_pure_callback(run)
+            assert _xlaffi.status() == "loaded", _xlaffi.status()
+            assert len(ffi) == len(layer.trainable_variables) + 2
+            for i, (a, b) in enumerate(zip(ffi, callback)):
+                np.testing.assert_array_equal(a, b, err_msg=f"value/gradient {i}")
+            assert _xlaffi.live_tapes() == before
+
+        def test_ffi_ltc_cell_with_elapsed_times():
+            import jax
+            import jax.numpy as jnp
+
+            cell = LTCCell(wirings.NCP(4, 3, 2, 2, 2, 2, 2))
+            x = np.random.default_rng(11).normal(size=(3, 4)).astype(np.float32)
+            t = np.random.default_rng(12).uniform(0.3, 2.0, size=(3, 1)).astype(np.float32)
+            h0 = np.random.default_rng(13).normal(size=(3, cell.state_size)).astype(np.float32)
+            cell((x, t), [h0])
+            tv = [v.value for v in cell.trainable_variables]
+            ntv = [v.value for v in cell.non_trainable_variables]
+
+            def loss(tv, x, t, h0):
+                (y, (h,)), _ = cell.stateless_call(tv, ntv, (x, t), [h0])
+                return jnp.sum(y * 1.7) + jnp.sum(jnp.sin(h) * 0.3)
+
+            def run():
+                value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3)))(tv, x, t, h0)
+                return [np.asarray(value)] + [np.asarray(g) for g in jax.tree_util.tree_leaves(grads)]
+
+            ffi, callback = _ffi_and_pure_callback(run)
+            assert np.abs(ffi[-2]).max() > 0  # the elapsed times' gradient
+            for i, (a, b) in enumerate(zip(ffi, callback)):
+                np.testing.assert_array_equal(a, b, err_msg=f"value/gradient {i}")
+
+        def test_a_compiled_step_outlives_its_layer_and_the_op_cache():
+            """The handlers name a CfC's Go model by its handle: a compiled
+            function keeps working after the layer is gone and the cache of
+            FFI functions cleared."""
+            import gc
+
+            import jax
+            import jax.numpy as jnp
+
+            from kerasncp_go.keras import _jax
+
+            def compiled_step():
+                layer = CfC(6, backbone_units=8)
+                layer.build((None, 4, 3))
+                tv = [v.value for v in layer.trainable_variables]
+                ntv = [v.value for v in layer.non_trainable_variables]
+
+                def loss(tv, x):
+                    return jnp.sum(layer.stateless_call(tv, ntv, x)[0])
+
+                x = np.ones((2, 4, 3), np.float32)
+                step = jax.jit(jax.grad(loss)).lower(tv, x).compile()
+                return step, tv, x, step(tv, x)
+
+            step, tv, x, first = compiled_step()
+            _jax._ffi_op.cache_clear()
+            gc.collect()
+            for a, b in zip(step(tv, x), first):
+                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
         def test_ffi_refuses_bad_shapes_with_a_message():
             import jax

@@ -8,10 +8,12 @@ each way, and so does ``keras.layers.RNN`` itself around one of these cells
 import leaves Keras alone and the cells then run step by step, one Go call
 per step).
 
-On the TensorFlow backend the CfC layers run as native TensorFlow ops,
-built with the C compiler on first use and cached (see
+On the TensorFlow backend the CfC layers run as native TensorFlow ops, on
+JAX's CPU backend every layer runs through XLA FFI handlers, both built
+with the C compiler on first use and cached (see
 :func:`native_ops_status`); without a compiler they run through
-``tf.numpy_function`` instead, with the same numbers.
+``tf.numpy_function`` or ``jax.pure_callback`` instead, with the same
+numbers.
 
 Keras picks its backend when it is first imported (``KERAS_BACKEND``);
 this package then imports that backend's framework only. Another backend,
@@ -42,9 +44,10 @@ _install_rnn_hook()
 
 
 def native_ops_status() -> str:
-    """"loaded" when the CfC layers call the Go core natively from the
-    framework's compiled graph (native TensorFlow ops, or XLA FFI handlers
-    on JAX's CPU backend; built if this is the first use on this machine),
+    """"loaded" when the layers call the Go core natively from the
+    framework's compiled graph (the CfC as native TensorFlow ops; the CfC
+    and the LTC as XLA FFI handlers on JAX's CPU backend; built if this is
+    the first use on this machine),
     else why they do not: the torch backend (which calls the Go core
     directly anyway), ``KERASNCP_GO_TF_OP=0`` / ``KERASNCP_GO_JAX_FFI=0``,
     or the build's error. Without them the layers run through

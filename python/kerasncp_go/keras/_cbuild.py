@@ -4,8 +4,8 @@ C compiler (``$CC``, else ``cc``).
 
 A library is kept in the cache directory (``$KERASNCP_GO_CACHE``, else
 ``$XDG_CACHE_HOME/kerasncp-go``, else ``~/.cache/kerasncp-go``) under a name
-that hashes its source, the shared ``_hostops.h``, the framework's version
-and the flags, so each build (about a second) happens once per machine and
+that hashes its source, the shared ``_hostops.h`` and ``kerasncp.h``, the
+framework's version and the flags, so each build (about a second) happens once per machine and
 framework version.
 """
 
@@ -16,12 +16,17 @@ import hashlib
 import os
 import subprocess
 import tempfile
-from typing import List, Sequence
+from typing import Sequence
 
 from .. import _lib
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_SHARED = os.path.join(_HERE, "_hostops.h")
+_NATIVE = os.path.join(os.path.dirname(_HERE), "_native")  # kerasncp.h, next to the library
+_HEADERS = (os.path.join(_HERE, "_hostops.h"), os.path.join(_NATIVE, "kerasncp.h"))
+
+#: The Go library's functions an op library calls, in host_init's order (_hostops.h).
+FUNCTIONS = ("kncp_cfc_forward", "kncp_cfc_backward", "kncp_tape_free", "kncp_cfc_tape_bytes", "kncp_ltc_forward",
+             "kncp_ltc_backward", "kncp_ltc_tape_bytes")
 
 
 def cache_dir() -> str:
@@ -38,7 +43,7 @@ def build(source: str, tag: str, version: str, flags: Sequence[str], what: str) 
     directory) with the compiler flags `flags` (includes, libraries),
     built if needed; `what` names it in a failed build's RuntimeError."""
     parts = []
-    for path in (source, _SHARED):
+    for path in (source, *_HEADERS):
         with open(path, "rb") as f:
             parts.append(f.read())
     key = hashlib.sha256(b"\0".join(parts + [version.encode()] + [f.encode() for f in flags]))
@@ -49,8 +54,8 @@ def build(source: str, tag: str, version: str, flags: Sequence[str], what: str) 
     os.makedirs(out_dir, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{tag}-", suffix=".so", dir=out_dir)
     os.close(fd)
-    cmd = [os.environ.get("CC") or "cc", "-O2", "-shared", "-fPIC", "-std=gnu11", f"-I{_HERE}", source, "-o", tmp,
-           *flags]
+    cmd = [os.environ.get("CC") or "cc", "-O2", "-shared", "-fPIC", "-std=gnu11", f"-I{_HERE}", f"-I{_NATIVE}", source,
+           "-o", tmp, *flags]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         if p.returncode != 0:
@@ -63,9 +68,8 @@ def build(source: str, tag: str, version: str, flags: Sequence[str], what: str) 
     return out
 
 
-def library_functions() -> List[int]:
-    """The addresses of the Go library's functions an op library's init
-    takes (host_init in _hostops.h): forward, backward, tape free, tape
-    size."""
-    names = ("kncp_cfc_forward", "kncp_cfc_backward", "kncp_tape_free", "kncp_cfc_tape_bytes")
-    return [ctypes.cast(getattr(_lib.lib, n), ctypes.c_void_p).value or 0 for n in names]
+def library_functions() -> "ctypes.Array[ctypes.c_void_p]":
+    """The addresses of FUNCTIONS in the loaded Go library, as the C array
+    an op library's init takes."""
+    addrs = [ctypes.cast(getattr(_lib.lib, n), ctypes.c_void_p).value or 0 for n in FUNCTIONS]
+    return (ctypes.c_void_p * len(addrs))(*addrs)

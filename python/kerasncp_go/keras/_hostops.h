@@ -1,10 +1,10 @@
 /* What the native framework ops share: _tfop.c (TensorFlow's C op API)
  * and _xlaffi.c (XLA's FFI, for JAX) each include this once.
  *
- * - The part of kerasncp.h they use (C ABI version 2), and the library's
- *   functions, whose addresses the Python side takes from the loaded
+ * - The library's functions they call (kerasncp.h's types, without its
+ *   prototypes), whose addresses the Python side takes from the loaded
  *   libkerasncp and hands over through host_init, so that an op library
- *   needs its framework's headers only.
+ *   links against its framework alone.
  * - The store where a forward pass's Go tape waits for its backward pass,
  *   found by the integer id the forward op returns. A tape that is gone
  *   (never kept, evicted, or used) is made again by the backward op, which
@@ -22,10 +22,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-typedef struct {
-    void *data;
-    int64_t len;
-} kncp_buf;
+#define KNCP_NO_PROTOTYPES
+#include "kerasncp.h"
 
 typedef int32_t (*cfc_forward_fn)(uint64_t h, kncp_buf params, int64_t batch, int64_t steps, kncp_buf x,
                                   kncp_buf h0, kncp_buf c0, kncp_buf elapsed, kncp_buf y, int32_t all_steps,
@@ -37,21 +35,37 @@ typedef int32_t (*cfc_backward_fn)(uint64_t tape, kncp_buf gy, kncp_buf gh, kncp
 typedef int32_t (*tape_free_fn)(uint64_t tape, char *err, size_t errlen);
 typedef int32_t (*cfc_tape_bytes_fn)(uint64_t h, int64_t batch, int64_t steps, double *out, char *err,
                                      size_t errlen);
+typedef int32_t (*ltc_forward_fn)(const kncp_ltc_cell *cell, int64_t batch, int64_t steps, kncp_buf x, kncp_buf h0,
+                                  kncp_buf elapsed, kncp_buf y, int32_t all_steps, kncp_buf h, uint64_t *tape,
+                                  char *err, size_t errlen);
+typedef int32_t (*ltc_backward_fn)(uint64_t tape, kncp_buf gy, kncp_buf gh, const kncp_buf *grads, kncp_buf gx,
+                                   kncp_buf gh0, kncp_buf gelapsed, char *err, size_t errlen);
+typedef int32_t (*ltc_tape_bytes_fn)(int32_t dtype, int64_t units, int32_t ode_unfolds, int64_t batch, int64_t steps,
+                                     double *out, char *err, size_t errlen);
 
 static cfc_forward_fn cfc_forward;
 static cfc_backward_fn cfc_backward;
 static tape_free_fn tape_free;
 static cfc_tape_bytes_fn cfc_tape_bytes;
+static ltc_forward_fn ltc_forward;
+static ltc_backward_fn ltc_backward;
+static ltc_tape_bytes_fn ltc_tape_bytes;
 
 static const kncp_buf none = {NULL, 0};
 
-/* Sets the library functions; returns 1 when none is NULL. */
-static int host_init(void *forward, void *backward, void *free_tape, void *tape_bytes) {
-    cfc_forward = (cfc_forward_fn)forward;
-    cfc_backward = (cfc_backward_fn)backward;
-    tape_free = (tape_free_fn)free_tape;
-    cfc_tape_bytes = (cfc_tape_bytes_fn)tape_bytes;
-    return forward && backward && free_tape && tape_bytes;
+/* Sets the library functions (f, in the order of _cbuild.FUNCTIONS);
+ * returns 1 when none is NULL. */
+static int host_init(void *const *f) {
+    cfc_forward = (cfc_forward_fn)f[0];
+    cfc_backward = (cfc_backward_fn)f[1];
+    tape_free = (tape_free_fn)f[2];
+    cfc_tape_bytes = (cfc_tape_bytes_fn)f[3];
+    ltc_forward = (ltc_forward_fn)f[4];
+    ltc_backward = (ltc_backward_fn)f[5];
+    ltc_tape_bytes = (ltc_tape_bytes_fn)f[6];
+    for (int i = 0; i < 7; i++)
+        if (!f[i]) return 0;
+    return 1;
 }
 
 /* A training pass's dropout seed: 31 random bits, as the NumPy side
@@ -122,11 +136,19 @@ static int64_t store_put(uint64_t handle, double bytes) {
     return id;
 }
 
-/* Keeps a forward pass's tape of `model` over batch x steps: its id. */
+/* Keeps a CfC forward pass's tape of `model` over batch x steps: its id. */
 static int64_t store_tape(uint64_t model, int64_t batch, int64_t steps, uint64_t tape) {
     char err[256];
     double bytes = 0;
     cfc_tape_bytes(model, batch, steps, &bytes, err, sizeof err);
+    return store_put(tape, bytes);
+}
+
+/* Keeps an LTC forward pass's tape of `cell` over batch x steps: its id. */
+static int64_t store_ltc_tape(const kncp_ltc_cell *cell, int64_t batch, int64_t steps, uint64_t tape) {
+    char err[256];
+    double bytes = 0;
+    ltc_tape_bytes(cell->dtype, cell->units, cell->ode_unfolds, batch, steps, &bytes, err, sizeof err);
     return store_put(tape, bytes);
 }
 

@@ -1,18 +1,18 @@
 """JAX backend: the Go pass as two calls joined by ``jax.custom_vjp``, a
 forward and a backward pass; only the forward pass of a differentiated call
-keeps a tape. A CfC calls the Go core through XLA FFI handlers (_xlaffi.c)
-when they are available, else (and an LTC always) through
-``jax.pure_callback``."""
+keeps a tape. The calls go to the Go core through XLA FFI handlers
+(_xlaffi.c) when they are available, else through ``jax.pure_callback``."""
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _rules
 from . import _host, _xlaffi
 
 
@@ -73,6 +73,13 @@ def _op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: Tupl
     return f
 
 
+# The Go models whose handles FFI calls name, kept for the process's life: a
+# compiled function holds a handle as a plain integer, and must not find
+# it freed when the layer is gone and _ffi_op's cache entry evicted. (A
+# model is its structure, a few kilobytes; the weights travel per call.)
+_pinned: Dict[int, Any] = {}
+
+
 @functools.lru_cache(maxsize=256)
 def _ffi_op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: Tuple[Tuple[int, ...], ...]):
     """A CfC's Go pass over arguments of these shapes (x, h0, [ts (batch,
@@ -91,6 +98,7 @@ def _ffi_op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: 
     backward = jax.ffi.ffi_call(_xlaffi.BACKWARD, (
         jax.ShapeDtypeStruct(table_shape, f32), jax.ShapeDtypeStruct(x_shape, f32),
         jax.ShapeDtypeStruct((b, state), f32), jax.ShapeDtypeStruct(ts_shape, f32)), vmap_method="sequential")
+    _pinned[kernel.model.handle] = kernel.model
     attrs = {"model": np.int64(kernel.model.handle), "all_steps": np.int64(all_steps),
              "training": np.int64(training), "has_ts": np.int64(has_ts), "state": np.int64(state)}
     no_ts = np.zeros((0,), f32)  # NumPy: a JAX array made here would belong to the trace that first built f
@@ -116,6 +124,76 @@ def _ffi_op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: 
     return f
 
 
+@functools.lru_cache(maxsize=256)
+def _ffi_ltc_op(kernel: Any, all_steps: bool, has_ts: bool, shapes: Tuple[Tuple[int, ...], ...]):
+    """An LTC's Go pass over arguments of these shapes (x, h0, [ts (batch,
+    steps)], params: the trainable weights in kernel.names order, each
+    flattened, back to back) as a differentiable JAX function of XLA FFI
+    calls (see _xlaffi.c). kernel is an _host.LTCKernel."""
+    cell = kernel.cell
+    x_shape, p_shape = shapes[0], shapes[-1]
+    b, t = x_shape[0], x_shape[1]
+    f32 = np.float32
+    offsets, sizes = np.full(len(_rules.PARAM_ORDER), -1, np.int64), np.zeros(len(_rules.PARAM_ORDER), np.int64)
+    off = 0
+    for name in cell.names:
+        i = _rules.PARAM_ORDER.index(name)
+        offsets[i], sizes[i] = off, int(np.prod(cell.shapes[name], dtype=np.int64))
+        off += int(sizes[i])
+    masks = np.concatenate([cell.mask.ravel(), cell.sensory_mask.ravel()]).astype(f32)
+    for name, start, m in (("sparsity_mask", 0, cell.mask), ("sensory_sparsity_mask", cell.mask.size,
+                                                                cell.sensory_mask)):
+        i = _rules.PARAM_ORDER.index(name)
+        offsets[i], sizes[i] = start, m.size
+    y_shape = (b, t, cell.motor) if all_steps else (b, cell.motor)
+    ts_shape = (b, t) if has_ts else (0,)
+    forward = jax.ffi.ffi_call(_xlaffi.LTC_FORWARD, (
+        jax.ShapeDtypeStruct(y_shape, f32), jax.ShapeDtypeStruct((b, cell.units), f32),
+        jax.ShapeDtypeStruct((), np.int32)), vmap_method="sequential")
+    backward = jax.ffi.ffi_call(_xlaffi.LTC_BACKWARD, (
+        jax.ShapeDtypeStruct(p_shape, f32), jax.ShapeDtypeStruct(x_shape, f32),
+        jax.ShapeDtypeStruct((b, cell.units), f32), jax.ShapeDtypeStruct(ts_shape, f32)), vmap_method="sequential")
+    attrs = {"units": np.int64(cell.units), "sensory": np.int64(cell.sensory), "motor": np.int64(cell.motor),
+             "input_mapping": np.int64(cell.input_mapping), "output_mapping": np.int64(cell.output_mapping),
+             "ode_unfolds": np.int64(cell.ode_unfolds), "epsilon": np.float64(cell.epsilon),
+             "all_steps": np.int64(all_steps), "has_ts": np.int64(has_ts), "offsets": offsets, "sizes": sizes}
+    no_ts = np.zeros((0,), f32)  # NumPy, as masks: a JAX array made here would belong to the trace that built f
+
+    def args_of(a):  # (x, h0, ts or an empty stand-in, params, masks)
+        return (a[0], a[1], a[2] if has_ts else no_ts, a[-1], masks)
+
+    @jax.custom_vjp
+    def f(*a):
+        y, h, _ = forward(*args_of(a), keep=np.int64(0), **attrs)
+        return y, h
+
+    def f_fwd(*a):
+        y, h, tid = forward(*args_of(a), keep=np.int64(1), **attrs)
+        return (y, h), (tid, a)
+
+    def f_bwd(res, g):
+        tid, a = res
+        gp, gx, gh0, gts = backward(tid, g[0], g[1], *args_of(a), **attrs)
+        return (gx, gh0, gts, gp) if has_ts else (gx, gh0, gp)
+
+    f.defvjp(f_fwd, f_bwd)
+    return f
+
+
+def _ffi_ltc_sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[Any],
+                      all_steps: bool) -> Tuple[Any, Any]:
+    """sequence() for an LTC through the XLA FFI handlers: its weights go
+    as one vector, concatenated in JAX ops (so that JAX maps the vector's
+    gradient back onto each weight)."""
+    x = jnp.asarray(x, jnp.float32)
+    args = [x, jnp.asarray(h0, jnp.float32)]
+    if ts is not None:
+        args.append(jnp.reshape(jnp.asarray(ts, jnp.float32), x.shape[:2]))
+    args.append(jnp.concatenate([jnp.reshape(jnp.asarray(p, jnp.float32), (-1,)) for p in params]))
+    f = _ffi_ltc_op(kernel, bool(all_steps), ts is not None, tuple(tuple(a.shape) for a in args))
+    return f(*args)
+
+
 def _packed(kernel: Any, params: Sequence[Any]) -> Any:
     """A CfC's weights written into its Go table in JAX ops (so that JAX
     maps the table's gradient back onto the weights)."""
@@ -138,6 +216,8 @@ def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[A
         if _xlaffi.available():
             return _ffi_sequence(kernel, params, x, h0, ts, all_steps, training)
         kernel, params = kernel.flat, [_packed(kernel, params)]
+    elif _xlaffi.available():
+        return _ffi_ltc_sequence(kernel, params, x, h0, ts, all_steps)
     elif len(params) > 1:
         param_shapes = tuple(tuple(np.shape(p)) for p in params)
         params = [jnp.concatenate([jnp.reshape(jnp.asarray(p, jnp.float32), (-1,)) for p in params])]

@@ -38,10 +38,8 @@ typedef struct TF_DimensionHandle TF_DimensionHandle;
 /* The library's functions, the tape store (_hostops.h). */
 #include "_hostops.h"
 
-/* Sets the library functions; returns 1 when none is NULL. */
-int kncp_tfop_init(void *forward, void *backward, void *free_tape, void *tape_bytes) {
-    return host_init(forward, backward, free_tape, tape_bytes);
-}
+/* Sets the library functions (see host_init); returns 1 when none is NULL. */
+int kncp_tfop_init(void *const *functions) { return host_init(functions); }
 
 /* Tapes kept for a backward pass that has not run yet. */
 int64_t kncp_tfop_live_tapes(void) { return store_live(); }

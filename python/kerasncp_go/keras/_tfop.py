@@ -42,10 +42,10 @@ def _load() -> Any:
     mod = tf.load_op_library(path)
     so = ctypes.CDLL(path)
     so.kncp_tfop_init.restype = ctypes.c_int
-    so.kncp_tfop_init.argtypes = [ctypes.c_void_p] * 4
+    so.kncp_tfop_init.argtypes = [ctypes.c_void_p]
     so.kncp_tfop_live_tapes.restype = ctypes.c_int64
     so.kncp_tfop_live_tapes.argtypes = []
-    if not so.kncp_tfop_init(*_cbuild.library_functions()):
+    if not so.kncp_tfop_init(_cbuild.library_functions()):
         raise RuntimeError("the Go library's functions could not be found")
     global _so
     _so = so

@@ -21,6 +21,7 @@ from . import _cbuild
 
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_xlaffi.c")
 FORWARD, BACKWARD = "kncp_xla_cfc_forward", "kncp_xla_cfc_backward"
+LTC_FORWARD, LTC_BACKWARD = "kncp_xla_ltc_forward", "kncp_xla_ltc_backward"
 
 _lock = threading.Lock()
 _tried = False
@@ -38,12 +39,12 @@ def _load() -> Any:
                          "the XLA FFI handlers")
     so = ctypes.CDLL(path)
     so.kncp_xla_init.restype = ctypes.c_int
-    so.kncp_xla_init.argtypes = [ctypes.c_void_p] * 4
+    so.kncp_xla_init.argtypes = [ctypes.c_void_p]
     so.kncp_xla_live_tapes.restype = ctypes.c_int64
     so.kncp_xla_live_tapes.argtypes = []
-    if not so.kncp_xla_init(*_cbuild.library_functions()):
+    if not so.kncp_xla_init(_cbuild.library_functions()):
         raise RuntimeError("the Go library's functions could not be found")
-    for name in (FORWARD, BACKWARD):
+    for name in (FORWARD, BACKWARD, LTC_FORWARD, LTC_BACKWARD):
         jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(so, name)), platform="cpu")
     return so
 
