@@ -306,6 +306,29 @@ else:
             y, _ = cell((np.ones((2, 3), np.float32), np.zeros((2, 1), np.float32)), [np.zeros((2, 4), np.float32)])
             _to_np(y)
 
+    # CfC layers (units, return_sequences, kwargs) the native paths are checked on.
+    _NATIVE_CFC_CASES = [
+        (wirings.AutoNCP(12, 3), True, {}),
+        (wirings.FullyConnected(8, 1), True, {}),  # motor outputs fewer than the cell's
+        (wirings.NCP(4, 3, 2, 2, 2, 2, 2), False, {"mode": "no_gate"}),
+        (6, True, {"mode": "pure", "backbone_layers": 0}),
+        (5, False, {"backbone_layers": 2, "backbone_units": 7, "activation": "gelu"}),
+    ]
+    _NATIVE_CFC_IDS = ["autoncp", "fc_one_motor", "ncp_no_gate_last", "pure", "backbone2_last"]
+
+    def _native_then_fallback(module, name, run):
+        """[run(), run() again with module.name (the native path's switch)
+        answering None, which sends the layers through their host
+        callbacks]."""
+        outs = [run()]
+        saved = getattr(module, name)
+        setattr(module, name, lambda: None)
+        try:
+            outs.append(run())
+        finally:
+            setattr(module, name, saved)
+        return outs
+
     if INNER == "tensorflow":
         _SERVE = ("import sys, numpy as np, tensorflow as tf\n"
                   "loaded = tf.saved_model.load(sys.argv[1])\n"
@@ -339,14 +362,7 @@ else:
             """run() through the native ops, then through tf.numpy_function."""
             from kerasncp_go.keras import _tfop
 
-            outs = [run()]
-            saved = _tfop.ops
-            _tfop.ops = lambda: None
-            try:
-                outs.append(run())
-            finally:
-                _tfop.ops = saved
-            return outs
+            return _native_then_fallback(_tfop, "ops", run)
 
         def _native_and_numpy_function(layer_args, x):
             """(y, h, gradients) of a CfC layer through the native ops, then
@@ -370,13 +386,7 @@ else:
 
             return _both_paths(run)
 
-        @pytest.mark.parametrize("args", [
-            (wirings.AutoNCP(12, 3), True, {}),
-            (wirings.FullyConnected(8, 1), True, {}),  # motor outputs fewer than the cell's
-            (wirings.NCP(4, 3, 2, 2, 2, 2, 2), False, {"mode": "no_gate"}),
-            (6, True, {"mode": "pure", "backbone_layers": 0}),
-            (5, False, {"backbone_layers": 2, "backbone_units": 7, "activation": "gelu"}),
-        ], ids=["autoncp", "fc_one_motor", "ncp_no_gate_last", "pure", "backbone2_last"])
+        @pytest.mark.parametrize("args", _NATIVE_CFC_CASES, ids=_NATIVE_CFC_IDS)
         def test_native_ops_match_the_numpy_function_path(args):
             """The CfC runs as native TensorFlow ops when they could be
             built (here, always: the tests have a C compiler) and gives the
@@ -461,22 +471,6 @@ else:
             pb = (export / "saved_model.pb").read_bytes()
             assert b"PyFunc" not in pb and b"KncpCfc" not in pb
 
-        @pytest.mark.parametrize("env", [{"KERASNCP_GO_TF_OP": "0"}, {"CC": "false"}], ids=["disabled", "no_compiler"])
-        def test_without_native_ops_the_cfc_runs_through_numpy_function(env, tmp_path):
-            code = ("import numpy as np, kerasncp_go.keras as kk\n"
-                    "from kerasncp_go import wirings\n"
-                    "layer = kk.CfC(wirings.AutoNCP(9, 2))\n"
-                    "print('status:', kk.native_ops_status())\n"
-                    "print('finite', bool(np.isfinite(np.asarray(layer(np.ones((2, 4, 3), 'float32')))).all()))\n")
-            run_env = dict(_env("tensorflow"), KERASNCP_GO_CACHE=str(tmp_path), **env)
-            run = subprocess.run([sys.executable, "-c", code], env=run_env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, timeout=600)
-            assert run.returncode == 0 and "finite True" in run.stdout, run.stdout[-3000:]
-            want = ("disabled by KERASNCP_GO_TF_OP=0" if "KERASNCP_GO_TF_OP" in env
-                    else "building the TensorFlow op failed")
-            assert want in run.stdout, run.stdout[-3000:]
-            assert not list(tmp_path.glob("*.so")), "a failed build left a library behind"
-
 
     if INNER == "jax":
         # -- the XLA FFI handlers (kerasncp_go.keras._xlaffi) ------------------
@@ -485,42 +479,25 @@ else:
             """run() through the FFI handlers, then through jax.pure_callback."""
             from kerasncp_go.keras import _xlaffi
 
-            outs = [run()]
-            saved = _xlaffi.available
-            _xlaffi.available = lambda: False
-            try:
-                outs.append(run())
-            finally:
-                _xlaffi.available = saved
-            return outs
+            return _native_then_fallback(_xlaffi, "available", run)
 
-        @pytest.mark.parametrize("args", [
-            (wirings.AutoNCP(12, 3), True, {}),
-            (wirings.FullyConnected(8, 1), True, {}),  # motor outputs fewer than the cell's
-            (wirings.NCP(4, 3, 2, 2, 2, 2, 2), False, {"mode": "no_gate"}),
-            (6, True, {"mode": "pure", "backbone_layers": 0}),
-            (5, False, {"backbone_layers": 2, "backbone_units": 7, "activation": "gelu"}),
-        ], ids=["autoncp", "fc_one_motor", "ncp_no_gate_last", "pure", "backbone2_last"])
-        def test_ffi_matches_the_pure_callback_path(args):
-            """A jitted value-and-gradient of a CfC layer runs the XLA FFI
-            handlers (the tests have a C compiler) and gives the
-            pure_callback path's numbers bit for bit; no tape is left."""
+        def _check_ffi_layer(layer):
+            """A jitted value-and-gradient of a built layer (return_state=True)
+            over (3, 5, 4) inputs runs the XLA FFI handlers (the tests have a
+            C compiler) and gives the pure_callback path's numbers bit for
+            bit; no tape is left."""
             import jax
             import jax.numpy as jnp
 
             from kerasncp_go.keras import _xlaffi
 
-            layer = CfC(args[0], return_sequences=args[1], return_state=True, **args[2])
-            layer.build((None, 5, 4))
-            rng = np.random.default_rng(7)
-            layer.set_weights([rng.normal(size=w.shape).astype(np.float32) * 0.5 for w in layer.get_weights()])
             x = np.random.default_rng(8).normal(size=(3, 5, 4)).astype(np.float32)
             tv = [v.value for v in layer.trainable_variables]
             ntv = [v.value for v in layer.non_trainable_variables]
 
             def loss(tv, x):
-                (y, h), _ = layer.stateless_call(tv, ntv, x)
-                return jnp.sum(jnp.cos(y) * 1.3) + jnp.sum(jnp.sin(h))
+                out, _ = layer.stateless_call(tv, ntv, x)
+                return jnp.sum(jnp.cos(out[0]) * 1.3) + sum(jnp.sum(jnp.sin(o)) for o in out[1:])
 
             before = _xlaffi.live_tapes()
 
@@ -530,17 +507,42 @@ else:
 
             ffi, callback = _ffi_and_pure_callback(run)
             assert _xlaffi.status() == "loaded", _xlaffi.status()
-            import kerasncp_go.keras as kk
-            assert kk.native_ops_status() == "loaded"
             assert len(ffi) == len(layer.trainable_variables) + 2
             for i, (a, b) in enumerate(zip(ffi, callback)):
                 np.testing.assert_array_equal(a, b, err_msg=f"value/gradient {i}")
             assert _xlaffi.live_tapes() == before
 
+        @pytest.mark.parametrize("args", _NATIVE_CFC_CASES, ids=_NATIVE_CFC_IDS)
+        def test_ffi_matches_the_pure_callback_path(args):
+            import kerasncp_go.keras as kk
+
+            layer = CfC(args[0], return_sequences=args[1], return_state=True, **args[2])
+            layer.build((None, 5, 4))
+            rng = np.random.default_rng(7)
+            layer.set_weights([rng.normal(size=w.shape).astype(np.float32) * 0.5 for w in layer.get_weights()])
+            _check_ffi_layer(layer)
+            assert kk.native_ops_status() == "loaded"
+
+        @pytest.mark.parametrize("make", [
+            lambda: LTC(wirings.AutoNCP(12, 3), return_sequences=True, return_state=True),
+            lambda: LTC(wirings.FullyConnected(6, 2), return_sequences=False, return_state=True,
+                        input_mapping="linear", output_mapping=None, ode_unfolds=3),
+            lambda: keras.layers.RNN(LTCCell(wirings.NCP(4, 3, 2, 2, 2, 2, 2)), return_sequences=True,
+                                     return_state=True),
+        ], ids=["autoncp", "fc_linear_unmapped", "drop_in_cell"])
+        def test_ffi_ltc_matches_the_pure_callback_path(make):
+            layer = make()
+            layer.build((None, 5, 4))
+            rng = np.random.default_rng(7)
+            layer.set_weights([np.abs(rng.normal(size=w.shape)).astype(np.float32) * 0.5 + 0.1
+                               for w in layer.get_weights()])
+            _check_ffi_layer(layer)
+
         @pytest.mark.parametrize("make", [
             lambda: CfCCell(5, backbone_dropout=0.0, mode="no_gate"),
             lambda: WiredCfCCell(wirings.NCP(4, 3, 2, 2, 2, 2, 2)),
-        ], ids=["cfc", "wired_cfc"])
+            lambda: LTCCell(wirings.NCP(4, 3, 2, 2, 2, 2, 2)),
+        ], ids=["cfc", "wired_cfc", "ltc"])
         def test_ffi_matches_with_elapsed_times(make):
             import jax
             import jax.numpy as jnp
@@ -614,70 +616,6 @@ else:
                 other = bwd(tid, seed + 1, gy, gh, args[0], args[1], no_ts, args[2], **attrs)
                 assert np.abs(np.asarray(other[0]) - np.asarray(lost[0])).max() > 1e-6
 
-        @pytest.mark.parametrize("make", [
-            lambda: LTC(wirings.AutoNCP(12, 3), return_sequences=True, return_state=True),
-            lambda: LTC(wirings.FullyConnected(6, 2), return_sequences=False, return_state=True,
-                        input_mapping="linear", output_mapping=None, ode_unfolds=3),
-            lambda: keras.layers.RNN(LTCCell(wirings.NCP(4, 3, 2, 2, 2, 2, 2)), return_sequences=True,
-                                     return_state=True),
-        ], ids=["autoncp", "fc_linear_unmapped", "drop_in_cell"])
-        def test_ffi_ltc_matches_the_pure_callback_path(make):
-            import jax
-            import jax.numpy as jnp
-
-            from kerasncp_go.keras import _xlaffi
-
-            layer = make()
-            layer.build((None, 5, 4))
-            rng = np.random.default_rng(7)
-            layer.set_weights([np.abs(rng.normal(size=w.shape)).astype(np.float32) * 0.5 + 0.1
-                               for w in layer.get_weights()])
-            x = np.random.default_rng(8).normal(size=(3, 5, 4)).astype(np.float32)
-            tv = [v.value for v in layer.trainable_variables]
-            ntv = [v.value for v in layer.non_trainable_variables]
-
-            def loss(tv, x):
-                out, _ = layer.stateless_call(tv, ntv, x)
-                return jnp.sum(jnp.cos(out[0]) * 1.3) + sum(jnp.sum(jnp.sin(o)) for o in out[1:])
-
-            before = _xlaffi.live_tapes()
-
-            def run():
-                value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(tv, x)
-                return [np.asarray(value)] + [np.asarray(g) for g in jax.tree_util.tree_leaves(grads)]
-
-            ffi, callback = _ffi_and_pure_callback(run)
-            assert _xlaffi.status() == "loaded", _xlaffi.status()
-            assert len(ffi) == len(layer.trainable_variables) + 2
-            for i, (a, b) in enumerate(zip(ffi, callback)):
-                np.testing.assert_array_equal(a, b, err_msg=f"value/gradient {i}")
-            assert _xlaffi.live_tapes() == before
-
-        def test_ffi_ltc_cell_with_elapsed_times():
-            import jax
-            import jax.numpy as jnp
-
-            cell = LTCCell(wirings.NCP(4, 3, 2, 2, 2, 2, 2))
-            x = np.random.default_rng(11).normal(size=(3, 4)).astype(np.float32)
-            t = np.random.default_rng(12).uniform(0.3, 2.0, size=(3, 1)).astype(np.float32)
-            h0 = np.random.default_rng(13).normal(size=(3, cell.state_size)).astype(np.float32)
-            cell((x, t), [h0])
-            tv = [v.value for v in cell.trainable_variables]
-            ntv = [v.value for v in cell.non_trainable_variables]
-
-            def loss(tv, x, t, h0):
-                (y, (h,)), _ = cell.stateless_call(tv, ntv, (x, t), [h0])
-                return jnp.sum(y * 1.7) + jnp.sum(jnp.sin(h) * 0.3)
-
-            def run():
-                value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2, 3)))(tv, x, t, h0)
-                return [np.asarray(value)] + [np.asarray(g) for g in jax.tree_util.tree_leaves(grads)]
-
-            ffi, callback = _ffi_and_pure_callback(run)
-            assert np.abs(ffi[-2]).max() > 0  # the elapsed times' gradient
-            for i, (a, b) in enumerate(zip(ffi, callback)):
-                np.testing.assert_array_equal(a, b, err_msg=f"value/gradient {i}")
-
         def test_a_compiled_step_outlives_its_layer_and_the_op_cache():
             """The handlers name a CfC's Go model by its handle: a compiled
             function keeps working after the layer is gone and the cache of
@@ -729,20 +667,26 @@ else:
             with pytest.raises(Exception, match="int64 attributes"):
                 jax.block_until_ready(fwd(args[0], args[1], np.zeros((0,), np.float32), args[2], **attrs))
 
-        @pytest.mark.parametrize("env", [{"KERASNCP_GO_JAX_FFI": "0"}, {"CC": "false"}],
-                                 ids=["disabled", "no_compiler"])
-        def test_without_ffi_the_cfc_runs_through_pure_callback(env, tmp_path):
+    if INNER in ("tensorflow", "jax"):
+        @pytest.mark.parametrize("how", ["disabled", "no_compiler"])
+        def test_without_native_calls_the_layers_run_through_host_callbacks(how, tmp_path):
+            """Native ops (TensorFlow) and FFI handlers (JAX) turned off, or
+            not buildable: the layers still run, through tf.numpy_function /
+            jax.pure_callback, and native_ops_status() says why."""
+            var, what = {"tensorflow": ("KERASNCP_GO_TF_OP", "the TensorFlow op"),
+                         "jax": ("KERASNCP_GO_JAX_FFI", "the XLA FFI handlers")}[INNER]
             code = ("import numpy as np, kerasncp_go.keras as kk\n"
                     "from kerasncp_go import wirings\n"
-                    "layer = kk.CfC(wirings.AutoNCP(9, 2))\n"
-                    "print('finite', bool(np.isfinite(np.asarray(layer(np.ones((2, 4, 3), 'float32')))).all()))\n"
+                    "x = np.ones((2, 4, 3), 'float32')\n"
+                    "for layer in (kk.CfC(wirings.AutoNCP(9, 2)), kk.LTC(wirings.AutoNCP(9, 2))):\n"
+                    "    print('finite', bool(np.isfinite(np.asarray(layer(x))).all()))\n"
                     "print('status:', kk.native_ops_status())\n")
-            run_env = dict(_env("jax"), KERASNCP_GO_CACHE=str(tmp_path), **env)
-            run = subprocess.run([sys.executable, "-c", code], env=run_env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, timeout=600)
-            assert run.returncode == 0 and "finite True" in run.stdout, run.stdout[-3000:]
-            want = ("disabled by KERASNCP_GO_JAX_FFI=0" if "KERASNCP_GO_JAX_FFI" in env
-                    else "building the XLA FFI handlers failed")
+            env = {var: "0"} if how == "disabled" else {"CC": "false"}
+            run = subprocess.run([sys.executable, "-c", code], env=dict(_env(INNER), KERASNCP_GO_CACHE=str(tmp_path),
+                                                                         **env),
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+            assert run.returncode == 0 and run.stdout.count("finite True") == 2, run.stdout[-3000:]
+            want = f"disabled by {var}=0" if how == "disabled" else f"building {what} failed"
             assert want in run.stdout, run.stdout[-3000:]
             assert not list(tmp_path.glob("*.so")), "a failed build left a library behind"
 

@@ -16,7 +16,8 @@ import hashlib
 import os
 import subprocess
 import tempfile
-from typing import Sequence
+import threading
+from typing import Any, Callable, Optional, Sequence
 
 from .. import _lib
 
@@ -73,3 +74,46 @@ def library_functions() -> "ctypes.Array[ctypes.c_void_p]":
     an op library's init takes."""
     addrs = [ctypes.cast(getattr(_lib.lib, n), ctypes.c_void_p).value or 0 for n in FUNCTIONS]
     return (ctypes.c_void_p * len(addrs))(*addrs)
+
+
+def open_library(path: str, prefix: str) -> ctypes.CDLL:
+    """Loads the op library at path and hands it the Go library's
+    functions through its `prefix`_init; its `prefix`_live_tapes is
+    declared for the caller."""
+    so = ctypes.CDLL(path)
+    init, live = getattr(so, prefix + "_init"), getattr(so, prefix + "_live_tapes")
+    init.restype, init.argtypes = ctypes.c_int, [ctypes.c_void_p]
+    live.restype, live.argtypes = ctypes.c_int64, []
+    if not init(library_functions()):
+        raise RuntimeError("the Go library's functions could not be found")
+    return so
+
+
+class Once:
+    """A native op library loaded at most once per process: get() returns
+    what load() returned, or None when the environment variable `switch`
+    is "0" or load() raised (no compiler, no headers, a failed build: the
+    layers then take their host-callback path); `why` says which."""
+
+    def __init__(self, switch: str, load: Callable[[], Any]) -> None:
+        self._switch, self._load = switch, load
+        self._lock = threading.Lock()
+        self._tried = False
+        self.value: Any = None
+        self.why = "not tried yet"
+
+    def get(self) -> Optional[Any]:
+        if self._tried:
+            return self.value
+        with self._lock:
+            if not self._tried:
+                if os.environ.get(self._switch, "1") == "0":
+                    self.why = f"disabled by {self._switch}=0"
+                else:
+                    try:
+                        self.value = self._load()
+                        self.why = "loaded"
+                    except Exception as e:  # any failure means the host-callback path
+                        self.why = f"{type(e).__name__}: {e}"
+                self._tried = True
+        return self.value

@@ -11,20 +11,14 @@ numbers, a host round trip more per pass); :func:`status` says which and why.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import threading
 from typing import Any, Optional
 
 from . import _cbuild
 
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_tfop.c")
 
-_lock = threading.Lock()
-_tried = False
-_ops: Any = None
 _so: Any = None
-_why = "not tried yet"
 
 
 def _build(tf: Any) -> str:
@@ -40,41 +34,23 @@ def _load() -> Any:
 
     path = _build(tf)
     mod = tf.load_op_library(path)
-    so = ctypes.CDLL(path)
-    so.kncp_tfop_init.restype = ctypes.c_int
-    so.kncp_tfop_init.argtypes = [ctypes.c_void_p]
-    so.kncp_tfop_live_tapes.restype = ctypes.c_int64
-    so.kncp_tfop_live_tapes.argtypes = []
-    if not so.kncp_tfop_init(_cbuild.library_functions()):
-        raise RuntimeError("the Go library's functions could not be found")
     global _so
-    _so = so
+    _so = _cbuild.open_library(path, "kncp_tfop")
     return mod
+
+
+_once = _cbuild.Once("KERASNCP_GO_TF_OP", _load)
 
 
 def ops() -> Optional[Any]:
     """The op module (``kncp_cfc_forward``, ``kncp_cfc_backward``), or None
     when the ops are unavailable (see :func:`status`)."""
-    global _tried, _ops, _why
-    if _tried:
-        return _ops
-    with _lock:
-        if not _tried:
-            if os.environ.get("KERASNCP_GO_TF_OP", "1") == "0":
-                _why = "disabled by KERASNCP_GO_TF_OP=0"
-            else:
-                try:
-                    _ops = _load()
-                    _why = "loaded"
-                except Exception as e:  # no compiler, no headers, a failed build: the numpy_function path
-                    _why = f"{type(e).__name__}: {e}"
-            _tried = True
-    return _ops
+    return _once.get()
 
 
 def status() -> str:
     """Whether the native ops are in use ("loaded"), or why not."""
-    return _why
+    return _once.why
 
 
 def live_tapes() -> int:

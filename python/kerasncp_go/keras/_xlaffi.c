@@ -161,7 +161,10 @@ typedef struct {
     int64_t batch, steps;
 } inputs;
 
-static const char *check_inputs(const attrs *a, XLA_FFI_Buffer **b, inputs *in, char *msg, size_t n) {
+/* Reads x, h0, ts and the weights from b into in and checks their shapes
+ * against a cell of `state` units. */
+static const char *check_inputs(int64_t state, int64_t has_ts, XLA_FFI_Buffer **b, inputs *in, char *msg,
+                                size_t n) {
     in->x = b[0];
     in->h0 = b[1];
     in->ts = b[2];
@@ -169,17 +172,49 @@ static const char *check_inputs(const attrs *a, XLA_FFI_Buffer **b, inputs *in, 
     if (in->x->rank != 3) return "kerasncp: x must have shape (batch, steps, input_size)";
     in->batch = in->x->dims[0];
     in->steps = in->x->dims[1];
-    if (count(in->h0) != in->batch * a->state) {
+    if (count(in->h0) != in->batch * state) {
         snprintf(msg, n, "kerasncp: the initial state must have shape (%lld, %lld)", (long long)in->batch,
-                 (long long)a->state);
+                 (long long)state);
         return msg;
     }
-    if (a->has_ts && count(in->ts) != in->batch * in->steps) {
+    if (has_ts && count(in->ts) != in->batch * in->steps) {
         snprintf(msg, n, "kerasncp: the elapsed times must have shape (%lld, %lld)", (long long)in->batch,
                  (long long)in->steps);
         return msg;
     }
     return NULL;
+}
+
+/* What every handler does first: answers XLA's metadata query, passes
+ * over stages other than execution, and refuses to run before
+ * kncp_xla_init. Returns 1 when the handler is to return *out. */
+static int prologue(XLA_FFI_CallFrame *cf, const void *fn, XLA_FFI_Error **out) {
+    *out = NULL;
+    if (answer_metadata(cf) || cf->stage != XLA_FFI_ExecutionStage_EXECUTE) return 1;
+    if (fn) return 0;
+    *out = error(cf->api, XLA_FFI_Error_Code_FAILED_PRECONDITION,
+                 "kerasncp: the FFI library was loaded without kncp_xla_init");
+    return 1;
+}
+
+/* A backward handler's forward pass again (its tape is gone), into scratch
+ * outputs of ylen and hlen values: run(ctx, y, h, tape, err, errlen).
+ * Returns run's code, -1 (with err set) when there is no memory. */
+static int32_t rerun(int64_t ylen, int64_t hlen,
+                     int32_t (*run)(const void *ctx, kncp_buf y, kncp_buf h, uint64_t *tape, char *err, size_t n),
+                     const void *ctx, uint64_t *tape, char *err, size_t errlen) {
+    float *y = malloc((size_t)(ylen > 0 ? ylen : 1) * sizeof *y);
+    float *h = malloc((size_t)(hlen > 0 ? hlen : 1) * sizeof *h);
+    int32_t rc = -1;
+    if (y && h) {
+        kncp_buf yb = {y, ylen}, hb = {h, hlen};
+        rc = run(ctx, yb, hb, tape, err, errlen);
+    } else {
+        snprintf(err, errlen, "kerasncp: out of memory");
+    }
+    free(y);
+    free(h);
+    return rc;
 }
 
 static int32_t run_forward(const attrs *a, const inputs *in, kncp_buf y, kncp_buf h, int keep, uint64_t seed,
@@ -189,15 +224,25 @@ static int32_t run_forward(const attrs *a, const inputs *in, kncp_buf y, kncp_bu
                        keep ? tape : NULL, err, errlen);
 }
 
+/* A CfC pass to rerun (see rerun). */
+typedef struct {
+    const attrs *a;
+    const inputs *in;
+    uint64_t seed;
+} cfc_pass;
+
+static int32_t cfc_rerun(const void *ctx, kncp_buf y, kncp_buf h, uint64_t *tape, char *err, size_t n) {
+    const cfc_pass *p = ctx;
+    return run_forward(p->a, p->in, y, h, 1, p->seed, tape, err, n);
+}
+
 #define F32 XLA_FFI_DataType_F32
 #define S32 XLA_FFI_DataType_S32
 
 XLA_FFI_Error *kncp_xla_cfc_forward(XLA_FFI_CallFrame *cf) {
-    if (answer_metadata(cf)) return NULL;
+    XLA_FFI_Error *done;
+    if (prologue(cf, (const void *)cfc_forward, &done)) return done;
     const XLA_FFI_Api *api = cf->api;
-    if (cf->stage != XLA_FFI_ExecutionStage_EXECUTE) return NULL;
-    if (!cfc_forward) return error(api, XLA_FFI_Error_Code_FAILED_PRECONDITION,
-                                   "kerasncp: the FFI library was loaded without kncp_xla_init");
     char err[1024];
     attrs a;
     XLA_FFI_Buffer *args[4], *rets[4];
@@ -206,7 +251,7 @@ XLA_FFI_Error *kncp_xla_cfc_forward(XLA_FFI_CallFrame *cf) {
     const char *bad = read_attrs(&cf->attrs, &a, 1);
     if (!bad) bad = buffers(cf->args.size, cf->args.types, cf->args.args, 0, 4, in_types, args);
     if (!bad) bad = buffers(cf->rets.size, cf->rets.types, cf->rets.rets, 1, 4, out_types, rets);
-    if (!bad) bad = check_inputs(&a, args, &in, err, sizeof err);
+    if (!bad) bad = check_inputs(a.state, a.has_ts, args, &in, err, sizeof err);
     if (!bad && count(rets[1]) != in.batch * a.state) bad = "kerasncp: the state result has the wrong size";
     if (bad) return error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, bad);
     uint64_t seed = 0, tape = 0;
@@ -219,11 +264,9 @@ XLA_FFI_Error *kncp_xla_cfc_forward(XLA_FFI_CallFrame *cf) {
 }
 
 XLA_FFI_Error *kncp_xla_cfc_backward(XLA_FFI_CallFrame *cf) {
-    if (answer_metadata(cf)) return NULL;
+    XLA_FFI_Error *done;
+    if (prologue(cf, (const void *)cfc_backward, &done)) return done;
     const XLA_FFI_Api *api = cf->api;
-    if (cf->stage != XLA_FFI_ExecutionStage_EXECUTE) return NULL;
-    if (!cfc_backward) return error(api, XLA_FFI_Error_Code_FAILED_PRECONDITION,
-                                    "kerasncp: the FFI library was loaded without kncp_xla_init");
     char err[1024];
     attrs a;
     XLA_FFI_Buffer *args[8], *rets[4];
@@ -233,25 +276,14 @@ XLA_FFI_Error *kncp_xla_cfc_backward(XLA_FFI_CallFrame *cf) {
     const char *bad = read_attrs(&cf->attrs, &a, 0);
     if (!bad) bad = buffers(cf->args.size, cf->args.types, cf->args.args, 0, 8, in_types, args);
     if (!bad) bad = buffers(cf->rets.size, cf->rets.types, cf->rets.rets, 1, 4, out_types, rets);
-    if (!bad) bad = check_inputs(&a, args + 4, &in, err, sizeof err);
+    if (!bad) bad = check_inputs(a.state, a.has_ts, args + 4, &in, err, sizeof err);
     if (!bad && count(args[3]) != in.batch * a.state) bad = "kerasncp: the state's gradient has the wrong size";
     if (bad) return error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, bad);
     uint64_t tape = store_pop(*(const int32_t *)args[0]->data);
-    if (!tape) { /* gone: the forward pass again, with its dropout seed, into scratch outputs */
-        int64_t ylen = count(args[2]), hlen = count(args[3]);
-        float *y = malloc((size_t)(ylen > 0 ? ylen : 1) * sizeof *y);
-        float *h = malloc((size_t)(hlen > 0 ? hlen : 1) * sizeof *h);
-        int32_t rc = -1;
-        if (y && h) {
-            kncp_buf yb = {y, ylen}, hb = {h, hlen};
-            uint64_t seed = (uint64_t)(uint32_t)*(const int32_t *)args[1]->data;
-            rc = run_forward(&a, &in, yb, hb, 1, seed, &tape, err, sizeof err);
-        } else {
-            snprintf(err, sizeof err, "kerasncp: out of memory");
-        }
-        free(y);
-        free(h);
-        if (rc != 0) return error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, err);
+    if (!tape) { /* gone: the forward pass again, with its dropout seed */
+        cfc_pass job = {&a, &in, (uint64_t)(uint32_t)*(const int32_t *)args[1]->data};
+        if (rerun(count(args[2]), count(args[3]), cfc_rerun, &job, &tape, err, sizeof err) != 0)
+            return error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, err);
     }
     int32_t rc = cfc_backward(tape, buf(args[2]), buf(args[3]), none, buf(rets[0]), buf(rets[1]), buf(rets[2]), none,
                               a.has_ts ? buf(rets[3]) : none, err, sizeof err);
@@ -314,39 +346,27 @@ static const char *place_params(ltc_attrs *a, const XLA_FFI_Buffer *params, cons
     return NULL;
 }
 
-static const char *check_ltc_inputs(const ltc_attrs *a, XLA_FFI_Buffer **b, inputs *in, char *msg, size_t n) {
-    in->x = b[0];
-    in->h0 = b[1];
-    in->ts = b[2];
-    in->table = b[3];
-    if (in->x->rank != 3) return "kerasncp: x must have shape (batch, steps, input_size)";
-    in->batch = in->x->dims[0];
-    in->steps = in->x->dims[1];
-    if (count(in->h0) != in->batch * a->cell.units) {
-        snprintf(msg, n, "kerasncp: the initial state must have shape (%lld, %lld)", (long long)in->batch,
-                 (long long)a->cell.units);
-        return msg;
-    }
-    if (a->has_ts && count(in->ts) != in->batch * in->steps) {
-        snprintf(msg, n, "kerasncp: the elapsed times must have shape (%lld, %lld)", (long long)in->batch,
-                 (long long)in->steps);
-        return msg;
-    }
-    return NULL;
-}
-
 static int32_t run_ltc_forward(const ltc_attrs *a, const inputs *in, kncp_buf y, kncp_buf h, int keep,
                                uint64_t *tape, char *err, size_t errlen) {
     return ltc_forward(&a->cell, in->batch, in->steps, buf(in->x), buf(in->h0), a->has_ts ? buf(in->ts) : none, y,
                        a->all_steps ? 1 : 0, h, keep ? tape : NULL, err, errlen);
 }
 
+/* An LTC pass to rerun (see rerun). */
+typedef struct {
+    const ltc_attrs *a;
+    const inputs *in;
+} ltc_pass;
+
+static int32_t ltc_rerun(const void *ctx, kncp_buf y, kncp_buf h, uint64_t *tape, char *err, size_t n) {
+    const ltc_pass *p = ctx;
+    return run_ltc_forward(p->a, p->in, y, h, 1, tape, err, n);
+}
+
 XLA_FFI_Error *kncp_xla_ltc_forward(XLA_FFI_CallFrame *cf) {
-    if (answer_metadata(cf)) return NULL;
+    XLA_FFI_Error *done;
+    if (prologue(cf, (const void *)ltc_forward, &done)) return done;
     const XLA_FFI_Api *api = cf->api;
-    if (cf->stage != XLA_FFI_ExecutionStage_EXECUTE) return NULL;
-    if (!ltc_forward) return error(api, XLA_FFI_Error_Code_FAILED_PRECONDITION,
-                                   "kerasncp: the FFI library was loaded without kncp_xla_init");
     char err[1024];
     ltc_attrs a;
     XLA_FFI_Buffer *args[5], *rets[3];
@@ -355,7 +375,7 @@ XLA_FFI_Error *kncp_xla_ltc_forward(XLA_FFI_CallFrame *cf) {
     const char *bad = read_ltc_attrs(&cf->attrs, &a, 1);
     if (!bad) bad = buffers(cf->args.size, cf->args.types, cf->args.args, 0, 5, in_types, args);
     if (!bad) bad = buffers(cf->rets.size, cf->rets.types, cf->rets.rets, 1, 3, out_types, rets);
-    if (!bad) bad = check_ltc_inputs(&a, args, &in, err, sizeof err);
+    if (!bad) bad = check_inputs(a.cell.units, a.has_ts, args, &in, err, sizeof err);
     if (!bad) bad = place_params(&a, args[3], args[4], NULL, NULL);
     if (bad) return error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, bad);
     uint64_t tape = 0;
@@ -366,11 +386,9 @@ XLA_FFI_Error *kncp_xla_ltc_forward(XLA_FFI_CallFrame *cf) {
 }
 
 XLA_FFI_Error *kncp_xla_ltc_backward(XLA_FFI_CallFrame *cf) {
-    if (answer_metadata(cf)) return NULL;
+    XLA_FFI_Error *done;
+    if (prologue(cf, (const void *)ltc_backward, &done)) return done;
     const XLA_FFI_Api *api = cf->api;
-    if (cf->stage != XLA_FFI_ExecutionStage_EXECUTE) return NULL;
-    if (!ltc_backward) return error(api, XLA_FFI_Error_Code_FAILED_PRECONDITION,
-                                    "kerasncp: the FFI library was loaded without kncp_xla_init");
     char err[1024];
     ltc_attrs a;
     kncp_buf grads[KNCP_NUM_PARAMS];
@@ -381,26 +399,16 @@ XLA_FFI_Error *kncp_xla_ltc_backward(XLA_FFI_CallFrame *cf) {
     const char *bad = read_ltc_attrs(&cf->attrs, &a, 0);
     if (!bad) bad = buffers(cf->args.size, cf->args.types, cf->args.args, 0, 8, in_types, args);
     if (!bad) bad = buffers(cf->rets.size, cf->rets.types, cf->rets.rets, 1, 4, out_types, rets);
-    if (!bad) bad = check_ltc_inputs(&a, args + 3, &in, err, sizeof err);
+    if (!bad) bad = check_inputs(a.cell.units, a.has_ts, args + 3, &in, err, sizeof err);
     if (!bad && count(rets[0]) != count(args[6])) bad = "kerasncp: the parameters' gradient has the wrong size";
     if (!bad) bad = place_params(&a, args[6], args[7], rets[0], grads);
     if (!bad && count(args[2]) != in.batch * a.cell.units) bad = "kerasncp: the state's gradient has the wrong size";
     if (bad) return error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, bad);
     uint64_t tape = store_pop(*(const int32_t *)args[0]->data);
-    if (!tape) { /* gone: the forward pass again, into scratch outputs */
-        int64_t ylen = count(args[1]), hlen = count(args[2]);
-        float *y = malloc((size_t)(ylen > 0 ? ylen : 1) * sizeof *y);
-        float *h = malloc((size_t)(hlen > 0 ? hlen : 1) * sizeof *h);
-        int32_t rc = -1;
-        if (y && h) {
-            kncp_buf yb = {y, ylen}, hb = {h, hlen};
-            rc = run_ltc_forward(&a, &in, yb, hb, 1, &tape, err, sizeof err);
-        } else {
-            snprintf(err, sizeof err, "kerasncp: out of memory");
-        }
-        free(y);
-        free(h);
-        if (rc != 0) return error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, err);
+    if (!tape) { /* gone: the forward pass again */
+        ltc_pass job = {&a, &in};
+        if (rerun(count(args[1]), count(args[2]), ltc_rerun, &job, &tape, err, sizeof err) != 0)
+            return error(api, XLA_FFI_Error_Code_INVALID_ARGUMENT, err);
     }
     /* Parameters the cell has but nobody trains (none today) get zeros. */
     memset(rets[0]->data, 0, (size_t)count(rets[0]) * sizeof(float));

@@ -12,9 +12,7 @@ says which and why.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import threading
 from typing import Any
 
 from . import _cbuild
@@ -22,11 +20,6 @@ from . import _cbuild
 _SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_xlaffi.c")
 FORWARD, BACKWARD = "kncp_xla_cfc_forward", "kncp_xla_cfc_backward"
 LTC_FORWARD, LTC_BACKWARD = "kncp_xla_ltc_forward", "kncp_xla_ltc_backward"
-
-_lock = threading.Lock()
-_tried = False
-_so: Any = None
-_why = "not tried yet"
 
 
 def _load() -> Any:
@@ -37,43 +30,27 @@ def _load() -> Any:
         raise RuntimeError(f"JAX's default backend is {jax.default_backend()}, and the handlers serve the CPU")
     path = _cbuild.build(_SOURCE, "xlaffi", f"jaxlib {jaxlib.__version__}", [f"-I{jax.ffi.include_dir()}"],
                          "the XLA FFI handlers")
-    so = ctypes.CDLL(path)
-    so.kncp_xla_init.restype = ctypes.c_int
-    so.kncp_xla_init.argtypes = [ctypes.c_void_p]
-    so.kncp_xla_live_tapes.restype = ctypes.c_int64
-    so.kncp_xla_live_tapes.argtypes = []
-    if not so.kncp_xla_init(_cbuild.library_functions()):
-        raise RuntimeError("the Go library's functions could not be found")
+    so = _cbuild.open_library(path, "kncp_xla")
     for name in (FORWARD, BACKWARD, LTC_FORWARD, LTC_BACKWARD):
         jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(getattr(so, name)), platform="cpu")
     return so
 
 
+_once = _cbuild.Once("KERASNCP_GO_JAX_FFI", _load)
+
+
 def available() -> bool:
     """Whether the handlers are registered (building them if this is the
     first use on this machine)."""
-    global _tried, _so, _why
-    if _tried:
-        return _so is not None
-    with _lock:
-        if not _tried:
-            if os.environ.get("KERASNCP_GO_JAX_FFI", "1") == "0":
-                _why = "disabled by KERASNCP_GO_JAX_FFI=0"
-            else:
-                try:
-                    _so = _load()
-                    _why = "loaded"
-                except Exception as e:  # no compiler, no header, a failed build: the pure_callback path
-                    _why = f"{type(e).__name__}: {e}"
-            _tried = True
-    return _so is not None
+    return _once.get() is not None
 
 
 def status() -> str:
     """Whether the handlers are in use ("loaded"), or why not."""
-    return _why
+    return _once.why
 
 
 def live_tapes() -> int:
     """Forward tapes the handlers keep for a backward pass not run yet."""
-    return int(_so.kncp_xla_live_tapes()) if _so is not None else 0
+    so = _once.value
+    return int(so.kncp_xla_live_tapes()) if so is not None else 0
