@@ -569,10 +569,13 @@ else:
                 np.testing.assert_array_equal(a, b, err_msg=f"value/gradient {i}")
 
         def _ffi_layer_call(dropout=0.0):
-            """(the FFI function of a built CfC layer, its arguments)."""
+            """(the FFI function of a built CfC layer, its arguments), the
+            handlers registered."""
             import jax.numpy as jnp
 
-            from kerasncp_go.keras import _jax
+            from kerasncp_go.keras import _jax, _xlaffi
+
+            assert _xlaffi.available(), _xlaffi.status()
 
             layer = CfC(6, backbone_units=8, backbone_dropout=dropout)
             layer.build((None, 4, 3))
@@ -666,6 +669,45 @@ else:
                                           state=np.int64(kernel.state_size), **attrs))
             with pytest.raises(Exception, match="int64 attributes"):
                 jax.block_until_ready(fwd(args[0], args[1], np.zeros((0,), np.float32), args[2], **attrs))
+
+        def test_ffi_ltc_refuses_bad_input_with_a_message():
+            """The LTC handlers check what a caller other than this package's
+            layers could get wrong: the state's shape, where the weights lie
+            in their vector, the attributes."""
+            import jax
+            import jax.numpy as jnp
+
+            from kerasncp_go.keras import _jax, _xlaffi
+
+            assert _xlaffi.available(), _xlaffi.status()
+            layer = LTC(wirings.FullyConnected(5, 2))
+            layer.build((None, 4, 3))
+            kernel = layer.cell.kernel
+            x = jnp.ones((2, 4, 3), jnp.float32)
+            flat = jnp.concatenate([jnp.reshape(p, (-1,)) for p in layer.cell.kernel_params()])
+            f = _jax._ffi_ltc_op(kernel, True, False, ((2, 4, 3), (2, 5), tuple(flat.shape)))
+            y, h = f(x, jnp.zeros((2, 5), jnp.float32), flat)  # the right call runs
+            assert y.shape == (2, 4, 2) and np.isfinite(np.asarray(y)).all()
+            fwd = jax.ffi.ffi_call(_xlaffi.LTC_FORWARD, (jax.ShapeDtypeStruct((2, 4, 2), np.float32),
+                                                          jax.ShapeDtypeStruct((2, 5), np.float32),
+                                                          jax.ShapeDtypeStruct((), np.int32)))
+            cell = kernel.cell
+            masks = np.concatenate([cell.mask.ravel(), cell.sensory_mask.ravel()]).astype(np.float32)
+            n = len(_jax._rules.PARAM_ORDER)
+            attrs = {"units": np.int64(5), "sensory": np.int64(3), "motor": np.int64(2),
+                     "input_mapping": np.int64(cell.input_mapping), "output_mapping": np.int64(cell.output_mapping),
+                     "ode_unfolds": np.int64(6), "epsilon": np.float64(1e-8), "all_steps": np.int64(1),
+                     "has_ts": np.int64(0), "keep": np.int64(0)}
+            far = {"offsets": np.full(n, 10**6, np.int64), "sizes": np.ones(n, np.int64)}
+            with pytest.raises(Exception, match="outside its buffer"):
+                jax.block_until_ready(fwd(x, jnp.zeros((2, 5), jnp.float32), np.zeros((0,), np.float32), flat, masks,
+                                          **attrs, **far))
+            with pytest.raises(Exception, match="lacks one of its attributes"):
+                jax.block_until_ready(fwd(x, jnp.zeros((2, 5), jnp.float32), np.zeros((0,), np.float32), flat, masks,
+                                          **attrs))
+            with pytest.raises(Exception, match="initial state must have shape"):
+                jax.block_until_ready(fwd(x, jnp.zeros((2, 4), jnp.float32), np.zeros((0,), np.float32), flat, masks,
+                                          **attrs, **far))
 
     if INNER in ("tensorflow", "jax"):
         @pytest.mark.parametrize("how", ["disabled", "no_compiler"])
