@@ -6,7 +6,7 @@ keeps a tape. The calls go to the Go core through XLA FFI handlers
 from __future__ import annotations
 
 import functools
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -73,6 +73,46 @@ def _op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: Tupl
     return f
 
 
+def _ffi_vjp(forward, backward, attrs, has_ts: bool, constants: Tuple[Any, ...]):
+    """The differentiable function of (x, h0, [ts], weights) made of an FFI
+    forward call, which returns (y, h, *ids) (ids: what its backward call
+    needs first, the tape id and for a CfC the dropout seed), and an FFI
+    backward call, which returns (g weights, gx, gh0, gts). Both take (x,
+    h0, ts or an empty stand-in, weights, *constants) and attrs; the
+    forward call also keep (whether to keep the tape)."""
+    no_ts = np.zeros((0,), np.float32)  # NumPy: a JAX array made here would belong to the trace that built f
+
+    def args_of(a):
+        return (a[0], a[1], a[2] if has_ts else no_ts, a[-1]) + constants
+
+    @jax.custom_vjp
+    def f(*a):
+        y, h, *_ = forward(*args_of(a), keep=np.int64(0), **attrs)
+        return y, h
+
+    def f_fwd(*a):
+        y, h, *ids = forward(*args_of(a), keep=np.int64(1), **attrs)
+        return (y, h), (ids, a)
+
+    def f_bwd(res, g):
+        ids, a = res
+        gw, gx, gh0, gts = backward(*ids, g[0], g[1], *args_of(a), **attrs)
+        return (gx, gh0, gts, gw) if has_ts else (gx, gh0, gw)
+
+    f.defvjp(f_fwd, f_bwd)
+    return f
+
+
+def _ffi_inputs(x: Any, h0: Any, ts: Optional[Any]) -> List[Any]:
+    """[x, h0, (ts as (batch, steps))] as float32 JAX arrays: ts reshaped
+    in JAX ops, so that JAX maps its gradient back onto ts's shape."""
+    x = jnp.asarray(x, jnp.float32)
+    args = [x, jnp.asarray(h0, jnp.float32)]
+    if ts is not None:
+        args.append(jnp.reshape(jnp.asarray(ts, jnp.float32), x.shape[:2]))
+    return args
+
+
 # The Go models whose handles FFI calls name, kept for the process's life: a
 # compiled function holds a handle as a plain integer, and must not find
 # it freed when the layer is gone and _ffi_op's cache entry evicted. (A
@@ -101,27 +141,7 @@ def _ffi_op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: 
     _pinned[kernel.model.handle] = kernel.model
     attrs = {"model": np.int64(kernel.model.handle), "all_steps": np.int64(all_steps),
              "training": np.int64(training), "has_ts": np.int64(has_ts), "state": np.int64(state)}
-    no_ts = np.zeros((0,), f32)  # NumPy: a JAX array made here would belong to the trace that first built f
-
-    def args_of(a):  # (x, h0, ts or an empty stand-in, table)
-        return (a[0], a[1], a[2] if has_ts else no_ts, a[-1])
-
-    @jax.custom_vjp
-    def f(*a):
-        y, h, _, _ = forward(*args_of(a), keep=np.int64(0), **attrs)
-        return y, h
-
-    def f_fwd(*a):
-        y, h, tid, seed = forward(*args_of(a), keep=np.int64(1), **attrs)
-        return (y, h), (tid, seed, a)
-
-    def f_bwd(res, g):
-        tid, seed, a = res
-        gtable, gx, gh0, gts = backward(tid, seed, g[0], g[1], *args_of(a), **attrs)
-        return (gx, gh0, gts, gtable) if has_ts else (gx, gh0, gtable)
-
-    f.defvjp(f_fwd, f_bwd)
-    return f
+    return _ffi_vjp(forward, backward, attrs, has_ts, ())
 
 
 @functools.lru_cache(maxsize=256)
@@ -157,27 +177,7 @@ def _ffi_ltc_op(kernel: Any, all_steps: bool, has_ts: bool, shapes: Tuple[Tuple[
              "input_mapping": np.int64(cell.input_mapping), "output_mapping": np.int64(cell.output_mapping),
              "ode_unfolds": np.int64(cell.ode_unfolds), "epsilon": np.float64(cell.epsilon),
              "all_steps": np.int64(all_steps), "has_ts": np.int64(has_ts), "offsets": offsets, "sizes": sizes}
-    no_ts = np.zeros((0,), f32)  # NumPy, as masks: a JAX array made here would belong to the trace that built f
-
-    def args_of(a):  # (x, h0, ts or an empty stand-in, params, masks)
-        return (a[0], a[1], a[2] if has_ts else no_ts, a[-1], masks)
-
-    @jax.custom_vjp
-    def f(*a):
-        y, h, _ = forward(*args_of(a), keep=np.int64(0), **attrs)
-        return y, h
-
-    def f_fwd(*a):
-        y, h, tid = forward(*args_of(a), keep=np.int64(1), **attrs)
-        return (y, h), (tid, a)
-
-    def f_bwd(res, g):
-        tid, a = res
-        gp, gx, gh0, gts = backward(tid, g[0], g[1], *args_of(a), **attrs)
-        return (gx, gh0, gts, gp) if has_ts else (gx, gh0, gp)
-
-    f.defvjp(f_fwd, f_bwd)
-    return f
+    return _ffi_vjp(forward, backward, attrs, has_ts, (masks,))
 
 
 def _ffi_ltc_sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[Any],
@@ -185,10 +185,7 @@ def _ffi_ltc_sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: O
     """sequence() for an LTC through the XLA FFI handlers: its weights go
     as one vector, concatenated in JAX ops (so that JAX maps the vector's
     gradient back onto each weight)."""
-    x = jnp.asarray(x, jnp.float32)
-    args = [x, jnp.asarray(h0, jnp.float32)]
-    if ts is not None:
-        args.append(jnp.reshape(jnp.asarray(ts, jnp.float32), x.shape[:2]))
+    args = _ffi_inputs(x, h0, ts)
     args.append(jnp.concatenate([jnp.reshape(jnp.asarray(p, jnp.float32), (-1,)) for p in params]))
     f = _ffi_ltc_op(kernel, bool(all_steps), ts is not None, tuple(tuple(a.shape) for a in args))
     return f(*args)
@@ -233,10 +230,7 @@ def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[A
 def _ffi_sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[Any], all_steps: bool,
                   training: bool) -> Tuple[Any, Any]:
     """sequence() for a CfC through the XLA FFI handlers."""
-    x = jnp.asarray(x, jnp.float32)
-    args = [x, jnp.asarray(h0, jnp.float32)]
-    if ts is not None:  # (batch, steps) in JAX ops, so that JAX maps the gradient back onto ts's shape
-        args.append(jnp.reshape(jnp.asarray(ts, jnp.float32), x.shape[:2]))
+    args = _ffi_inputs(x, h0, ts)
     args.append(_packed(kernel, params))
     f = _ffi_op(kernel.flat, bool(all_steps), bool(training), ts is not None, tuple(tuple(a.shape) for a in args))
     y, h = f(*args)
