@@ -582,7 +582,7 @@ else:
             kernel = layer.cell.kernel
             x = jnp.asarray(np.random.default_rng(5).normal(size=(2, 4, 3)).astype(np.float32))
             args = (x, jnp.zeros((2, kernel.state_size), jnp.float32), _jax._packed(kernel, layer.cell.kernel_params()))
-            return kernel, args, _jax._ffi_op(kernel.flat, True, dropout > 0, False, tuple(a.shape for a in args))
+            return kernel, args, _jax._ffi_op(kernel, True, dropout > 0, False, tuple(a.shape for a in args))
 
         @pytest.mark.parametrize("dropout", [0.0, 0.4], ids=["plain", "dropout"])
         def test_ffi_backward_without_its_tape_reruns_the_forward_pass(dropout):

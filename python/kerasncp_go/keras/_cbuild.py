@@ -5,8 +5,8 @@ C compiler (``$CC``, else ``cc``).
 A library is kept in the cache directory (``$KERASNCP_GO_CACHE``, else
 ``$XDG_CACHE_HOME/kerasncp-go``, else ``~/.cache/kerasncp-go``) under a name
 that hashes its source, the shared ``_hostops.h`` and ``kerasncp.h``, the
-framework's version and the flags, so each build (about a second) happens once per machine and
-framework version.
+framework's version and the flags, so each build (about a second) happens
+once per machine and framework version.
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ def cache_dir() -> str:
     return d
 
 
-def build(source: str, tag: str, version: str, flags: Sequence[str], what: str) -> str:
-    """The path of the shared library built from source (a file in this
-    directory) with the compiler flags `flags` (includes, libraries),
-    built if needed; `what` names it in a failed build's RuntimeError."""
+def build(name: str, tag: str, version: str, flags: Sequence[str], what: str) -> str:
+    """The path of the shared library built from the C file `name` in this
+    directory with the compiler flags `flags` (includes, libraries), built
+    if needed; `what` names it in a failed build's RuntimeError."""
+    source = os.path.join(_HERE, name)
     parts = []
     for path in (source, *_HEADERS):
         with open(path, "rb") as f:

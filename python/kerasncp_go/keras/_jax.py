@@ -125,10 +125,10 @@ def _ffi_op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: 
     """A CfC's Go pass over arguments of these shapes (x, h0, [ts (batch,
     steps)], table) as a differentiable JAX function of XLA FFI calls (see
     _xlaffi.c), returning the cell's whole output (the caller slices off
-    the layer's). kernel is a FlatCfCKernel."""
+    the layer's). kernel is an _host.CfCKernel."""
     x_shape, table_shape = shapes[0], shapes[-1]
     b, t = x_shape[0], x_shape[1]
-    cell_out, state = kernel.kernel.cell_output_size, kernel.state_size
+    cell_out, state = kernel.cell_output_size, kernel.state_size
     f32 = np.float32
     y_shape = (b, t, cell_out) if all_steps else (b, cell_out)
     ts_shape = (b, t) if has_ts else (0,)
@@ -182,13 +182,18 @@ def _ffi_ltc_op(kernel: Any, all_steps: bool, has_ts: bool, shapes: Tuple[Tuple[
 
 def _ffi_ltc_sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[Any],
                       all_steps: bool) -> Tuple[Any, Any]:
-    """sequence() for an LTC through the XLA FFI handlers: its weights go
-    as one vector, concatenated in JAX ops (so that JAX maps the vector's
-    gradient back onto each weight)."""
+    """sequence() for an LTC through the XLA FFI handlers, its weights as
+    one vector."""
     args = _ffi_inputs(x, h0, ts)
-    args.append(jnp.concatenate([jnp.reshape(jnp.asarray(p, jnp.float32), (-1,)) for p in params]))
+    args.append(_concatenated(params))
     f = _ffi_ltc_op(kernel, bool(all_steps), ts is not None, tuple(tuple(a.shape) for a in args))
     return f(*args)
+
+
+def _concatenated(params: Sequence[Any]) -> Any:
+    """An LTC's weights as one float32 vector, in JAX ops (so that JAX maps
+    the vector's gradient back onto each weight)."""
+    return jnp.concatenate([jnp.reshape(jnp.asarray(p, jnp.float32), (-1,)) for p in params])
 
 
 def _packed(kernel: Any, params: Sequence[Any]) -> Any:
@@ -217,7 +222,7 @@ def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[A
         return _ffi_ltc_sequence(kernel, params, x, h0, ts, all_steps)
     elif len(params) > 1:
         param_shapes = tuple(tuple(np.shape(p)) for p in params)
-        params = [jnp.concatenate([jnp.reshape(jnp.asarray(p, jnp.float32), (-1,)) for p in params])]
+        params = [_concatenated(params)]
     args = [jnp.asarray(x, jnp.float32), jnp.asarray(h0, jnp.float32)]
     if ts is not None:
         args.append(jnp.asarray(ts, jnp.float32))
@@ -232,7 +237,7 @@ def _ffi_sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optio
     """sequence() for a CfC through the XLA FFI handlers."""
     args = _ffi_inputs(x, h0, ts)
     args.append(_packed(kernel, params))
-    f = _ffi_op(kernel.flat, bool(all_steps), bool(training), ts is not None, tuple(tuple(a.shape) for a in args))
+    f = _ffi_op(kernel, bool(all_steps), bool(training), ts is not None, tuple(tuple(a.shape) for a in args))
     y, h = f(*args)
     if kernel.output_size != kernel.cell_output_size:  # the layer's outputs: the cell's first units
         y = y[..., :kernel.output_size]

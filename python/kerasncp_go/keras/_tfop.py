@@ -11,12 +11,9 @@ numbers, a host round trip more per pass); :func:`status` says which and why.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Optional
 
 from . import _cbuild
-
-_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_tfop.c")
 
 _so: Any = None
 
@@ -25,8 +22,8 @@ def _build(tf: Any) -> str:
     """The path of the op library for this TensorFlow, built if needed."""
     libdir = tf.sysconfig.get_lib()
     link = [flag for flag in tf.sysconfig.get_link_flags() if flag.startswith(("-L", "-l"))]
-    return _cbuild.build(_SOURCE, "tfop", tf.__version__, [f"-I{tf.sysconfig.get_include()}", *link,
-                                                            f"-Wl,-rpath,{libdir}"], "the TensorFlow op")
+    return _cbuild.build("_tfop.c", "tfop", tf.__version__, [f"-I{tf.sysconfig.get_include()}", *link,
+                                                             f"-Wl,-rpath,{libdir}"], "the TensorFlow op")
 
 
 def _load() -> Any:

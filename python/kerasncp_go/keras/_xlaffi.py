@@ -12,12 +12,10 @@ says which and why.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from . import _cbuild
 
-_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_xlaffi.c")
 FORWARD, BACKWARD = "kncp_xla_cfc_forward", "kncp_xla_cfc_backward"
 LTC_FORWARD, LTC_BACKWARD = "kncp_xla_ltc_forward", "kncp_xla_ltc_backward"
 
@@ -28,7 +26,7 @@ def _load() -> Any:
 
     if jax.default_backend() != "cpu":
         raise RuntimeError(f"JAX's default backend is {jax.default_backend()}, and the handlers serve the CPU")
-    path = _cbuild.build(_SOURCE, "xlaffi", f"jaxlib {jaxlib.__version__}", [f"-I{jax.ffi.include_dir()}"],
+    path = _cbuild.build("_xlaffi.c", "xlaffi", f"jaxlib {jaxlib.__version__}", [f"-I{jax.ffi.include_dir()}"],
                          "the XLA FFI handlers")
     so = _cbuild.open_library(path, "kncp_xla")
     for name in (FORWARD, BACKWARD, LTC_FORWARD, LTC_BACKWARD):
