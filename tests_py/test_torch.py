@@ -227,7 +227,7 @@ def test_adam_100_steps_track_the_reference():
 
 
 @pytest.mark.parametrize("call,exc,match", [
-    (lambda m: m(torch.randn(2, 3, 4)), ValueError, r"inputs must have shape \(batch, steps, 3\)"),
+    (lambda m: m(torch.randn(2, 3, 4)), ValueError, r"input must have 3 features \(last axis\), got shape \(2, 3, 4\)"),
     (lambda m: m(torch.randn(2, 3, 3), torch.zeros(2, 5)), ValueError, r"states must have shape \(batch=2, units=4\)"),
     (lambda m: m(torch.randn(2, 3, 3), torch.zeros(4)), RuntimeError, "hx should be 2-D"),
     (lambda m: m(torch.randn(2, 3, 3), timespans=torch.ones(3, 3)), ValueError, "broadcastable"),

@@ -476,7 +476,8 @@ def restore_layout(y: Any, batch_first: bool, unbatched: bool, all_steps: bool) 
         return y.reshape(-1) if y.shape[1] == 1 else y
     if all_steps and not batch_first:
         y = y.swapaxes(0, 1)
-        return np.ascontiguousarray(y) if isinstance(y, np.ndarray) else y
+        # Contiguous, as the reference's stacked steps are (view(-1, C) works).
+        return np.ascontiguousarray(y) if isinstance(y, np.ndarray) else y.contiguous()
     return y
 
 

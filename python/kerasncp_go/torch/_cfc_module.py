@@ -1,12 +1,13 @@
 """What the torch CfC modules share: parameters named as a Go CfC model's
 table, read at every call, and the one Go call per sequence.
 
-A module keeps its parameters as views of one flat tensor laid out as the
-Go model's table (made when it is built and after ``.to()`` / ``.double()``),
-so a call hands that tensor to Go as it is. Whatever breaks the layout (a
-parameter replaced or parametrized, ``torch.func.functional_call``'s
-substitutes, a mask of another dtype) only costs a gather into a fresh flat
-tensor for that call."""
+Each call gathers the parameters into the Go model's flat layout (a copy
+of a few microseconds to a fraction of a millisecond, against the pass
+itself). They are kept as separate tensors, as torch modules keep them, so
+that a submodule's state_dict holds its own values only and
+``safetensors.torch.save_model`` works. A module whose submodules the Go
+model would not describe runs step by step in torch instead (see
+``_modpath``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from .._cfc import CfCModel
+from . import _modpath
 from ._function import CfCSequence, cfc_call, check_tensors, np_dtype, refuse_tracing
 
 __all__ = ["GoCfC", "LeCun", "ACTIVATIONS"]
@@ -68,11 +70,8 @@ class GoCfC:
     def __getstate__(self):
         state = dict(super().__getstate__())  # type: ignore[misc]
         state.pop("_go_models", None)
+        state.pop("_seen", None)  # weak references
         return state
-
-    def __setstate__(self, state) -> None:
-        super().__setstate__(state)  # type: ignore[misc]
-        self._pack_params()  # copy.deepcopy copies each parameter on its own
 
     def _local_names(self) -> List[Tuple[Tuple[str, ...], str, bool]]:
         """(submodule path as its names, attribute, trainable) of every
@@ -120,27 +119,10 @@ class GoCfC:
         entry = self._entry
         return [entry(atoms, attr) for atoms, attr, _ in self._local_names()]
 
-    def _pack_params(self) -> None:
-        """Re-homes the parameters (and masks) into one flat tensor in table
-        order, each becoming a view of it, when they are all plain tensors
-        of one dtype on one device; else leaves them as they are."""
-        params = self._param_list()
-        if len({(p.dtype, p.device) for p in params}) != 1 or not params[0].dtype.is_floating_point:
-            return
-        with torch.no_grad():
-            flat = torch.cat([p.detach().reshape(-1) for p in params])
-            offset = 0
-            for p in params:
-                n = p.numel()
-                p.data = flat[offset:offset + n].view(p.shape)
-                offset += n
-
-    def _apply(self, *args: Any, **kwargs: Any) -> Any:
-        """nn.Module._apply (behind .to(), .double(), .cuda()), which gives
-        the parameters new storage, then the flat layout again."""
-        out = super()._apply(*args, **kwargs)  # type: ignore[misc]
-        self._pack_params()
-        return out
+    def _settle(self) -> None:
+        """Records what the Go model assumes of the submodules (see
+        _modpath.signature); the end of every constructor."""
+        self._expected = _modpath.signature(self)  # type: ignore[arg-type]
 
     @property
     def param_dtype(self) -> torch.dtype:
@@ -156,29 +138,65 @@ class GoCfC:
                 return p.dtype
         raise AssertionError("a CfC model has trained parameters")  # pragma: no cover
 
-    def _run(self, x: torch.Tensor, h0: Optional[torch.Tensor], c0: Optional[torch.Tensor],
-             elapsed: Optional[torch.Tensor], all_steps: bool,
-             params: Optional[List[torch.Tensor]] = None) -> Tuple[torch.Tensor, ...]:
-        """One Go call over batch-major x (B, T, input): (y, h[, c]);
-        params as _param_list() returned them for this call, if the caller
-        has read them."""
-        refuse_tracing()
-        if params is None:
+    def _look(self) -> "_modpath.Inspection":
+        """Whether the Go model describes the submodules now (see _modpath)."""
+        seen = self.__dict__.get("_seen")
+        if seen is None:  # not pickled: see __getstate__
+            seen = []
+            object.__setattr__(self, "_seen", seen)
+        return _modpath.inspect(self, self.__dict__.get("_expected", ()), seen)  # type: ignore[arg-type]
+
+    def _read(self, look: "_modpath.Inspection") -> Tuple[Optional[List[torch.Tensor]], torch.dtype]:
+        """(the parameters in table order, or None for the module path; the
+        computation's dtype)."""
+        if look.go:
             params = self._param_list()
-        devices = {p.device for p in params}
-        if len(devices) > 1:
-            raise ValueError(f"the module's parameters are spread over devices {sorted(map(str, devices))}: "
-                             "move the module to one device")
-        dtype = self._dtype_of(self._local_names(), params)
+            return params, self._dtype_of(self._local_names(), params)
+        for p in self.parameters():  # type: ignore[attr-defined]
+            if p.requires_grad or p.dtype is not torch.float32:
+                return None, p.dtype
+        return None, torch.float32
+
+    def _run(self, x: torch.Tensor, h0: Optional[torch.Tensor], c0: Optional[torch.Tensor],
+             elapsed: Optional[torch.Tensor], all_steps: bool, look: "_modpath.Inspection",
+             params: Optional[List[torch.Tensor]], dtype: torch.dtype) -> Tuple[torch.Tensor, ...]:
+        """One Go call over batch-major x (B, T, input): (y, h[, c]); look,
+        params and dtype as _look and _read gave them for this call."""
+        refuse_tracing()
+        if params is not None:
+            devices = {p.device for p in params}
+            if len(devices) > 1:
+                raise ValueError(f"the module's parameters are spread over devices {sorted(map(str, devices))}: "
+                                 "move the module to one device")
+            device = params[0].device
+        else:
+            device = next(self.parameters()).device  # type: ignore[attr-defined]
+        check_tensors(device, inputs=x, states=h0, memory_states=c0, elapsed_times=elapsed)
+        if not dtype.is_floating_point:
+            np_dtype(dtype)  # its TypeError
+        if params is None or x.shape[0] == 0 or dtype not in (torch.float32, torch.float64):
+            return self._run_modules(x, h0, c0, elapsed, all_steps, dtype)
         model = self._go_model(np_dtype(dtype))
         if x.dim() == 3:  # the Go helpers wake while the rest of this runs
             model.wake(x.shape[0], x.shape[1])
-        check_tensors(params[0].device, inputs=x, states=h0, memory_states=c0, elapsed_times=elapsed)
         x = x.to(dtype)
         h0, c0, elapsed = (None if t is None else t.to(dtype) for t in (h0, c0, elapsed))
-        seed = _fresh_seed() if self._dropout and self.training else None  # type: ignore[attr-defined]
+        seed = _fresh_seed() if self._dropout and look.dropout else None
         tensors = (x, h0, c0, elapsed)
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (*tensors, *params)):
             return CfCSequence.apply(model, all_steps, seed, *tensors, *params)
         # Nothing to differentiate: one Go call, no tape.
         return cfc_call(model, all_steps, seed, *tensors, params, keep=False)[0]
+
+    def _run_modules(self, x: torch.Tensor, h0: Optional[torch.Tensor], c0: Optional[torch.Tensor],
+                     elapsed: Optional[torch.Tensor], all_steps: bool, dtype: torch.dtype) -> Tuple[torch.Tensor, ...]:
+        """_run's results computed by the submodules step by step in torch
+        (see _modpath): for what the Go model does not describe."""
+        x = x.to(dtype)
+        h0, c0, elapsed = (None if t is None else t.to(dtype) for t in (h0, c0, elapsed))
+        if "rnn_cell" in self._modules:  # type: ignore[attr-defined]
+            return _modpath.sequence(self, x, h0, c0, elapsed, all_steps, dtype)
+        h = h0 if h0 is not None else torch.zeros((x.shape[0], self.state_size), dtype=dtype,  # type: ignore[attr-defined]
+                                                  device=x.device)
+        # A cell's single step: elapsed is (batch, 1), or per unit.
+        return _modpath.step(self, x[:, 0], h, 1.0 if elapsed is None else elapsed)

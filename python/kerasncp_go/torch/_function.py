@@ -16,7 +16,7 @@ import torch
 from .. import _lib, _ops, _rules
 
 __all__ = ["np_dtype", "host", "run", "LTCSequence", "CfCSequence", "cfc_call", "check_tensors", "refuse_tracing",
-           "as_elapsed", "elapsed_tensor", "flat_view", "dense", "tbuf"]
+           "as_elapsed", "elapsed_tensor", "dense", "tbuf"]
 
 
 def np_dtype(dtype: torch.dtype) -> np.dtype:
@@ -145,24 +145,6 @@ def refuse_tracing() -> None:
                            "their outputs as constants; run the module eagerly or under torch.compile")
 
 
-def flat_view(params, dtype: torch.dtype) -> Optional[torch.Tensor]:
-    """The parameters as one flat tensor without a copy, when they are
-    contiguous tensors of dtype lying back to back, in order, in the first
-    one's storage (see GoCfC._pack_params); else None."""
-    p0 = params[0]
-    if p0.dtype is not dtype:
-        return None
-    base, size = p0.data_ptr(), p0.element_size()
-    n = 0
-    for p in params:
-        if p.dtype is not dtype or p.data_ptr() != base + n * size or not p.is_contiguous():
-            return None
-        n += p.numel()
-    if p0.storage_offset() + n > p0.untyped_storage().nbytes() // size:
-        return None  # the others lie in memory after the first one's storage, not in it
-    return p0.detach().as_strided((n,), (1,))
-
-
 def dense(t: Optional[torch.Tensor], dtype: torch.dtype) -> Optional[torch.Tensor]:
     """t as a contiguous CPU tensor of dtype whose memory holds its values
     (negative views resolved), without a copy when it already is one."""
@@ -189,13 +171,10 @@ def cfc_call(model, all_steps: bool, seed: Optional[int], x: torch.Tensor, h0: O
              c0: Optional[torch.Tensor], elapsed: Optional[torch.Tensor], params, keep: bool):
     """One Go call of a CfC model (a kerasncp_go._cfc.CfCModel) over torch
     tensors: ((y, h[, c]) on x's device, the tape or None). The Go core reads
-    the tensors' memory and writes into tensors made here; the parameters go
-    as the flat tensor they are views of (flat_view), or gathered into the
-    model's flat layout (in the model's dtype) when they are not."""
+    the tensors' memory and writes into tensors made here; the parameters are
+    gathered into the model's flat layout (in the model's dtype)."""
     dt = _TORCH_DTYPES[model.dtype]
-    flat = flat_view(params, dt)
-    if flat is None:
-        flat = torch.cat([p.detach().reshape(-1).to(dt) for p in params])
+    flat = torch.cat([p.detach().reshape(-1) if p.dtype is dt else p.detach().reshape(-1).to(dt) for p in params])
     b, t = model.check_x(tuple(x.shape))
     model.check_states(b, None if h0 is None else tuple(h0.shape), None if c0 is None else tuple(c0.shape))
     ea = None
@@ -251,10 +230,13 @@ class CfCSequence(torch.autograd.Function):
             raise RuntimeError("kerasncp_go.torch: the Go backward pass is not differentiable; second-order "
                                "gradients (create_graph=True, gradient penalties) are not supported")
         need = ctx.needs_input_grad
+        # Reading the saved tensors is torch's check that none was changed in
+        # place since the forward pass (whose tape holds the old values).
+        saved = ctx.saved_tensors
         tape, ctx.tape = ctx.tape, None
         if tape is None:  # used by an earlier backward pass: rerun the forward pass (same dropout seed)
             model, all_steps, seed = ctx.rerun
-            x, h0, c0, elapsed, *params = ctx.saved_tensors
+            x, h0, c0, elapsed, *params = saved
             tape = cfc_call(model, all_steps, seed, x, h0, c0, elapsed, params, keep=True)[1]
         else:  # the helpers wake while the rest of this runs
             tape.model.wake(tape.batch, tape.steps)
@@ -293,6 +275,8 @@ def as_elapsed(value, name: str, dtype, device):
     arrays, lists), or None; a TypeError naming the argument otherwise."""
     if value is None or isinstance(value, torch.Tensor):
         return value
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a number, a tensor or an array of numbers, got {type(value).__name__}")
     try:
         if np.ndim(value) == 0:
             return float(value)

@@ -83,7 +83,7 @@ class CfC(GoCfC, nn.Module):
         if self.use_mixed:
             self.lstm = LSTMCell(input_size, self.state_size)
         self.fc = nn.Identity() if proj_size is None else nn.Linear(self.output_size, proj_size)
-        self._pack_params()
+        self._settle()
 
     def _setup_cell(self, input_size, units, mode, activation, backbone_units, backbone_layers, backbone_dropout):
         if not _is_units(units):
@@ -137,13 +137,13 @@ class CfC(GoCfC, nn.Module):
             raise ValueError(f"input must have {self.input_size} features (last axis), got shape "
                              f"{tuple(input.shape)}")
         h0, c0 = _cfc.state_pair(hx, self.use_mixed, unbatched)
-        params = self._param_list()
-        dtype = self._dtype_of(self._local_names(), params)
+        look = self._look()
+        params, dtype = self._read(look)
         ts = as_elapsed(timespans, "timespans", dtype, input.device)
         given = tuple(ts.shape) if isinstance(ts, torch.Tensor) else None
         ts = _cfc.batch_major_elapsed(ts, self.batch_first, unbatched)
         elapsed = elapsed_tensor(ts, x.shape[0], x.shape[1], "timespans", dtype, input.device, given)
-        out = self._run(x, h0, c0, elapsed, self.return_sequences, params)
+        out = self._run(x, h0, c0, elapsed, self.return_sequences, look, params, dtype)
         y = _cfc.restore_layout(out[0], self.batch_first, unbatched, self.return_sequences)
         h = out[1]
         if self.use_mixed:

@@ -8,11 +8,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import _cfc
+from .. import _cfc, _rules
 from .._cfc import CfCModel
 from ..wirings import Wiring
+from . import _modpath
 from ._cfc_module import ACTIVATIONS, GoCfC
-from ._function import as_elapsed, elapsed_tensor
+from ._function import as_elapsed, elapsed_tensor, host
 
 __all__ = ["CfCCell", "LeCun"]
 
@@ -96,7 +97,7 @@ class CfCCell(GoCfC, nn.Module):
             self.time_a = nn.Linear(width, hidden_size)
             self.time_b = nn.Linear(width, hidden_size)
         self.init_weights()
-        self._pack_params()
+        self._settle()
 
     def _make_model(self, dtype: np.dtype) -> CfCModel:
         if self._masked:
@@ -142,9 +143,16 @@ def _step(cell: Any, input: Any, hx: Any, ts: Any, ts_name: str) -> Tuple[torch.
     if input.dim() != 2 or input.shape[1] != n_in:
         raise ValueError(f"input must have shape (batch, {n_in}), got {tuple(input.shape)}")
     b = input.shape[0]
-    params = cell._param_list()
-    dtype = cell._dtype_of(cell._local_names(), params)
+    look = cell._look()
+    params, dtype = cell._read(look)
     e = as_elapsed(ts, ts_name, dtype, input.device)
-    e = elapsed_tensor(e, b, 1, ts_name, dtype, input.device)
-    y, h = cell._run(input.unsqueeze(1), hx, None, e, all_steps=False, params=params)
+    if isinstance(e, torch.Tensor) and e.dim() == 2 and e.shape[1] == cell.state_size > 1 and e.shape[0] in (1, b):
+        # One time per unit (the reference broadcasts them against the
+        # state): the modules' step in torch; the Go core times samples.
+        _rules.check_elapsed_values(host(e, e.dtype), ts_name)
+        look = _modpath.Inspection(False, False)
+        params = None
+    else:
+        e = elapsed_tensor(e, b, 1, ts_name, dtype, input.device)
+    y, h = cell._run(input.unsqueeze(1), hx, None, e, False, look, params, dtype)
     return y, h

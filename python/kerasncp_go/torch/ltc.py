@@ -72,6 +72,9 @@ class LTC(WiringSizes, nn.Module):
             raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
         if input.dim() not in (2, 3):
             raise ValueError(f"input must be 2-D (unbatched) or 3-D, got {input.dim()}-D")
+        if input.shape[-1] != self.input_size:
+            raise ValueError(f"input must have {self.input_size} features (last axis), got shape "
+                             f"{tuple(input.shape)}")
         device = input.device
         dtype = self.rnn_cell.param_dtype
         timespans = as_elapsed(timespans, "timespans", dtype, device)
@@ -122,7 +125,7 @@ class LTC(WiringSizes, nn.Module):
                 outs.append(y_t)
             y = torch.stack(outs, dim=1) if self.return_sequences else outs[-1]
         if self.return_sequences and not self.batch_first:
-            y = y.transpose(0, 1)
+            y = y.transpose(0, 1).contiguous()  # as the reference's stacked steps
         assert h is not None  # the cell always returns the final state
         hx = (h, c) if self.use_mixed else h
         if not is_batched:

@@ -183,6 +183,17 @@ class LTCCell(WiringSizes, nn.Module):
         b = x.shape[0]
         if h0 is not None and h0.shape != (b, self.state_size):  # None: zeros, in Go
             raise ValueError(f"states must have shape (batch={b}, units={self.state_size}), got {tuple(h0.shape)}")
+        for name in ("sparsity_mask", "sensory_sparsity_mask"):
+            mask = self._parameters.get(name)
+            if mask is not None and mask.requires_grad:
+                raise ValueError(f"{name} cannot be trained: the Go kernels take the wiring's masks as constants "
+                                 f"(call {name}.requires_grad_(False))")
+        if b == 0:  # an empty batch: empty results, whose gradients are zeros
+            zero = sum((t.reshape(-1)[:0].sum() for t in (x, h0, elapsed, *params)
+                        if t is not None and t.is_floating_point()), x.new_zeros((), dtype=self.param_dtype))
+            shape = (0, x.shape[1], self.motor_size) if all_steps else (0, self.motor_size)
+            return zero + torch.zeros(shape, dtype=zero.dtype), zero + torch.zeros((0, self.state_size),
+                                                                                    dtype=zero.dtype)
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, h0, elapsed, *params)):
             return LTCSequence.apply(self, all_steps, x, h0, elapsed, *params)
         # Nothing to differentiate: one Go call, no tape.
@@ -199,7 +210,7 @@ class LTCCell(WiringSizes, nn.Module):
         """
         if not isinstance(inputs, torch.Tensor):
             raise TypeError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
-        if inputs.dim() != 2:
+        if inputs.dim() != 2 or inputs.shape[1] != self.sensory_size:
             raise ValueError(f"inputs must have shape (batch, {self.sensory_size}), got {tuple(inputs.shape)}")
         b = inputs.shape[0]
         dtype = self.param_dtype

@@ -58,7 +58,7 @@ class WiredCfCCell(GoCfC, nn.Module):
             self.register_module(f"layer_{layer}", cell)
             self._layers.append(cell)
             n_in = n
-        self._pack_params()
+        self._settle()
 
     def _make_model(self, dtype: np.dtype) -> CfCModel:
         return CfCModel(int(self._wiring.input_dim), wiring=self._wiring, mode=self.mode, dtype=dtype)
