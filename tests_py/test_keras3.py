@@ -85,6 +85,24 @@ if INNER is None:
             return
         assert run.returncode == 0 and "IMPORTERROR" in run.stdout and backend in run.stdout, run.stdout[-3000:]
 
+    @pytest.mark.parametrize("how", ["env", "keras.json"])
+    def test_tf_binding_under_the_torch_backend_is_an_import_error(how, tmp_path):
+        """kerasncp_go.tf as a process's first import with Keras set to the
+        torch backend (by KERAS_BACKEND or by keras.json): an ImportError
+        before TensorFlow is imported (both at once can abort the process)."""
+        code = ("import sys\ntry:\n    import kerasncp_go.tf\nexcept ImportError as e:\n"
+                "    print('IMPORTERROR', e, 'tensorflow' in sys.modules)\n    sys.exit(0)\nsys.exit(3)\n")
+        env = _env("torch")
+        env.pop("KNCP_KERAS3_BACKEND")
+        if how == "keras.json":
+            env.pop("KERAS_BACKEND")
+            (tmp_path / "keras.json").write_text('{"backend": "torch"}')
+            env["KERAS_HOME"] = str(tmp_path)
+        run = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, timeout=300)
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert "IMPORTERROR" in run.stdout and "'torch'" in run.stdout and run.stdout.strip().endswith("False")
+
     def test_torch_backend_never_imports_tensorflow():
         code = ("import sys, numpy as np\nimport kerasncp_go.keras as k\n"
                 "y = k.LTC(4, return_sequences=True)(np.ones((2, 3, 2), 'float32'))\n"

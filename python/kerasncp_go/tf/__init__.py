@@ -50,8 +50,10 @@ A keras-ncp 2.1.0 model saved as HDF5 loads with the Go cell in place of the
 reference's: ``load_model(path, custom_objects={"LTCCell": LTCCell})``.
 """
 
+# First: _keras refuses a Keras backend other than TensorFlow before
+# anything imports TensorFlow.
+from ._keras import FLAVOUR, LEGACY, keras  # isort: skip
 from . import _rnn_hook
-from ._keras import FLAVOUR, LEGACY, keras
 from ._op import live_tapes
 from .ltc import LTC
 from .ltc_cell import LTCCell

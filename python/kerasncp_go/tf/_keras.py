@@ -9,12 +9,47 @@ process uses one flavour: set the variable before importing this package.
 
 from __future__ import annotations
 
+import json
 import os
-
-import tensorflow as tf
+import sys
 
 #: True when the layers are tf-keras (Keras 2) layers.
 LEGACY = os.environ.get("TF_USE_LEGACY_KERAS", None) in ("true", "True", "1")
+
+
+def configured_backend() -> str:
+    """The backend Keras 3 uses or will use, found without importing a
+    framework, by Keras's own rule: the imported Keras's, else
+    KERAS_BACKEND, else the "backend" of keras.json in KERAS_HOME (or
+    ~/.keras, or /tmp/.keras where the home folder is not writable), else
+    "tensorflow"."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    if "KERAS_BACKEND" in os.environ:
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME")
+    if home is None:
+        base = os.path.expanduser("~")
+        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    try:
+        with open(os.path.expanduser(os.path.join(home, "keras.json"))) as f:
+            return str(json.load(f).get("backend", "tensorflow"))
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def _refuse(backend: str) -> None:
+    raise ImportError(
+        f"kerasncp_go.tf needs Keras 3 with the TensorFlow backend, but Keras's backend is {backend!r}; set "
+        "KERAS_BACKEND=tensorflow or TF_USE_LEGACY_KERAS=1 (or use kerasncp_go.keras, which runs on every backend)")
+
+
+# Before TensorFlow is imported: with Keras on the torch backend, importing
+# both can abort the process (their LLVM copies clash).
+if not LEGACY and configured_backend() != "tensorflow":
+    _refuse(configured_backend())
+
+import tensorflow as tf  # noqa: E402
 
 if LEGACY:
     import tf_keras as keras
@@ -25,9 +60,7 @@ else:
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        raise ImportError(
-            f"kerasncp_go.tf needs Keras 3 with the TensorFlow backend, but KERAS_BACKEND is "
-            f"{keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow or TF_USE_LEGACY_KERAS=1")
+        _refuse(keras.backend.backend())
     FLAVOUR = "keras"
     RNNCellBase = keras.layers.Layer
 
