@@ -250,6 +250,32 @@ else:
         masked(x, mask=np.array([[True] * 5, [True] * 3 + [False] * 2]))
         assert len(calls) == n, "a masked sequence must be stepped"
 
+    @pytest.mark.parametrize("base", ["ltc", "cfc", "wired_cfc"])
+    def test_subclassed_cells_step_their_own_call(base):
+        """A user's cell that overrides call is stepped by Keras (its step
+        is what runs), in keras.layers.RNN and in the LTC / CfC layers."""
+        cls, units = {"ltc": (LTCCell, wirings.FullyConnected(5, 2)), "cfc": (CfCCell, 5),
+                      "wired_cfc": (WiredCfCCell, wirings.NCP(4, 3, 2, 2, 2, 2, 2))}[base]
+
+        class Doubled(cls):
+            def call(self, inputs, states, training=False, **kw):
+                return super().call(inputs * 2.0, states, training=training, **kw)
+
+        x = np.random.default_rng(3).normal(size=(2, 6, 3)).astype(np.float32)
+        kw = {} if base == "ltc" else {"backbone_dropout": 0.0} if base == "cfc" else {}
+        cell = Doubled(units, **kw)
+        assert not _common.own_step(cell) and _common.own_step(cls(units, **kw))
+        y_rnn = _to_np(keras.layers.RNN(cell)(x))
+        state = [np.zeros((2, cell.state_size if isinstance(cell.state_size, int) else cell.state_size[0]),
+                          np.float32)]
+        for t in range(6):
+            y, state = cell(x[:, t], state)
+        _close(y_rnn, _to_np(y), 1e-5, "RNN(subclass) against stepping it")
+        plain = cls(units, **kw)
+        plain.build((None, 3))
+        plain.set_weights(cell.get_weights())
+        assert np.abs(_to_np(keras.layers.RNN(plain)(x)) - y_rnn).max() > 1e-3
+
     def test_cell_step_with_elapsed_time():
         cell = CfCCell(5, backbone_dropout=0.0)
         x = np.random.default_rng(2).normal(size=(3, 4)).astype(np.float32)

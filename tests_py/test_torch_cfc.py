@@ -728,6 +728,28 @@ def test_cells_take_one_time_per_unit():
         ours(x, h, torch.zeros(1, 4))
 
 
+def test_subclassed_cells_run_their_own_forward():
+    """A user's cell subclass with its own forward, put in a CfC / LTC, is
+    what runs at each step (the reference calls its cell's forward)."""
+    x = torch.randn(2, 5, 3)
+
+    def doubled(base):
+        class Doubled(base):
+            def forward(self, input, hx=None, ts=1.0):
+                return super().forward(input * 2.0, hx, ts)
+        return Doubled
+
+    for make_ref, make_ours in (
+            (lambda: NT.CfC(3, 4), lambda: GT.CfC(3, 4)),
+            (lambda: NT.CfC(3, NW.AutoNCP(8, 2, seed=0)), lambda: GT.CfC(3, GW.AutoNCP(8, 2, seed=0))),
+            (lambda: NT.LTC(3, 4), lambda: GT.LTC(3, 4))):
+        ref, ours = _pair(make_ref, make_ours)
+        for m in (ref, ours):
+            cell = m.rnn_cell
+            cell.__class__ = doubled(type(cell))
+        _compare_sequences(ref, ours, x)
+
+
 def test_time_major_outputs_are_contiguous():
     for m in (GT.CfC(3, 4, batch_first=False), GT.LTC(3, 4, batch_first=False)):
         y, _ = m(torch.randn(5, 2, 3))

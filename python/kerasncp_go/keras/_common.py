@@ -76,8 +76,21 @@ def sequence_loop(layer: Any, sequences: Any, initial_state: Any, training: Any)
 FORCE_STEPS = False
 
 
+def own_step(cell: Any) -> bool:
+    """Whether cell steps as the class of this package it derives from
+    (the one that sets runs_sequences) does: a subclass that overrides
+    ``call`` is stepped by Keras, so that its own step is what runs."""
+    if not getattr(cell, "runs_sequences", False):
+        return False
+    k: Any
+    for k in type(cell).__mro__:
+        if "runs_sequences" in k.__dict__:
+            return bool(k.__dict__["runs_sequences"]) and type(cell).call is k.call
+    return False  # pragma: no cover - runs_sequences came from an instance
+
+
 def is_fast(layer: Any, mask: Any) -> bool:
-    return not FORCE_STEPS and mask is None and bool(getattr(layer.cell, "runs_sequences", False))
+    return not FORCE_STEPS and mask is None and own_step(layer.cell)
 
 
 _keras_inner_loop = keras.layers.RNN.inner_loop

@@ -199,4 +199,4 @@ class GoCfC:
         h = h0 if h0 is not None else torch.zeros((x.shape[0], self.state_size), dtype=dtype,  # type: ignore[attr-defined]
                                                   device=x.device)
         # A cell's single step: elapsed is (batch, 1), or per unit.
-        return _modpath.step(self, x[:, 0], h, 1.0 if elapsed is None else elapsed)
+        return _modpath.modules_step(self, x[:, 0], h, 1.0 if elapsed is None else elapsed)

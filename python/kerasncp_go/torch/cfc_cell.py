@@ -135,6 +135,9 @@ class CfCCell(GoCfC, nn.Module):
         return _step(self, input, hx, ts, "ts")
 
 
+_modpath.OWN_FORWARDS.add(CfCCell.forward)
+
+
 def _step(cell: Any, input: Any, hx: Any, ts: Any, ts_name: str) -> Tuple[torch.Tensor, torch.Tensor]:
     """One step of a single-step cell: (output, new state)."""
     if not isinstance(input, torch.Tensor):

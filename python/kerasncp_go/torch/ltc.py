@@ -114,14 +114,21 @@ class LTC(WiringSizes, nn.Module):
                 h = h.expand(b, -1)
                 c = c.expand(b, -1) if c is not None else None
         elapsed = elapsed_tensor(timespans, b, steps, "timespans", dtype, device, given_shape)
-        if not self.use_mixed:
+        own = type(self.rnn_cell).forward is LTCCell.forward  # else a subclass's step, called per step
+        if not self.use_mixed and own:
             y, h = self.rnn_cell.sequence(x, h, elapsed, all_steps=self.return_sequences)
         else:
+            if not own and h is None:
+                h = torch.zeros((b, self.state_size), dtype=dtype, device=device)
             outs = []
             for t in range(steps):
-                h, c = self.lstm(x[:, t], (h, c))
+                if self.use_mixed:
+                    h, c = self.lstm(x[:, t], (h, c))
                 e = None if elapsed is None else elapsed[:, t:t + 1]
-                y_t, h = self.rnn_cell.sequence(x[:, t:t + 1], h, e, all_steps=False)
+                if own:
+                    y_t, h = self.rnn_cell.sequence(x[:, t:t + 1], h, e, all_steps=False)
+                else:
+                    y_t, h = self.rnn_cell.forward(x[:, t], h, 1.0 if e is None else e)
                 outs.append(y_t)
             y = torch.stack(outs, dim=1) if self.return_sequences else outs[-1]
         if self.return_sequences and not self.batch_first:

@@ -10,6 +10,7 @@ from torch import nn
 
 from .. import _cfc
 from .._cfc import CfCModel
+from . import _modpath
 from ._cfc_module import GoCfC
 from .cfc_cell import CfCCell, _step
 
@@ -114,3 +115,6 @@ class WiredCfCCell(GoCfC, nn.Module):
             (output: the last layer's new state, new state).
         """
         return _step(self, input, hx, timespans, "timespans")
+
+
+_modpath.OWN_FORWARDS.add(WiredCfCCell.forward)
