@@ -276,6 +276,24 @@ else:
         plain.set_weights(cell.get_weights())
         assert np.abs(_to_np(keras.layers.RNN(plain)(x)) - y_rnn).max() > 1e-3
 
+    @pytest.mark.parametrize("policy", ["mixed_float16", "float64"])
+    def test_stepped_cells_keep_the_state_dtype(policy):
+        """Masked (stepped) layers and mixed memory train under mixed
+        precision and float64: each step's results come back in the dtype
+        of the state Keras's loop carries."""
+        x = np.random.default_rng(5).random((4, 5, 3)).astype(np.float32)
+        x[0, 3:] = 0
+        old = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(policy)
+        try:
+            for make in (lambda: CfC(4, mixed_memory=True), lambda: LTC(4), lambda: CfC(4, backbone_layers=2)):
+                model = keras.Sequential([keras.Input((5, 3)), keras.layers.Masking(0.0), make()])
+                model.compile("adam", "mse")
+                hist = model.fit(x, np.zeros((4, 4), np.float32), epochs=2, verbose=0)
+                assert np.all(np.isfinite(hist.history["loss"]))
+        finally:
+            keras.config.set_dtype_policy(old)
+
     def test_cell_step_with_elapsed_time():
         cell = CfCCell(5, backbone_dropout=0.0)
         x = np.random.default_rng(2).normal(size=(3, 4)).astype(np.float32)

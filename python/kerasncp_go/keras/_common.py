@@ -51,11 +51,17 @@ def cell_step(cell: Any, inputs: Any, states: Any, training: Any, kwargs: Dict[s
     x = keras.ops.cast(x, "float32")
     if len(x.shape) != 2 or (x.shape[-1] is not None and x.shape[-1] != cell.kernel_input_size):
         raise ValueError(f"inputs must have shape (batch, {cell.kernel_input_size}), got {tuple(x.shape)}")
-    h = keras.ops.cast(first_state(states), "float32")
+    state = first_state(states)
+    h = keras.ops.cast(state, "float32")
     b = keras.ops.shape(x)[0]
     ts = _backend.step_elapsed(t, b)
     y, h1 = _backend.sequence(cell.kernel, cell.kernel_params(), keras.ops.expand_dims(x, 1), h, ts,
                               False, bool(training) and cell.uses_training)
+    # Back in the state's dtype (float64, float16 under mixed precision):
+    # Keras's step loop carries outputs and states in the dtype they came in.
+    dt = keras.backend.standardize_dtype(state.dtype)
+    if dt != "float32":
+        y, h1 = keras.ops.cast(y, dt), keras.ops.cast(h1, dt)
     return y, [h1]
 
 
