@@ -328,6 +328,56 @@ else:
             np.testing.assert_array_equal(a, b)
         _close(_to_np(loaded(x)), _to_np(model(x)), 1e-6, "loaded model output")
 
+    def test_function_activations_save_and_load(tmp_path):
+        x = np.random.default_rng(6).normal(size=(2, 5, 3)).astype(np.float32)
+        for act in (keras.activations.relu, keras.activations.gelu, "lecun_tanh"):
+            model = keras.Sequential([keras.Input((5, 3)), CfC(4, activation=act)])
+            model.save(tmp_path / "f.keras")
+            loaded = keras.models.load_model(tmp_path / "f.keras")
+            _close(_to_np(loaded(x)), _to_np(model(x)), 1e-6, f"activation {act}")
+
+    def test_ncps_saved_files_load_with_these_classes(tmp_path):
+        """.keras files that ncps.keras saved (their configs name ncps's
+        classes and hold the activation as a function) load with these
+        classes: through custom_objects, and with no argument under the
+        compat runner, where ncps.keras is this package. (In a process that
+        imports ncps, Keras resolves ncps's registered names to its classes
+        whatever custom_objects say: the files are written by a child.)"""
+        x = np.random.default_rng(7).normal(size=(2, 5, 3)).astype(np.float32)
+        np.save(tmp_path / "x.npy", x)
+        layers = ["NK.CfC(4, activation='relu')", "NK.CfC(4, backbone_layers=2, backbone_units=6)",
+                  "NK.CfC(NW.AutoNCP(7, 2))", "NK.LTC(4)"]
+        save = ("import numpy as np, keras\nimport ncps.keras as NK, ncps.wirings as NW\n"
+                f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
+                f"for i, make in enumerate({layers!r}):\n"
+                "    m = keras.Sequential([keras.Input((5, 3)), eval(make)])\n"
+                f"    m.save({str(tmp_path)!r} + f'/ref{{i}}.keras')\n"
+                f"    np.save({str(tmp_path)!r} + f'/want{{i}}.npy', keras.ops.convert_to_numpy(m(x)))\n")
+        env = _env(keras.backend.backend())
+        run = subprocess.run([sys.executable, "-c", save], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout[-3000:]
+        ours = {"ncps>CfC": CfC, "ncps>CfCCell": CfCCell, "ncps>WiredCfCCell": WiredCfCCell, "ncps>LTC": LTC,
+                "ncps>LTCCell": LTCCell}
+        for i, make in enumerate(layers):
+            want = np.load(tmp_path / f"want{i}.npy")
+            loaded = keras.models.load_model(tmp_path / f"ref{i}.keras", custom_objects=ours)
+            assert type(loaded.layers[0]) is ours["ncps>" + make[3:6]]
+            _close(_to_np(loaded(x)), want, 1e-5, f"{make} with custom_objects")
+        load = ("import sys, numpy as np, keras\nimport ncps.keras\n"
+                f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
+                f"for i in range({len(layers)}):\n"
+                f"    m = keras.models.load_model({str(tmp_path)!r} + f'/ref{{i}}.keras')\n"
+                "    assert type(m.layers[0]).__module__.startswith('kerasncp_go.keras'), type(m.layers[0])\n"
+                f"    np.save({str(tmp_path)!r} + f'/got{{i}}.npy', keras.ops.convert_to_numpy(m(x)))\n")
+        (tmp_path / "load.py").write_text(load)
+        run = subprocess.run([sys.executable, "-m", "kerasncp_go.compat", "--ncps", str(tmp_path / "load.py")],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout[-3000:]
+        for i, make in enumerate(layers):
+            _close(np.load(tmp_path / f"got{i}.npy"), np.load(tmp_path / f"want{i}.npy"), 1e-5,
+                   f"{make} under the compat runner")
+
     def test_configs_round_trip():
         for layer in (LTC(wirings.NCP(4, 3, 2, 2, 2, 2, 2), ode_unfolds=3, input_mapping="linear"),
                       CfC(5, mode="pure", backbone_layers=0), CfC(wirings.AutoNCP(9, 2), mode="no_gate")):

@@ -73,7 +73,11 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                     return importlib.import_module(inner)
             except ModuleNotFoundError:
                 pass
-        return importlib.import_module(package)
+        module = importlib.import_module(package)
+        if name.startswith("ncps.keras"):
+            # ncps's saved .keras files name its classes "ncps>LTC", ...
+            module.register_reference_names()
+        return module
 
     def exec_module(self, module):
         pass

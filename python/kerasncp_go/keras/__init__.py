@@ -66,4 +66,19 @@ def native_ops_status() -> str:
     return f"not used on the {name} backend"
 
 
-__all__ = ["CfC", "CfCCell", "LTC", "LTCCell", "MixedMemoryRNN", "WiredCfCCell", "native_ops_status"]
+def register_reference_names() -> None:
+    """Registers these classes under the names ncps 1.0.1's ncps.keras
+    saves its layers with ("ncps>LTC", "ncps>CfC", ...), where nothing else
+    holds them, so that its ``.keras`` files load with these classes. The
+    compat runner (``python -m kerasncp_go.compat --ncps``) calls it when a
+    script imports ncps.keras (ncps itself is then never imported; in a
+    process that imports it, its own registrations stand)."""
+    import keras
+
+    objects = keras.saving.get_custom_objects()
+    for cls in (CfC, CfCCell, LTC, LTCCell, MixedMemoryRNN, WiredCfCCell):
+        objects.setdefault(f"ncps>{cls.__name__}", cls)
+
+
+__all__ = ["CfC", "CfCCell", "LTC", "LTCCell", "MixedMemoryRNN", "WiredCfCCell", "native_ops_status",
+           "register_reference_names"]

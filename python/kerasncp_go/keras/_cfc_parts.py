@@ -24,7 +24,13 @@ def activation_name(activation: Any) -> str:
     Raises:
         ValueError: an activation the Go core does not compute.
     """
-    name = activation if isinstance(activation, str) else getattr(activation, "__name__", None)
+    name = activation
+    if isinstance(activation, dict):  # a serialized Keras function, as ncps.keras's configs hold them
+        name = activation.get("config")
+    elif not isinstance(activation, str):
+        name = getattr(activation, "__name__", None)
+    if isinstance(name, str) and ">" in name:  # a registered name: "package>name" (ncps's ">lecun_tanh")
+        name = name.rsplit(">", 1)[1]
     if name not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(repr(k) for k in _ACTIVATIONS)} "
                          f"(the activations the Go kernels compute), got {activation!r}")
