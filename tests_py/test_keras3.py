@@ -378,6 +378,46 @@ else:
             _close(np.load(tmp_path / f"got{i}.npy"), np.load(tmp_path / f"want{i}.npy"), 1e-5,
                    f"{make} under the compat runner")
 
+    def test_second_order_gradients_raise():
+        """A gradient of the Go backward pass (a gradient penalty) is an
+        error on every backend, never a silent None."""
+        backend = keras.backend.backend()
+        x = np.random.default_rng(8).random((2, 5, 3)).astype(np.float32)
+        for layer in (LTC(4), CfC(4)):
+            layer(x)
+            if backend == "tensorflow":
+                import tensorflow as tf
+
+                xt = tf.constant(x)
+                with tf.GradientTape() as outer:
+                    with tf.GradientTape() as inner:
+                        inner.watch(xt)
+                        loss = tf.reduce_sum(layer(xt) ** 2)
+                    penalty = tf.reduce_sum(inner.gradient(loss, xt) ** 2)
+                with pytest.raises(NotImplementedError, match="second-order gradients"):
+                    outer.gradient(penalty, layer.trainable_variables)
+            elif backend == "torch":
+                import torch
+
+                xt = torch.tensor(x, requires_grad=True)
+                with pytest.raises(RuntimeError, match="second-order gradients"):
+                    torch.autograd.grad((layer(xt) ** 2).sum(), xt, create_graph=True)
+            else:
+                import jax
+                import jax.numpy as jnp
+
+                tv = [v.value for v in layer.trainable_variables]
+                ntv = [v.value for v in layer.non_trainable_variables]
+
+                def loss(tv, xj):
+                    return jnp.sum(layer.stateless_call(tv, ntv, xj)[0] ** 2)
+
+                def penalty(tv, xj):
+                    return jnp.sum(jax.grad(loss, argnums=1)(tv, xj) ** 2)
+
+                with pytest.raises(ValueError, match="cannot be differentiated"):
+                    jax.grad(penalty)(tv, jnp.asarray(x))
+
     def test_configs_round_trip():
         for layer in (LTC(wirings.NCP(4, 3, 2, 2, 2, 2, 2), ode_unfolds=3, input_mapping="linear"),
                       CfC(5, mode="pure", backbone_layers=0), CfC(wirings.AutoNCP(9, 2), mode="no_gate")):

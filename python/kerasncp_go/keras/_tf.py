@@ -23,6 +23,7 @@ from tensorflow.python.eager import record as _record
 from tensorflow.python.saved_model import save_context as _save_context
 
 from .. import _tf_ltc
+from .._tfgrad import first_order
 from . import _host, _tfop
 from ._cfc_graph import cfc_sequence
 
@@ -72,7 +73,7 @@ def sequence(kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[A
             outs = tf.numpy_function(bwd_np, [tid, seed, gy, gh] + list(a), [tf.float32] * len(a), stateful=True)
             for o, v in zip(outs, a):
                 o.set_shape(v.shape)
-            return outs
+            return first_order(outs, a)
 
         return (y, h), grad
 
@@ -133,7 +134,7 @@ def _native_cfc(ops: Any, kernel: Any, params: Sequence[Any], x: Any, h0: Any, t
             gx, gh0, gt, gps = ops.kncp_cfc_backward(tid, seed, gy, gh, x, h0, t, base, list(ps), **attrs)
             for g, v in zip([gx, gh0, gt, *gps], [x, h0, t, *ps]):
                 g.set_shape(v.shape)
-            return [gx, gh0, gt, *gps]
+            return first_order([gx, gh0, gt, *gps], [x, h0, t, *ps])
 
         return (y, h), grad
 

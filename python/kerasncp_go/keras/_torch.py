@@ -29,6 +29,9 @@ class _GoSequence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gy, gh):
+        if torch.is_grad_enabled():  # create_graph=True: the caller wants to differentiate the gradients
+            raise RuntimeError("kerasncp_go: the Go backward pass is not differentiable; second-order gradients "
+                               "(create_graph=True, gradient penalties) are not supported")
         x, h0, ts, *params = ctx.saved_tensors
         g = _host.backward(ctx.kernel, ctx.all_steps, ctx.training, ctx.tid, ctx.seed, _np(gy), _np(gh),
                            _np(x), _np(h0), _np(ts), *[_np(p) for p in params])

@@ -31,6 +31,7 @@ from tensorflow.python.eager import record as _record
 from tensorflow.python.saved_model import save_context as _save_context
 
 from .. import _ops, _tf_ltc
+from .._tfgrad import first_order
 from .._hostcall import FixedLTC, TapeStore
 
 __all__ = ["CellMeta", "ltc_sequence", "live_tapes"]
@@ -123,7 +124,7 @@ def ltc_sequence(meta: CellMeta, x: tf.Tensor, h0: tf.Tensor, elapsed: Optional[
                                       name="ltc_backward")
             for g, a in zip(grads, args):
                 g.set_shape(a.shape)
-            return list(grads)
+            return first_order(list(grads), args)
 
         return (y, h), grad
 
