@@ -31,8 +31,8 @@ from tensorflow.python.eager import record as _record
 from tensorflow.python.saved_model import save_context as _save_context
 
 from .. import _ops, _tf_ltc
-from .._tfgrad import first_order
 from .._hostcall import FixedLTC, TapeStore
+from .._tfgrad import first_order
 
 __all__ = ["CellMeta", "ltc_sequence", "live_tapes"]
 
