@@ -409,10 +409,10 @@ else:
                 tv = [v.value for v in layer.trainable_variables]
                 ntv = [v.value for v in layer.non_trainable_variables]
 
-                def loss(tv, xj):
+                def loss(tv, xj, layer=layer, ntv=ntv):
                     return jnp.sum(layer.stateless_call(tv, ntv, xj)[0] ** 2)
 
-                def penalty(tv, xj):
+                def penalty(tv, xj, loss=loss):
                     return jnp.sum(jax.grad(loss, argnums=1)(tv, xj) ** 2)
 
                 with pytest.raises(ValueError, match="cannot be differentiated"):
