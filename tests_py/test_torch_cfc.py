@@ -750,6 +750,23 @@ def test_subclassed_cells_run_their_own_forward():
         _compare_sequences(ref, ours, x)
 
 
+def test_module_trees_are_the_references():
+    for mk in (lambda M, W: M.CfC(3, 4, mixed_memory=True, proj_size=2),
+               lambda M, W: M.CfC(3, 4, backbone_layers=2, backbone_dropout=0.1, activation="lecun_tanh"),
+               lambda M, W: M.CfC(3, W.AutoNCP(8, 2, seed=0), mixed_memory=True)):
+        want = [(n, type(m).__name__) for n, m in mk(NT, NW).named_modules()]
+        got = [(n, type(m).__name__) for n, m in mk(GT, GW).named_modules()]
+        assert got == want
+    # A hook on the LSTM's tanh runs as often as there.
+    ref, ours = _pair(lambda: NT.CfC(3, 4, mixed_memory=True), lambda: GT.CfC(3, 4, mixed_memory=True))
+    counts = {}
+    for tag, m in (("ref", ref), ("ours", ours)):
+        counts[tag] = 0
+        m.lstm.tanh.register_forward_hook(lambda *a, tag=tag: counts.__setitem__(tag, counts[tag] + 1))
+    _compare_sequences(ref, ours, torch.randn(2, 5, 3), (torch.randn(2, 4), torch.randn(2, 4)))
+    assert counts["ours"] == counts["ref"] == 10
+
+
 def test_time_major_outputs_are_contiguous():
     for m in (GT.CfC(3, 4, batch_first=False), GT.LTC(3, 4, batch_first=False)):
         y, _ = m(torch.randn(5, 2, 3))

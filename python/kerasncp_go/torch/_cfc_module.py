@@ -27,8 +27,12 @@ __all__ = ["GoCfC", "LeCun", "ACTIVATIONS"]
 class LeCun(nn.Module):
     """lecun_tanh as a module: 1.7159 tanh(0.666 x)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.tanh = nn.Tanh()  # a submodule, as the reference's
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 1.7159 * torch.tanh(0.666 * x)
+        return 1.7159 * self.tanh(0.666 * x)
 
 
 #: The backbone activations by name, as modules (they hold no parameters;

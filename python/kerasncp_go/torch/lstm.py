@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 __all__ = ["LSTMCell"]
@@ -17,6 +16,8 @@ class LSTMCell(nn.Module):
         self.input_size, self.hidden_size = input_size, hidden_size
         self.input_map = nn.Linear(input_size, 4 * hidden_size, bias=True)
         self.recurrent_map = nn.Linear(hidden_size, 4 * hidden_size, bias=False)
+        self.tanh = nn.Tanh()  # submodules as the reference's (hooks on them run)
+        self.sigmoid = nn.Sigmoid()
         self.init_weights()
 
     def init_weights(self) -> None:
@@ -35,7 +36,7 @@ class LSTMCell(nn.Module):
         h, c = states
         z = self.input_map(inputs) + self.recurrent_map(h)
         i, ig, fg, og = z.chunk(4, 1)
-        c = c * torch.sigmoid(fg + 1.0) + torch.tanh(i) * torch.sigmoid(ig)
-        return torch.tanh(c) * torch.sigmoid(og), c
+        c = c * self.sigmoid(fg + 1.0) + self.tanh(i) * self.sigmoid(ig)
+        return self.tanh(c) * self.sigmoid(og), c
 
 
