@@ -418,6 +418,24 @@ else:
                 with pytest.raises(ValueError, match="cannot be differentiated"):
                     jax.grad(penalty)(tv, jnp.asarray(x))
 
+    def test_set_random_seed_makes_dropout_repeat():
+        """keras.utils.set_random_seed starts the dropout seeds too (the host
+        callbacks' and the native op libraries'), as it does for Keras's own
+        Dropout: seeded training repeats, another seed differs."""
+        x = np.random.default_rng(9).normal(size=(8, 6, 3)).astype(np.float32)
+        y = np.random.default_rng(10).normal(size=(8, 4)).astype(np.float32)
+
+        def run(seed):
+            keras.utils.set_random_seed(seed)
+            model = keras.Sequential([keras.Input((6, 3)), CfC(4, backbone_layers=2, backbone_dropout=0.3)])
+            model.compile(keras.optimizers.Adam(0.01), "mse")
+            losses = model.fit(x, y, epochs=4, batch_size=4, verbose=0).history["loss"]
+            return losses, _to_np(model.layers[0](x, training=True))
+
+        (l1, o1), (l2, o2), (l3, o3) = run(5), run(5), run(6)
+        assert l1 == l2 and np.array_equal(o1, o2)
+        assert l1 != l3 and not np.array_equal(o1, o3)
+
     def test_configs_round_trip():
         for layer in (LTC(wirings.NCP(4, 3, 2, 2, 2, 2, 2), ode_unfolds=3, input_mapping="linear"),
                       CfC(5, mode="pure", backbone_layers=0), CfC(wirings.AutoNCP(9, 2), mode="no_gate")):

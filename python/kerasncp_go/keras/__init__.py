@@ -33,6 +33,7 @@ from ._backend import check as _check
 _check()
 
 from ._common import install_rnn_hook as _install_rnn_hook  # noqa: E402
+from ._common import install_seed_hook as _install_seed_hook  # noqa: E402
 from .cfc import CfC  # noqa: E402
 from .cfc_cell import CfCCell  # noqa: E402
 from .ltc import LTC  # noqa: E402
@@ -41,6 +42,7 @@ from .mm_rnn import MixedMemoryRNN  # noqa: E402
 from .wired_cfc_cell import WiredCfCCell  # noqa: E402
 
 _install_rnn_hook()
+_install_seed_hook()
 
 
 def native_ops_status() -> str:

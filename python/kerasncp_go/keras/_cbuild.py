@@ -17,7 +17,7 @@ import os
 import subprocess
 import tempfile
 import threading
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 from .. import _lib
 
@@ -87,7 +87,27 @@ def open_library(path: str, prefix: str) -> ctypes.CDLL:
     live.restype, live.argtypes = ctypes.c_int64, []
     if not init(library_functions()):
         raise RuntimeError("the Go library's functions could not be found")
+    seed = getattr(so, prefix + "_seed")
+    seed.restype, seed.argtypes = None, [ctypes.c_uint64]
+    _seeders.append(seed)
+    if _seeded is not None:  # keras.utils.set_random_seed ran before this library was loaded
+        seed(_seeded)
     return so
+
+
+#: The loaded op libraries' seed functions, and the last seed given (None:
+#: never), for libraries loaded later.
+_seeders: List[Any] = []
+_seeded: Optional[int] = None
+
+
+def seed_libraries(seed: int) -> None:
+    """Starts every op library's dropout seeds (now and when loaded) at a
+    stream derived from seed."""
+    global _seeded
+    _seeded = int(seed) & (2 ** 64 - 1)
+    for f in _seeders:
+        f(_seeded)
 
 
 class Once:

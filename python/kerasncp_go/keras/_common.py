@@ -4,13 +4,14 @@ plain ``keras.layers.RNN`` run this package's cells over whole sequences."""
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Dict, List, Tuple
 
 import keras
 
 from .. import wirings as _wirings
-from . import _backend
+from . import _backend, _cbuild, _host
 
 
 def wiring_config(wiring: Any) -> Dict[str, Any]:
@@ -110,6 +111,25 @@ def _rnn_inner_loop(self: Any, sequences: Any, initial_state: Any, mask: Any, tr
     if is_fast(self, mask):
         return sequence_loop(self, sequences, initial_state, training)
     return _keras_inner_loop(self, sequences, initial_state, mask, training)
+
+
+_keras_set_random_seed = keras.utils.set_random_seed
+
+
+@functools.wraps(_keras_set_random_seed)
+def _set_random_seed(seed: int) -> None:
+    _keras_set_random_seed(seed)
+    _host.reseed(seed)
+    _cbuild.seed_libraries(seed)
+
+
+def install_seed_hook() -> None:
+    """Makes keras.utils.set_random_seed also start this package's dropout
+    seeds (drawn by the host callbacks and by the native op libraries) at a
+    stream derived from the seed, so that seeded training repeats, as with
+    Keras's own dropout."""
+    if keras.utils.set_random_seed is _keras_set_random_seed:
+        keras.utils.set_random_seed = _set_random_seed
 
 
 def install_rnn_hook() -> None:

@@ -17,6 +17,7 @@ result never depends on the store.
 
 from __future__ import annotations
 
+import random
 import secrets
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -187,6 +188,15 @@ def _inputs(x, h0, ts):
     return x, h0, t
 
 
+#: Dropout seeds of the passes run from here: random, until reseed (which
+#: keras.utils.set_random_seed calls) starts a repeatable stream.
+_seeds = random.Random(secrets.randbits(64))
+
+
+def reseed(seed: int) -> None:
+    _seeds.seed(int(seed))
+
+
 def forward(kernel, all_steps: bool, training: bool, keep: bool, x, h0, ts, *params
             ) -> Tuple[np.ndarray, np.ndarray, np.int32, np.int32]:
     """One Go pass over x (batch, steps, in) from h0 with elapsed times ts
@@ -194,7 +204,7 @@ def forward(kernel, all_steps: bool, training: bool, keep: bool, x, h0, ts, *par
     dropout seed drawn for a training pass, for a backward pass that has to
     run it again). Ids and seeds are int32: JAX's default integer."""
     x, h0, t = _inputs(x, h0, ts)
-    seed = secrets.randbits(31) if training else 0
+    seed = _seeds.getrandbits(31) if training else 0
     y, h, tape = kernel.run(params, x, h0, t, all_steps, training, seed, keep)
     tid = _store.put(tape, int(kernel.tape_bytes(x.shape[0], x.shape[1]))) if tape is not None else 0
     return y.astype(np.float32, copy=False), h.astype(np.float32, copy=False), np.int32(tid), np.int32(seed)

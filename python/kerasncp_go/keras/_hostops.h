@@ -17,6 +17,7 @@
 #define KNCP_HOSTOPS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,11 +69,29 @@ static int host_init(void *const *f) {
     return 1;
 }
 
+/* Dropout seeds come from getrandom, or, once host_seed has been called
+ * (keras.utils.set_random_seed does, through the package), from a
+ * splitmix64 stream started at that seed, so that seeded runs repeat. */
+static _Atomic uint64_t seed_state;
+static _Atomic int seeded;
+
+static void host_seed(uint64_t s) {
+    atomic_store(&seed_state, s);
+    atomic_store(&seeded, 1);
+}
+
 /* A training pass's dropout seed: 31 random bits, as the NumPy side
  * draws them; 0 outside training. Returns 0 when getrandom fails. */
 static int draw_seed(int training, uint64_t *seed) {
     uint32_t r = 0;
-    if (training && getrandom(&r, sizeof r, 0) != sizeof r) return 0;
+    if (training && atomic_load(&seeded)) {
+        uint64_t z = atomic_fetch_add(&seed_state, 0x9e3779b97f4a7c15ull) + 0x9e3779b97f4a7c15ull;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        r = (uint32_t)(z ^ (z >> 31));
+    } else if (training && getrandom(&r, sizeof r, 0) != sizeof r) {
+        return 0;
+    }
     *seed = training ? (r & 0x7fffffffu) : 0;
     return 1;
 }

@@ -44,6 +44,9 @@ int kncp_tfop_init(void *const *functions) { return host_init(functions); }
 /* Tapes kept for a backward pass that has not run yet. */
 int64_t kncp_tfop_live_tapes(void) { return store_live(); }
 
+/* Starts the dropout seeds at s (see host_seed). */
+void kncp_tfop_seed(uint64_t s) { host_seed(s); }
+
 /* ---- Kernels ------------------------------------------------------------ */
 
 /* A kernel's attributes: the model, how each Keras weight lies in the

@@ -55,6 +55,9 @@ int kncp_xla_init(void *const *functions) { return host_init(functions); }
 /* Tapes kept for a backward pass that has not run yet. */
 int64_t kncp_xla_live_tapes(void) { return store_live(); }
 
+/* Starts the dropout seeds at s (see host_seed). */
+void kncp_xla_seed(uint64_t s) { host_seed(s); }
+
 static XLA_FFI_Error *error(const XLA_FFI_Api *api, XLA_FFI_Error_Code code, const char *msg) {
     XLA_FFI_Error_Create_Args a;
     memset(&a, 0, sizeof a);
