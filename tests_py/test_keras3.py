@@ -505,6 +505,24 @@ else:
                   "np.save(sys.argv[3], loaded.serve(tf.constant(np.load(sys.argv[2]))).numpy())\n"
                   "print('GO' if any(m.startswith('kerasncp_go') for m in sys.modules) else 'NOGO')\n")
 
+        def test_a_traced_function_outlives_its_layer():
+            """A graph of the native CfC ops names the Go model by its handle:
+            a ConcreteFunction keeps working after its layer is gone."""
+            import gc
+
+            import tensorflow as tf
+
+            x = np.random.default_rng(12).random((2, 5, 3)).astype(np.float32)
+
+            def traced():
+                layer = CfC(4)
+                f = tf.function(lambda t: layer(t)).get_concrete_function(tf.TensorSpec((2, 5, 3), tf.float32))
+                return f, f(tf.constant(x)).numpy()
+
+            f, want = traced()
+            gc.collect()
+            np.testing.assert_array_equal(f(tf.constant(x)).numpy(), want)
+
         @pytest.mark.parametrize("make", [
             lambda: LTC(wirings.AutoNCP(10, 2), return_sequences=True),
             lambda: keras.layers.RNN(LTCCell(wirings.NCP(4, 3, 2, 2, 2, 2, 2)), go_backwards=True),
