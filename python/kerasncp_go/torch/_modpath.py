@@ -14,7 +14,9 @@ run that way instead (slowly, with torch autograd):
   them to training while the rest evaluates; the Go core follows their
   mode when they agree);
 * a sparsity mask made trainable, parameters of a dtype other than float32
-  and float64, ``torch.autocast``, and an empty batch.
+  and float64, ``torch.autocast``, and an empty batch;
+* a cell whose class (a user's subclass) has a ``forward`` of its own,
+  which a sequence then calls at each step (see :func:`step`).
 
 The step functions call the submodules as the reference does (a wired
 layer's ``forward`` directly, the head once per step), so hooks run as
@@ -32,7 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import module as _module
 
-__all__ = ["signature", "Inspection", "inspect", "cell_step", "wired_step", "sequence"]
+__all__ = ["signature", "Inspection", "inspect", "OWN_FORWARDS", "own_forward", "cell_step", "wired_step",
+           "modules_step", "step", "sequence"]
 
 
 def _summary(m: Any) -> Any:
