@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import secrets
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -172,6 +172,19 @@ class FlatCfCKernel:
 
 
 _store = TapeStore()
+
+
+#: The Go models whose handles compiled graphs name (XLA FFI calls, traced
+#: TensorFlow graphs of the native ops), kept for the process's life: such
+#: a graph holds a handle as a plain integer and may outlive its layer. (A
+#: model is its structure, a few kilobytes; the weights travel per call.)
+_pinned: Dict[int, Any] = {}
+
+
+def pin(model: Any) -> int:
+    """Keeps model alive for the process's life; its handle."""
+    _pinned[model.handle] = model
+    return model.handle
 
 
 def live_tapes() -> int:

@@ -6,7 +6,7 @@ keeps a tape. The calls go to the Go core through XLA FFI handlers
 from __future__ import annotations
 
 import functools
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -113,13 +113,6 @@ def _ffi_inputs(x: Any, h0: Any, ts: Optional[Any]) -> List[Any]:
     return args
 
 
-# The Go models whose handles FFI calls name, kept for the process's life: a
-# compiled function holds a handle as a plain integer, and must not find
-# it freed when the layer is gone and _ffi_op's cache entry evicted. (A
-# model is its structure, a few kilobytes; the weights travel per call.)
-_pinned: Dict[int, Any] = {}
-
-
 @functools.lru_cache(maxsize=256)
 def _ffi_op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: Tuple[Tuple[int, ...], ...]):
     """A CfC's Go pass over arguments of these shapes (x, h0, [ts (batch,
@@ -138,8 +131,7 @@ def _ffi_op(kernel: Any, all_steps: bool, training: bool, has_ts: bool, shapes: 
     backward = jax.ffi.ffi_call(_xlaffi.BACKWARD, (
         jax.ShapeDtypeStruct(table_shape, f32), jax.ShapeDtypeStruct(x_shape, f32),
         jax.ShapeDtypeStruct((b, state), f32), jax.ShapeDtypeStruct(ts_shape, f32)), vmap_method="sequential")
-    _pinned[kernel.model.handle] = kernel.model
-    attrs = {"model": np.int64(kernel.model.handle), "all_steps": np.int64(all_steps),
+    attrs = {"model": np.int64(_host.pin(kernel.model)), "all_steps": np.int64(all_steps),
              "training": np.int64(training), "has_ts": np.int64(has_ts), "state": np.int64(state)}
     return _ffi_vjp(forward, backward, attrs, has_ts, ())
 

@@ -16,7 +16,7 @@ model runs without this package."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 from tensorflow.python.eager import record as _record
@@ -106,12 +106,6 @@ def _base_table(kernel: Any) -> tf.Tensor:
     return t
 
 
-#: The models a traced graph of the native ops names by handle, kept for
-#: the process's life (a model is its structure, a few kilobytes; the
-#: weights travel per call). Eager calls need none: the layer is alive.
-_pinned: Dict[int, Any] = {}
-
-
 def _native_cfc(ops: Any, kernel: Any, params: Sequence[Any], x: Any, h0: Any, ts: Optional[Any], all_steps: bool,
                 training: bool) -> Tuple[tf.Tensor, tf.Tensor]:
     """The CfC pass as the native ops of _tfop.c joined by
@@ -125,10 +119,8 @@ def _native_cfc(ops: Any, kernel: Any, params: Sequence[Any], x: Any, h0: Any, t
     t = tf.reshape(tf.cast(ts, tf.float32), tf.shape(x)[:2]) if has_ts else tf.zeros([0], tf.float32)
     ps = [tf.cast(p, tf.float32) for p in params]
     base = _base_table(kernel)
-    if not tf.executing_eagerly():
-        # A traced graph holds the model's handle as a plain integer and may
-        # outlive the layer (a ConcreteFunction kept, a saved training step).
-        _pinned[kernel.model.handle] = kernel.model
+    if not tf.executing_eagerly():  # a traced graph may outlive the layer (eager calls run while it lives)
+        _host.pin(kernel.model)
     attrs = dict(model=kernel.model.handle, offsets=kernel.offsets, rows=kernel.rows, cols=kernel.cols,
                  trans=kernel.trans, out=kernel.output_size, cell_out=kernel.cell_output_size,
                  state=kernel.state_size, all_steps=bool(all_steps), training=bool(training), keep=keep,

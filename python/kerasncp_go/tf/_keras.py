@@ -46,8 +46,8 @@ def _refuse(backend: str) -> None:
 
 # Before TensorFlow is imported: with Keras on the torch backend, importing
 # both can abort the process (their LLVM copies clash).
-if not LEGACY and configured_backend() != "tensorflow":
-    _refuse(configured_backend())
+if not LEGACY and (_backend := configured_backend()) != "tensorflow":
+    _refuse(_backend)
 
 import tensorflow as tf  # noqa: E402
 

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import module as _module
 
-__all__ = ["signature", "Inspection", "inspect", "OWN_FORWARDS", "own_forward", "cell_step", "wired_step",
+__all__ = ["signature", "Inspection", "MODULES", "inspect", "OWN_FORWARDS", "own_forward", "cell_step", "wired_step",
            "modules_step", "step", "sequence"]
 
 
@@ -80,7 +80,9 @@ class Inspection:
         self.go, self.dropout = go, dropout
 
 
-_MODULES, _GO, _GO_DROPOUT = Inspection(False, False), Inspection(True, False), Inspection(True, True)
+#: The looks inspect gives: the modules' own steps; the Go core without,
+#: and with, dropout.
+MODULES, _GO, _GO_DROPOUT = Inspection(False, False), Inspection(True, False), Inspection(True, True)
 
 
 def _has_global_hooks() -> bool:
@@ -94,26 +96,26 @@ def inspect(root: nn.Module, expected: Tuple[Any, ...], seen: List[Any]) -> Insp
     caller), so that the signature is only computed again when one of them
     was replaced."""
     if _has_global_hooks() or torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda"):
-        return _MODULES
+        return MODULES
     mods = _walk(root)
     if len(seen) != len(mods) or any(r() is not m for r, m in zip(seen, mods)):
         if signature(root) != expected:
-            return _MODULES
+            return MODULES
         seen[:] = [weakref.ref(m) for m in mods]
     drop = None
     for m, want in zip(mods, expected):
         if (m._forward_hooks or m._forward_pre_hooks) and m is not root:
-            return _MODULES
+            return MODULES
         mask = m._parameters.get("sparsity_mask")
         if mask is not None and mask.requires_grad:
-            return _MODULES
+            return MODULES
         if type(m) is nn.Dropout:
             if float(m.p) != want[1]:
-                return _MODULES
+                return MODULES
             if drop is None:
                 drop = m.training
             elif drop != m.training:
-                return _MODULES
+                return MODULES
     return _GO_DROPOUT if drop else _GO
 
 
@@ -144,13 +146,9 @@ def wired_step(wired: Any, x: torch.Tensor, h: torch.Tensor, ts: Any) -> Tuple[t
     parts = torch.split(h, wired.layer_sizes, dim=1)
     new = []
     for layer, part in zip(wired._layers, parts):
-        x = cell_step(layer, x, part, ts) if own_forward(layer) else layer.forward(x, part, ts)[1]
+        x = step(layer, x, part, ts)[1]
         new.append(x)
     return x, torch.cat(new, dim=1)
-
-
-def _lstm_step(lstm: Any, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    return lstm(x, (h, c))
 
 
 #: The forward methods of this package's single-step cells: a subclass
@@ -195,7 +193,7 @@ def sequence(rnn: Any, x: torch.Tensor, h0: Optional[torch.Tensor], c0: Optional
         xk = x[:, k]
         ts = 1.0 if elapsed is None else elapsed[:, k].unsqueeze(1)
         if c is not None:
-            h, c = _lstm_step(rnn.lstm, xk, h, c)
+            h, c = rnn.lstm(xk, (h, c))
         y, h = step(rnn.rnn_cell, xk, h, ts)
         if all_steps:
             outs.append(rnn.fc(y))

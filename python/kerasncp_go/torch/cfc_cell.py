@@ -153,7 +153,7 @@ def _step(cell: Any, input: Any, hx: Any, ts: Any, ts_name: str) -> Tuple[torch.
         # One time per unit (the reference broadcasts them against the
         # state): the modules' step in torch; the Go core times samples.
         _rules.check_elapsed_values(host(e, e.dtype), ts_name)
-        look = _modpath.Inspection(False, False)
+        look = _modpath.MODULES
         params = None
     else:
         e = elapsed_tensor(e, b, 1, ts_name, dtype, input.device)
