@@ -71,13 +71,21 @@ func (m *Model[T]) Backward(ws *Workspace[T], gy, gh, gc []T, g Gradients[T]) er
 	if g.Params != nil && len(g.Params) != len(m.Params) {
 		return fmt.Errorf("cfc: grad params must hold %d values (the model's), got %d", len(m.Params), len(g.Params))
 	}
-	nw := m.splitWork(b, t)
-	ws.ensureWorkers(m, nw, (b+nw-1)/nw, true)
+	sw := m.splitWork(b, t)
+	rows, nb := blocks(b, sw)
+	nw := min(sw, nb)
+	ws.ensureWorkers(m, nw, rows, true)
+	if m.cfg.Mode == Pure {
+		ws.acc = grow(ws.acc, nb*2*n)
+		clear(ws.acc)
+	}
 	if nw == 1 { // no closure to allocate
-		ws.backwardRows(&ws.workers[0], 0, b, gy, gh, gc, g)
+		for i := 0; i < nb; i++ {
+			ws.backwardBlock(&ws.workers[0], i, rows, gy, gh, gc, g)
+		}
 	} else {
-		machine.Parallel(nw, b, func(w, lo, hi int) {
-			ws.backwardRows(&ws.workers[w], lo, hi, gy, gh, gc, g)
+		machine.Each(nw, nb, func(w, i int) {
+			ws.backwardBlock(&ws.workers[w], i, rows, gy, gh, gc, g)
 		})
 	}
 	ws.taped = false
@@ -85,9 +93,18 @@ func (m *Model[T]) Backward(ws *Workspace[T], gy, gh, gc []T, g Gradients[T]) er
 		return machine.ErrInterrupted
 	}
 	if g.Params != nil {
-		ws.paramGrads(nw, gy, g.Params)
+		ws.paramGrads(gy, g.Params)
 	}
 	return nil
+}
+
+// backwardBlock runs backwardRows over block i of rows rows, with its own
+// part of the pure mode's accumulators.
+func (ws *Workspace[T]) backwardBlock(w *worker[T], i, rows int, gy, gh, gc []T, g Gradients[T]) {
+	if n := ws.model.state; ws.model.cfg.Mode == Pure {
+		w.dAmp, w.dWtau = ws.acc[2*i*n:(2*i+1)*n], ws.acc[(2*i+1)*n:(2*i+2)*n]
+	}
+	ws.backwardRows(w, i*rows, min(ws.seq.Batch, (i+1)*rows), gy, gh, gc, g)
 }
 
 func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g Gradients[T]) {
@@ -501,7 +518,7 @@ func jobsWork[T Float](jobs []gradJob[T]) int {
 // backward pass left the gradients of each product's output over its
 // pre-activations, and the products' inputs are still in place: one
 // product over all batch x steps rows per weight matrix.
-func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
+func (ws *Workspace[T]) paramGrads(gy, dst []T) {
 	m := ws.model
 	p := m.Params
 	tp := ws.tape
@@ -626,10 +643,10 @@ func (ws *Workspace[T]) paramGrads(nw int, gy, dst []T) {
 		}
 		if L.wtau >= 0 {
 			for j := 0; j < L.n; j++ {
-				var da, dw T
-				for w := 0; w < nw; w++ {
-					da += ws.workers[w].dAmp[L.sOff+j]
-					dw += ws.workers[w].dWtau[L.sOff+j]
+				var da, dw T // summed in block order: the same sums on any number of goroutines
+				for a := ws.acc; len(a) > 0; a = a[2*m.state:] {
+					da += a[L.sOff+j]
+					dw += a[m.state+L.sOff+j]
 				}
 				dst[L.a+j], dst[L.wtau+j] = da, dw
 			}

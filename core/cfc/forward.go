@@ -30,13 +30,16 @@ func (m *Model[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], pass
 		ws.tape = grow(ws.tape, in.Batch*in.Steps*m.stride)
 	}
 	ws.pack(m)
-	nw := m.splitWork(in.Batch, in.Steps)
-	ws.ensureWorkers(m, nw, (in.Batch+nw-1)/nw, false)
+	rows, nb := blocks(in.Batch, m.splitWork(in.Batch, in.Steps))
+	nw := min(m.splitWork(in.Batch, in.Steps), nb)
+	ws.ensureWorkers(m, nw, rows, false)
 	if nw == 1 { // no closure to allocate
-		ws.forwardRows(&ws.workers[0], 0, in.Batch, out)
+		for i := 0; i < nb; i++ {
+			ws.forwardRows(&ws.workers[0], i*rows, min(in.Batch, (i+1)*rows), out)
+		}
 	} else {
-		machine.Parallel(nw, in.Batch, func(w, lo, hi int) {
-			ws.forwardRows(&ws.workers[w], lo, hi, out)
+		machine.Each(nw, nb, func(w, i int) {
+			ws.forwardRows(&ws.workers[w], i*rows, min(in.Batch, (i+1)*rows), out)
 		})
 	}
 	if machine.Interrupted() {

@@ -82,6 +82,7 @@ type Workspace[T Float] struct {
 	lstmWT   []T
 	projWT   []T
 	workers  []worker[T]
+	acc      []T // pure mode: per block the state's amplitude and time-constant gradients
 	jobs     []gradJob[T]
 	packBufs [][]T        // per goroutine of the gradient jobs
 	gradT    []T          // the backbone weights' gradients, transposed (see paramGrads)
@@ -97,7 +98,7 @@ type worker[T Float] struct {
 	dA, dB        []T // rows x widest layer input
 	dL            []T // rows x (input + state)
 	dts           []T // rows
-	dAmp, dWtau   []T // pure mode: state
+	dAmp, dWtau   []T // pure mode: state; the current block's part of Workspace.acc
 }
 
 // Release drops the workspace's references to the last call's inputs and
@@ -117,9 +118,25 @@ func grow[E any](s []E, n int) []E {
 	return s[:n]
 }
 
-// split returns the number of goroutines for a batch; goroutine w takes
-// rows [w*batch/nw, (w+1)*batch/nw).
+// split returns the number of goroutines for a batch.
 func split(batch int) int { return machine.Workers((batch + minRows - 1) / minRows) }
+
+// maxBlockRows is the most batch rows a block holds. A pass cuts its batch
+// into blocks of rows, which its goroutines take one after another until
+// none is left (machine.Each): a goroutine slowed down by another thread
+// on its core (torch's OpenMP threads spin for milliseconds after each of
+// torch's parallel operations) leaves its share to the others instead of
+// holding up the pass. Blocks of 16 rows cost no more per row than larger
+// ones: one step's rows of a block stay in the nearer caches.
+var maxBlockRows = 16
+
+// blocks cuts a pass over batch rows on nw goroutines into nb blocks of
+// rows rows (the last may hold fewer): at most maxBlockRows, and at least
+// one block per goroutine.
+func blocks(batch, nw int) (rows, nb int) {
+	rows = max(1, min(maxBlockRows, (batch+nw-1)/nw))
+	return rows, (batch + rows - 1) / rows
+}
 
 // Splits reports whether a pass over batch x steps runs on more than one
 // goroutine: whether a host that expects one soon has reason to call
@@ -166,9 +183,6 @@ func (ws *Workspace[T]) ensureWorkers(m *Model[T], nw, rows int, grads bool) {
 		w.dA, w.dB = grow(w.dA, rows*mw), grow(w.dB, rows*mw)
 		w.dL = grow(w.dL, rows*(m.cfg.InputSize+n))
 		w.dts = grow(w.dts, rows)
-		w.dAmp, w.dWtau = grow(w.dAmp, n), grow(w.dWtau, n)
-		clear(w.dAmp)
-		clear(w.dWtau)
 	}
 }
 
