@@ -117,6 +117,8 @@ def main():
     ap.add_argument("--budget", type=float, default=30.0, help="seconds per configuration and mode (at least 5 reps)")
     ap.add_argument("--burst", type=float, default=0.02,
                     help="seconds of back-to-back calls per implementation per round (0: single calls)")
+    ap.add_argument("--torch-threads", type=int, choices=(1, 2),
+                    help="torch threads for every side (default: the reference's faster of 1 and 2)")
     ap.add_argument("--json")
     a = ap.parse_args()
     results = {}
@@ -131,7 +133,11 @@ def main():
             print("| config | mode | ncps | " + " | ".join(impls) + " | " +
                   " | ".join(f"ncps / {k}" for k in impls) + " | reps | torch threads | go threads |")
             print("|---" * (6 + 2 * len(impls)) + "|")
-        threads = best_torch_threads(runners)
+        if a.torch_threads:
+            threads = a.torch_threads
+            torch.set_num_threads(threads)
+        else:
+            threads = best_torch_threads(runners)
         go_threads = best_go_threads(runners, impls)
         go_col = ", ".join(f"{k} {go_threads[k] or 'all'}" for k in impls)
         for bwd in (False, True):

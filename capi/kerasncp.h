@@ -248,6 +248,22 @@ int32_t kncp_set_num_threads(int64_t n, char *err, size_t errlen);
  * KNCP_ERR_VALUE when out is NULL. */
 int32_t kncp_num_threads(int64_t *out, char *err, size_t errlen);
 
+/* Runs the library's parallel work on the thread team of an OpenMP runtime
+ * already loaded into the process (torch's, whose idle threads would
+ * otherwise spin on the cores the library's own threads need): `parallel`
+ * is that runtime's GOMP_parallel and `max_threads` its omp_get_max_threads.
+ * Each parallel region asks for omp_get_max_threads() threads of the calling
+ * thread (at most the library's own thread count, kncp_num_threads); when
+ * that is 1 the library uses its own threads. Both NULL: back to the
+ * library's own threads. The pointers are kept: the runtime must stay
+ * loaded. Returns KNCP_OK. */
+int32_t kncp_set_openmp(void *parallel, void *max_threads, char *err, size_t errlen);
+
+/* Writes to *out how many parallel regions have run on an OpenMP team
+ * (kncp_set_openmp) in this process. Returns KNCP_OK, or KNCP_ERR_VALUE when
+ * out is NULL. */
+int32_t kncp_openmp_regions(int64_t *out, char *err, size_t errlen);
+
 /* Panics inside Go on purpose, to test the guard. Returns KNCP_ERR_INTERNAL. */
 int32_t kncp_debug_panic(char *err, size_t errlen);
 

@@ -85,6 +85,15 @@ func Parallel(nw, n int, fn func(w, lo, hi int)) {
 		}()
 		fn(w, w*n/nw, (w+1)*n/nw)
 	}
+	if t := team.Load(); t != nil {
+		if k := t.Size(); k > 1 {
+			onTeam(t, k, nw, chunk) // every chunk has run when it returns
+			if panicked != nil {
+				panic(panicked)
+			}
+			return
+		}
+	}
 	hs := takeHelpers(nw - 1)
 	for w := 1; w < nw; w++ {
 		h := hs[w-1]
@@ -124,4 +133,27 @@ func Parallel(nw, n int, fn func(w, lo, hi int)) {
 	if panicked != nil {
 		panic(panicked)
 	}
+}
+
+// Each runs fn(w, i) for every i in [0, n) on nw goroutines (see
+// Parallel), each taking the next i as soon as it is done with its last:
+// w is the goroutine's index in [0, nw), for per-goroutine scratch. When
+// one goroutine is slowed down (a thread of another library spinning on
+// its core, say) the others take more of the items, where Parallel's fixed
+// chunks would wait for it. Which goroutine runs which item varies from
+// call to call.
+func Each(nw, n int, fn func(w, i int)) {
+	nw = max(1, min(nw, n))
+	if nw == 1 {
+		for i := 0; i < n; i++ {
+			fn(0, i)
+		}
+		return
+	}
+	var next atomic.Int64
+	Parallel(nw, nw, func(w, _, _ int) {
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			fn(w, i)
+		}
+	})
 }

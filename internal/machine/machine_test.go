@@ -210,3 +210,73 @@ func TestSetThreadsCapsWorkers(t *testing.T) {
 		t.Errorf("SetThreads(0) = %v, Threads() = %d, want nil and %d", err, Threads(), procs)
 	}
 }
+
+// goTeam is a Team of goroutines: Run starts n-1 of them and calls body on
+// the caller too, or only on the caller when lone is set (a team whose
+// other threads never turn up).
+func goTeam(size int, lone bool) *Team {
+	return &Team{
+		Size: func() int { return size },
+		Run: func(n int, body func()) {
+			if lone {
+				body()
+				return
+			}
+			done := make(chan struct{}, n)
+			for i := 1; i < n; i++ {
+				go func() { body(); done <- struct{}{} }()
+			}
+			body()
+			for i := 1; i < n; i++ {
+				<-done
+			}
+		},
+	}
+}
+
+// TestParallelOnTeam: with a team installed, Parallel and Each hand every
+// index out exactly once on the team's threads, also when only the caller
+// turns up, re-raise a chunk's panic in the caller, and fall back to their
+// own helpers when the team has a single thread.
+func TestParallelOnTeam(t *testing.T) {
+	defer SetTeam(nil)
+	for _, tc := range []struct {
+		size int
+		lone bool
+		on   bool // runs on the team
+	}{{4, false, true}, {2, false, true}, {8, true, true}, {1, false, false}} {
+		SetTeam(goTeam(tc.size, tc.lone))
+		before := TeamRegions()
+		for _, c := range []struct{ nw, n int }{{2, 5}, {4, 4}, {3, 10}, {8, 3}} {
+			seen := make([]int, c.n)
+			Parallel(c.nw, c.n, func(w, lo, hi int) {
+				for i := lo; i < hi; i++ {
+					seen[i]++
+				}
+			})
+			each := make([]atomic.Int32, c.n)
+			Each(c.nw, c.n, func(w, i int) { each[i].Add(1) })
+			for i := range seen {
+				if seen[i] != 1 || each[i].Load() != 1 {
+					t.Errorf("team %+v nw=%d n=%d: index %d handed out %d times by Parallel, %d by Each, want 1",
+						tc, c.nw, c.n, i, seen[i], each[i].Load())
+				}
+			}
+		}
+		if ran := TeamRegions() > before; ran != tc.on {
+			t.Errorf("team %+v: ran on the team %v, want %v", tc, ran, tc.on)
+		}
+		got := func() (r any) {
+			defer func() { r = recover() }()
+			Parallel(4, 8, func(w, lo, hi int) {
+				if w == 2 {
+					panic("chunk 2")
+				}
+			})
+			return nil
+		}()
+		if got != "chunk 2" {
+			t.Errorf("team %+v: panic in a chunk recovered as %v", tc, got)
+		}
+	}
+}

@@ -102,6 +102,9 @@ func (h *helper) wait() *func() {
 // up to the next call. It does not block; a helper already awake is left
 // as it is.
 func Wake() {
+	if onTeamNow() {
+		return // the team's threads, not the helpers, take the next call
+	}
 	helpersMu.Lock()
 	for _, h := range idle {
 		if h.parked.Load() {

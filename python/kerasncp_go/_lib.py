@@ -246,6 +246,10 @@ _declare("kncp_check_alloc", c_int32, c_char_p, c_double)
 _declare("kncp_set_num_threads", c_int32, c_int64)
 # int32_t kncp_num_threads(int64_t *out, char *err, size_t errlen);
 _declare("kncp_num_threads", c_int32, POINTER(c_int64))
+# int32_t kncp_set_openmp(void *parallel, void *max_threads, char *err, size_t errlen);
+_declare("kncp_set_openmp", c_int32, c_void_p, c_void_p)
+# int32_t kncp_openmp_regions(int64_t *out, char *err, size_t errlen);
+_declare("kncp_openmp_regions", c_int32, POINTER(c_int64))
 # int32_t kncp_debug_panic(char *err, size_t errlen);
 _declare("kncp_debug_panic", c_int32)
 # int32_t kncp_wiring_new(const char *config_json, uint64_t *out, char *err, size_t errlen);
@@ -376,6 +380,15 @@ def call(name: str, *args) -> None:
 #: thread so that Ctrl-C can stop it; below, starting a thread would cost more
 #: than the call.
 LONG_WORK = 20_000_000
+
+#: LONG_WORK while the Go core runs its parallel work on an OpenMP team
+#: (see _openmp): that team is the calling thread's own (OpenMP keeps one
+#: per thread that starts parallel regions), and a pass run from the kept
+#: call thread would start a second team there, whose idle threads then
+#: spin beside torch's own and slow torch's next operations down severalfold.
+#: So passes run on the calling thread up to this much work (about a second
+#: or more of Go work), where Ctrl-C waits for the call to return.
+TEAM_LONG_WORK = 2_000_000_000
 
 
 class _CallThread:

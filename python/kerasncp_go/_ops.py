@@ -201,7 +201,9 @@ class Tape:
                 and out.flags.c_contiguous and out.flags.writeable):
             raise ValueError(f"out must be a writeable C-contiguous 1-D {dt} array of {lay.total} values")
         grads, bx, bh0, bel = lay.bufs(addr(out))
-        _lib.call_long("kncp_ltc_backward", self.handle, buf(gya), buf(gha), grads, bx, bh0, bel)
+        work = b * t * s.units * (s.units + s.sensory) * s.desc.ode_unfolds
+        run = _lib.call if work < _lib.LONG_WORK else _lib.call_long
+        run("kncp_ltc_backward", self.handle, buf(gya), buf(gha), grads, bx, bh0, bel)
 
 
 def _free_tape(handle: int) -> None:

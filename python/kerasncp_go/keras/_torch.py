@@ -8,7 +8,10 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from .. import _openmp
 from . import _host
+
+_openmp.on_torch_import(torch)  # see kerasncp_go.torch.share_threads
 
 
 def _np(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
