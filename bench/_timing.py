@@ -20,11 +20,23 @@ import time
 import torch
 
 
+def warm_up(runners, seconds=0.3):
+    """Runs every implementation's training pass for about `seconds`: the
+    first calls in a process (page faults, the CPU's clock rising, threads
+    starting) are slower and would skew the choices below."""
+    for make in runners.values():
+        f = make(True)
+        t_end = time.perf_counter() + seconds
+        while time.perf_counter() < t_end:
+            f()
+
+
 def best_torch_threads(runners, ref="ncps"):
     """Gives the references their faster torch thread count (1 or 2) for
     this configuration: with 2 threads torch's OpenMP workers keep spinning
     after every small operation, which on tiny configurations costs the
     reference nothing but steals a core from whatever runs next."""
+    warm_up(runners)
     best = None
     for n in (1, 2):
         torch.set_num_threads(n)

@@ -11,9 +11,11 @@ alternating (see _timing.py):
                 gradients scattered back into .grad by torch autograd).
 
 Each side runs with its faster thread setting, picked per configuration on a
-training pass: the reference with 1 or 2 torch threads, each kerasncp-go
-implementation with every core or one Go thread (kerasncp_go.set_num_threads;
-the table's last columns say which).
+training pass: the reference with 1 or 2 torch threads (or --torch-threads
+for every side), each kerasncp-go implementation with every core or one Go
+thread (kerasncp_go.set_num_threads; the table's last columns say which).
+With torch at 2 threads the Go passes run on torch's OpenMP threads (see
+kerasncp_go.torch.share_threads; bench/torch_threads.py compares).
 
 "fwd" is a forward pass without gradients; "fwd+bwd" a forward pass, a
 scalar loss and the backward pass to every parameter. Configurations:
@@ -38,7 +40,7 @@ import ncps.torch as NT
 import ncps.wirings as NW
 import numpy as np
 import torch
-from _timing import best_go_threads, best_torch_threads, fmt, measure  # this folder is first on sys.path
+from _timing import best_go_threads, best_torch_threads, fmt, measure, warm_up  # this folder is first on sys.path
 
 import kerasncp_go as kg
 import kerasncp_go.torch as GT
@@ -136,6 +138,7 @@ def main():
         if a.torch_threads:
             threads = a.torch_threads
             torch.set_num_threads(threads)
+            warm_up(runners)
         else:
             threads = best_torch_threads(runners)
         go_threads = best_go_threads(runners, impls)

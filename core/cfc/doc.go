@@ -76,7 +76,9 @@
 // consumes the tape.
 //
 // Dense products are batched over the rows one goroutine handles at each
-// step; the goroutines split the batch into contiguous blocks. They go
+// step: the batch is cut into blocks of at most 16 rows, which the
+// goroutines take one after another (machine.Each), so that one slowed
+// down by another thread on its core leaves more blocks to the others. They go
 // through gonum's BLAS (blas32 for float32, blas64 for float64), except
 // float32 on amd64 CPUs with AVX2 and FMA, where they run on the
 // hand-written kernels of internal/kern32 (register-blocked 6x16 FMA

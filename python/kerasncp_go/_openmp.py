@@ -33,6 +33,7 @@ _NAME = re.compile(r"^lib(g|i5?)?omp(5)?([-.][^/]*)?\.(so|dylib)([.0-9]*)$")
 
 _runtime: Optional[str] = None
 _DEFAULT_LONG_WORK = _lib.LONG_WORK
+_found: dict = {}  # torch module -> find_runtime's answer
 
 
 def _loaded_libraries() -> List[str]:
@@ -120,7 +121,9 @@ def share_torch_threads(torch_module, enabled: bool = True) -> bool:
     if not enabled:
         uninstall()
         return False
-    path = find_runtime(torch_module)
+    if torch_module not in _found:  # reading the process's libraries takes about a millisecond
+        _found[torch_module] = find_runtime(torch_module)
+    path = _found[torch_module]
     return path is not None and install(path)
 
 
