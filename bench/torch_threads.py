@@ -37,7 +37,7 @@ def main():
         runners = make_runners(CONFIGS[name.strip()])
         go = runners["go-torch"]
 
-        def shared(flag):
+        def shared(flag, go=go):
             def make(bwd):
                 f = go(bwd)
 
