@@ -69,3 +69,19 @@ print("ok", kg.library_version(), kg.__file__)
     out = subprocess.run([str(py), "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok") and str(venv) in out.stdout
+
+
+def test_sdist_builds_the_library(tmp_path):
+    # The source distribution carries every file go build needs for the
+    # library (Go, assembly, C and the header), as MANIFEST.in lists them.
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "runs", "build", "dist", "*.egg-info",
+                                                             "__pycache__", "_native", "testdata"))
+    subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(tmp_path / "dist")], cwd=src, check=True,
+                   capture_output=True)
+    (sdist,) = (tmp_path / "dist").glob("*.tar.gz")
+    shutil.unpack_archive(str(sdist), str(tmp_path / "unpacked"))
+    (top,) = (tmp_path / "unpacked").iterdir()
+    out = subprocess.run(["go", "build", "-buildmode=c-shared", "-o", str(tmp_path / "lib.so"), "./capi"], cwd=top,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
