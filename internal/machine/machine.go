@@ -57,6 +57,8 @@ var helperGate atomic.Pointer[chan struct{}]
 // callers on changing threads (TensorFlow's pool running a host call, say)
 // the Go scheduler can hold its other processor for a while, and waiting
 // for it made a pass several times slower than running it on one core.
+// With a Team set (SetTeam) of more than one thread, the chunks run on the
+// team's threads instead, each taking the next chunk not yet taken.
 //
 // A panic in a worker goroutine is re-raised in the caller's goroutine once
 // every started chunk has finished, so that the caller's recover (the C

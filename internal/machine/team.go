@@ -8,9 +8,9 @@ import (
 // (torch's OpenMP threads) that Parallel runs its chunks on instead of its
 // own helper goroutines. The reason is the other library's idle threads:
 // OpenMP's spin for milliseconds after each of its parallel regions, and a
-// pass whose helpers share cores with them runs at half speed; on the
-// team's threads a pass uses exactly the threads that would spin, and they
-// take the work at once.
+// pass whose helpers share cores with them ran up to twice as slowly; on
+// the team's threads a pass uses exactly the threads that would spin, and
+// they take the work at once.
 type Team struct {
 	// Size is how many threads a region would get now (the other
 	// library's current setting); below 2, Parallel uses its own helpers.
