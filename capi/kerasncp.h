@@ -251,11 +251,13 @@ int32_t kncp_num_threads(int64_t *out, char *err, size_t errlen);
 /* Runs the library's parallel work on the thread team of an OpenMP runtime
  * already loaded into the process (torch's, whose idle threads would
  * otherwise spin on the cores the library's own threads need): `parallel`
- * is that runtime's GOMP_parallel and `max_threads` its omp_get_max_threads.
- * Each parallel region asks for omp_get_max_threads() threads of the calling
- * thread (at most the library's own thread count, kncp_num_threads); when
- * that is 1 the library uses its own threads. Both NULL: back to the
- * library's own threads. The pointers are kept: the runtime must stay
+ * is that runtime's GOMP_parallel, and `max_threads` an `int f(void)` that
+ * says how many threads a region started from the calling thread should
+ * get (the runtime's omp_get_max_threads, or the host library's own
+ * setting, such as torch's at::get_num_threads). Each region gets that
+ * many threads, at most the library's own thread count (kncp_num_threads);
+ * when it is 1 the library uses its own threads. Both NULL: back to the
+ * library's own threads. The pointers are kept: the libraries must stay
  * loaded. Returns KNCP_OK. */
 int32_t kncp_set_openmp(void *parallel, void *max_threads, char *err, size_t errlen);
 

@@ -130,3 +130,41 @@ def test_passes_on_the_team_run_on_the_calling_thread():
     """)
     assert p.returncode == 0, p.stderr
     assert "call threads 0 regions True" in p.stdout, p.stdout
+
+
+def test_threads_torch_has_not_used_follow_torchs_setting(torch_threads):
+    # torch's thread count is the whole process's setting, but OpenMP's is
+    # per thread: a thread torch never ran on would otherwise get every
+    # core. Passes from such a thread follow torch.set_num_threads too.
+    import threading
+
+    torch_threads(1)
+    GT.share_threads(True)
+    m = kncp.CfC(6, 24)
+    x = np.random.default_rng(0).standard_normal((64, 12, 6)).astype(np.float32)
+    done = []
+
+    def train():
+        y, _, tape = m.forward_with_tape(x)
+        done.append(m.backward(tape, np.ones_like(y)))
+
+    before = _openmp.team_regions()
+    t = threading.Thread(target=train)
+    t.start()
+    t.join()
+    assert len(done) == 1, "the pass failed"
+    assert _openmp.team_regions() == before, "a pass from a fresh thread ran on a team while torch has one thread"
+    torch_threads(2)  # and with two, such a thread's passes do run on a team
+    t = threading.Thread(target=train)
+    t.start()
+    t.join()
+    assert len(done) == 2 and _openmp.team_regions() > before
+
+
+def test_turning_sharing_off_survives_later_imports(torch_threads):
+    # Importing a torch binding shares torch's threads unless the user has
+    # chosen: share_threads(False) stays in force when, say, Keras's torch
+    # backend module is imported afterwards.
+    assert GT.share_threads(False) is False
+    _openmp.on_torch_import(torch)  # what kerasncp_go.keras._torch does on import
+    assert _openmp.installed() is None

@@ -1,6 +1,7 @@
 // The thread team of an OpenMP runtime already loaded into the process
-// (see team.go): the runtime's GOMP_parallel and omp_get_max_threads,
-// called through the pointers the host found.
+// (see team.go): the runtime's GOMP_parallel and the host's thread count
+// (omp_get_max_threads, or torch's at::get_num_threads), called through
+// the pointers the host found.
 #include <stdint.h>
 #include "_cgo_export.h"
 

@@ -76,7 +76,7 @@ func (m *Model[T]) Backward(ws *Workspace[T], gy, gh, gc []T, g Gradients[T]) er
 	nw := min(sw, nb)
 	ws.ensureWorkers(m, nw, rows, true)
 	if m.cfg.Mode == Pure {
-		ws.acc = grow(ws.acc, nb*2*n)
+		ws.acc = grow(ws.acc, b*2*n)
 		clear(ws.acc)
 	}
 	if nw == 1 { // no closure to allocate
@@ -98,12 +98,8 @@ func (m *Model[T]) Backward(ws *Workspace[T], gy, gh, gc []T, g Gradients[T]) er
 	return nil
 }
 
-// backwardBlock runs backwardRows over block i of rows rows, with its own
-// part of the pure mode's accumulators.
+// backwardBlock runs backwardRows over block i of rows rows.
 func (ws *Workspace[T]) backwardBlock(w *worker[T], i, rows int, gy, gh, gc []T, g Gradients[T]) {
-	if n := ws.model.state; ws.model.cfg.Mode == Pure {
-		w.dAmp, w.dWtau = ws.acc[2*i*n:(2*i+1)*n], ws.acc[(2*i+1)*n:(2*i+2)*n]
-	}
 	ws.backwardRows(w, i*rows, min(ws.seq.Batch, (i+1)*rows), gy, gh, gc, g)
 }
 
@@ -242,7 +238,7 @@ func (ws *Workspace[T]) backwardRows(w *worker[T], b0, b1 int, gy, gh, gc []T, g
 // headsBackward turns the gradient of layer L's new state (in dS) into the
 // gradients of its head pre-activations, written over them in the tape,
 // and adds the elapsed-time gradients into dts and pure mode's parameter
-// gradients into the worker's accumulators.
+// gradients into their rows' accumulators.
 func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, b0, nr, t int) {
 	m := ws.model
 	p := m.Params
@@ -262,15 +258,17 @@ func (ws *Workspace[T]) headsBackward(w *worker[T], L *layer, cur, dS, dts []T, 
 		var dt float64
 		if m.cfg.Mode == Pure {
 			wtau, amp := p[L.wtau:L.wtau+L.n], p[L.a:L.a+L.n]
+			acc := ws.acc[(b0+i)*2*n:]
+			dAmp, dWtau := acc[L.sOff:L.sOff+L.n], acc[n+L.sOff:n+L.sOff+L.n]
 			for j, f := range f1 {
 				ff, wt, a, d := float64(f), float64(wtau[j]), float64(amp[j]), float64(dh[j])
 				u := math.Abs(wt) + math.Abs(ff)
 				e := math.Exp(-ts * u)
-				w.dAmp[L.sOff+j] += T(d * (1 - e*ff))
+				dAmp[j] += T(d * (1 - e*ff))
 				de := -a * ff * d
 				du := -de * e * ts
 				f1[j] = T(-a*e*d + du*sign(ff))
-				w.dWtau[L.sOff+j] += T(du * sign(wt))
+				dWtau[j] += T(du * sign(wt))
 				dt -= de * e * u
 			}
 			dts[i] += T(dt)
@@ -643,7 +641,7 @@ func (ws *Workspace[T]) paramGrads(gy, dst []T) {
 		}
 		if L.wtau >= 0 {
 			for j := 0; j < L.n; j++ {
-				var da, dw T // summed in block order: the same sums on any number of goroutines
+				var da, dw T // summed in row order: the same sums however the rows were shared out
 				for a := ws.acc; len(a) > 0; a = a[2*m.state:] {
 					da += a[L.sOff+j]
 					dw += a[m.state+L.sOff+j]

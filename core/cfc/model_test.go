@@ -422,8 +422,9 @@ func testFloat32MatchesFloat64(t *testing.T, path string) {
 	t.Logf("%sworst: forward %.2e, gradients %.2e", path, worstF, worstG)
 }
 
-// TestSplitsAgree: the result does not depend on how many goroutines share
-// the batch, on whether a tape is kept, or on a workspace's earlier use.
+// TestSplitsAgree: the result does not depend, to the bit, on how many
+// goroutines share the batch, on whether a tape is kept, or on a
+// workspace's earlier use.
 func TestSplitsAgree(t *testing.T) {
 	tc := gradCase{modelSpec: modelSpec{bbUnits: 5, bbLayers: 3, dropout: 0.3, mixed: true, proj: 2, mode: Pure},
 		batch: 37, steps: 5, elapsed: true, h0: true, c0: true, allSteps: true, train: true}
@@ -440,10 +441,10 @@ func TestSplitsAgree(t *testing.T) {
 		got := runModel(t, m, &ws1, tc, in) // the same workspace, regrown
 		for _, p := range [][2][]float64{{got.y, want.y}, {got.h, want.h}, {got.c, want.c}, {got.g.Params, want.g.Params},
 			{got.g.X, want.g.X}, {got.g.H0, want.g.H0}, {got.g.C0, want.g.C0}, {got.g.Elapsed, want.g.Elapsed}} {
-			// Per-goroutine sums of pure mode's A and w_tau gradients are
-			// added in a different order: round-off only.
-			if e := maxRelErr(p[0], p[1]); e > 1e-13 {
-				t.Errorf("GOMAXPROCS %d: relative difference %.3g from one goroutine", procs, e)
+			// Bit for bit: every sum over the batch (pure mode's A and
+			// w_tau gradients included) runs in row order.
+			if !slices.Equal(p[0], p[1]) {
+				t.Errorf("GOMAXPROCS %d: relative difference %.3g from one goroutine", procs, maxRelErr(p[0], p[1]))
 			}
 		}
 	}

@@ -82,7 +82,7 @@ type Workspace[T Float] struct {
 	lstmWT   []T
 	projWT   []T
 	workers  []worker[T]
-	acc      []T // pure mode: per block the state's amplitude and time-constant gradients
+	acc      []T // pure mode: per batch row the state's amplitude and time-constant gradients
 	jobs     []gradJob[T]
 	packBufs [][]T        // per goroutine of the gradient jobs
 	gradT    []T          // the backbone weights' gradients, transposed (see paramGrads)
@@ -98,7 +98,6 @@ type worker[T Float] struct {
 	dA, dB        []T // rows x widest layer input
 	dL            []T // rows x (input + state)
 	dts           []T // rows
-	dAmp, dWtau   []T // pure mode: state; the current block's part of Workspace.acc
 }
 
 // Release drops the workspace's references to the last call's inputs and

@@ -386,8 +386,9 @@ LONG_WORK = 20_000_000
 #: per thread that starts parallel regions), and a pass run from the kept
 #: call thread would start a second team there, whose idle threads then
 #: spin beside torch's own and slow torch's next operations down severalfold.
-#: So passes run on the calling thread up to this much work (about a second
-#: or more of Go work), where Ctrl-C waits for the call to return.
+#: So passes run on the calling thread up to this much work (tenths of a
+#: second of Go work on a few cores), where Ctrl-C waits for the call to
+#: return.
 TEAM_LONG_WORK = 2_000_000_000
 
 
