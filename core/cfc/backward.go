@@ -600,12 +600,7 @@ func (ws *Workspace[T]) paramGrads(gy, dst []T) {
 			jobs[i].run(ws.packBufs[0])
 		}
 	} else {
-		ws.nextJob.Store(0)
-		machine.Parallel(nj, nj, func(w, _, _ int) {
-			for i := int(ws.nextJob.Add(1) - 1); i < len(jobs); i = int(ws.nextJob.Add(1) - 1) {
-				jobs[i].run(ws.packBufs[w])
-			}
-		})
+		machine.Each(nj, len(jobs), func(w, i int) { jobs[i].run(ws.packBufs[w]) })
 	}
 	gT, gH, gHB = ws.gradT, ws.gradH, ws.gradHB
 	for _, L := range m.layers {

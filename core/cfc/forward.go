@@ -30,8 +30,9 @@ func (m *Model[T]) Forward(ws *Workspace[T], in Sequence[T], out Output[T], pass
 		ws.tape = grow(ws.tape, in.Batch*in.Steps*m.stride)
 	}
 	ws.pack(m)
-	rows, nb := blocks(in.Batch, m.splitWork(in.Batch, in.Steps))
-	nw := min(m.splitWork(in.Batch, in.Steps), nb)
+	sw := m.splitWork(in.Batch, in.Steps)
+	rows, nb := blocks(in.Batch, sw)
+	nw := min(sw, nb)
 	ws.ensureWorkers(m, nw, rows, false)
 	if nw == 1 { // no closure to allocate
 		for i := 0; i < nb; i++ {

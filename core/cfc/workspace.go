@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/kerasncp-go/kerasncp-go/internal/machine"
@@ -84,11 +83,10 @@ type Workspace[T Float] struct {
 	workers  []worker[T]
 	acc      []T // pure mode: per batch row the state's amplitude and time-constant gradients
 	jobs     []gradJob[T]
-	packBufs [][]T        // per goroutine of the gradient jobs
-	gradT    []T          // the backbone weights' gradients, transposed (see paramGrads)
-	gradH    []T          // the heads' weight gradients, stacked (see paramGrads)
-	gradHB   []T          // the heads' bias gradients, stacked (see paramGrads)
-	nextJob  atomic.Int64 // the next gradient job a goroutine takes
+	packBufs [][]T // per goroutine of the gradient jobs
+	gradT    []T   // the backbone weights' gradients, transposed (see paramGrads)
+	gradH    []T   // the heads' weight gradients, stacked (see paramGrads)
+	gradHB   []T   // the heads' bias gradients, stacked (see paramGrads)
 }
 
 // worker is one goroutine's scratch, sized for its rows.

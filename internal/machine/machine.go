@@ -71,9 +71,6 @@ func Parallel(nw, n int, fn func(w, lo, hi int)) {
 	var (
 		mu       sync.Mutex
 		panicked any
-		claimed  = make([]atomic.Bool, nw) // chunk w has been started by someone
-		running  atomic.Int32              // chunks started by helpers and not finished
-		finished = make(chan struct{}, nw) // a token per chunk a helper finished
 	)
 	chunk := func(w int) {
 		defer func() {
@@ -96,6 +93,11 @@ func Parallel(nw, n int, fn func(w, lo, hi int)) {
 			return
 		}
 	}
+	var (
+		claimed  = make([]atomic.Bool, nw) // chunk w has been started by someone
+		running  atomic.Int32              // chunks started by helpers and not finished
+		finished = make(chan struct{}, nw) // a token per chunk a helper finished
+	)
 	hs := takeHelpers(nw - 1)
 	for w := 1; w < nw; w++ {
 		h := hs[w-1]
