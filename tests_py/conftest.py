@@ -40,3 +40,19 @@ def rel_err(got, want):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def assert_tf_second_order_raises(layer, x):
+    """A gradient penalty through layer's Go backward pass on TensorFlow
+    (the gradient of a function of d loss / d x) raises instead of giving
+    None for every weight."""
+    import tensorflow as tf
+
+    xt = tf.constant(x)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            inner.watch(xt)
+            loss = tf.reduce_sum(layer(xt) ** 2)
+        penalty = tf.reduce_sum(inner.gradient(loss, xt) ** 2)
+    with pytest.raises(NotImplementedError, match="second-order gradients"):
+        outer.gradient(penalty, layer.trainable_variables)
