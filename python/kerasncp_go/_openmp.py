@@ -144,6 +144,11 @@ def share_torch_threads(torch_module, enabled: bool = True) -> bool:
     also when torch has no OpenMP team this can use."""
     global _chosen
     _chosen = True
+    return _share(torch_module, enabled)
+
+
+def _share(torch_module, enabled: bool) -> bool:
+    """share_torch_threads without recording a choice."""
     if not enabled:
         uninstall()
         return False
@@ -158,7 +163,5 @@ def on_torch_import(torch_module) -> None:
     """What importing a torch binding does: shares torch's threads unless
     the environment variable ENV is 0 or the user has chosen already
     (share_torch_threads)."""
-    global _chosen
     if not _chosen and os.environ.get(ENV, "1").strip() != "0":
-        share_torch_threads(torch_module)
-        _chosen = False  # the default, not a choice
+        _share(torch_module, True)
